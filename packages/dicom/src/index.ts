@@ -5,3 +5,5 @@ export * from './errors.js';
 export * from './dictionary.js';
 export * from './dicom-json.js';
 export * from './parsed-instance.js';
+export * from './uid.js';
+export * from './writer.js';
