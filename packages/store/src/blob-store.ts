@@ -1,0 +1,101 @@
+import type { Readable, Writable } from 'node:stream';
+import { InvalidBlobKeyError } from './errors.js';
+
+/** What a store knows about one object. */
+export interface BlobInfo {
+  key: string;
+  size: number;
+  modifiedAt?: Date;
+}
+
+/** A byte range with an inclusive end, as in HTTP `Range: bytes=start-end` (RFC 9110 §14.1.2). */
+export interface ByteRange {
+  start: number;
+  /** Inclusive; past the end of the object it is clamped to the last byte, like HTTP. */
+  end?: number;
+}
+
+/** Bytes a store accepts: any async iterable of chunks, which includes every `Readable`. */
+export type BlobSource = AsyncIterable<Uint8Array> | Readable;
+
+export interface BlobWriteOptions {
+  /** The write fails with `BlobTooLargeError` as soon as more bytes than this arrive; nothing is kept. */
+  maxBytes?: number;
+}
+
+/**
+ * Bytes written durably to a private staging area, not yet visible under any key. Exactly one of `commit` or
+ * `discard` must follow; after either, both fail with `StagedBlobStateError`.
+ */
+export interface StagedBlob {
+  readonly size: number;
+  /** Publishes the bytes under `key` atomically, replacing any object there. */
+  commit(key: string): Promise<void>;
+  /** Removes the staged bytes. */
+  discard(): Promise<void>;
+}
+
+/**
+ * A sink for one object whose key is learned only after its bytes: the ingest pipes the incoming stream through
+ * its digest and header parser into `writable` with `pipeline` (so backpressure reaches the network), then calls
+ * `finish()` to get the staged blob, names it and commits it.
+ */
+export interface StagingWriter {
+  /** Fails (destroyed with `BlobTooLargeError`) as soon as more than `maxBytes` are written. */
+  readonly writable: Writable;
+  /** Bytes accepted so far. */
+  readonly bytesWritten: number;
+  /** Resolves once `writable` has finished and the bytes are durable; rejects with the writable's error. */
+  finish(): Promise<StagedBlob>;
+  /** Abandons the write (destroying `writable` if needed) and removes whatever was staged. */
+  discard(): Promise<void>;
+}
+
+/**
+ * Where instance bytes live. Keys are `/`-separated relative paths (see `validateBlobKey`). Every write is atomic:
+ * an object is either absent or whole under its key, even across a crash; concurrent writes to one key leave one
+ * of the objects whole. Implementations run `describeBlobStoreContract` in their tests.
+ */
+export interface BlobStore {
+  /** Streams `source` into the store under `key`, replacing any object there. */
+  put(key: string, source: BlobSource, opts?: BlobWriteOptions): Promise<BlobInfo>;
+  /** Streams `source` into staging, for a key chosen later. */
+  stage(source: BlobSource, opts?: BlobWriteOptions): Promise<StagedBlob>;
+  /** A writable sink into staging, for callers that build their own `pipeline`. */
+  createStagingWriter(opts?: BlobWriteOptions): StagingWriter;
+  /** Opens the object (or a range of it); `BlobNotFoundError` when absent, `BlobRangeError` when unsatisfiable. */
+  get(key: string, range?: ByteRange): Promise<Readable>;
+  head(key: string): Promise<BlobInfo | undefined>;
+  /** True when an object was removed. */
+  delete(key: string): Promise<boolean>;
+  /** Every object whose key starts with `prefix`, produced lazily. */
+  list(prefix?: string): AsyncIterable<BlobInfo>;
+  close?(): Promise<void>;
+}
+
+/** Longest key accepted: well below PATH_MAX and S3's 1,024-byte limit once a root or bucket prefix is added. */
+export const MAX_BLOB_KEY_LENGTH = 512;
+
+// Portable across file systems and object stores; a segment never starts with '.', which keeps `.staging` and
+// `.`/`..` out of the key space.
+const SEGMENT = /^[A-Za-z0-9_\-][A-Za-z0-9_.\-]*$/;
+
+/**
+ * Checks that `key` is a safe relative path: `/`-separated segments of `[A-Za-z0-9_.-]`, none empty, none starting
+ * with `.`, at most `MAX_BLOB_KEY_LENGTH` characters. Throws `InvalidBlobKeyError` otherwise.
+ */
+export function validateBlobKey(key: string): string {
+  if (typeof key !== 'string' || key.length === 0) throw new InvalidBlobKeyError(String(key), 'the key is empty');
+  if (key.length > MAX_BLOB_KEY_LENGTH) {
+    throw new InvalidBlobKeyError(key, `the key is longer than ${MAX_BLOB_KEY_LENGTH} characters`);
+  }
+  if (key.startsWith('/')) throw new InvalidBlobKeyError(key, 'the key is an absolute path');
+  for (const segment of key.split('/')) {
+    if (segment.length === 0) throw new InvalidBlobKeyError(key, 'the key has an empty path segment');
+    if (segment === '.' || segment === '..') throw new InvalidBlobKeyError(key, `the key has a '${segment}' segment`);
+    if (!SEGMENT.test(segment)) {
+      throw new InvalidBlobKeyError(key, `segment '${segment}' has characters outside [A-Za-z0-9_.-] or starts with '.'`);
+    }
+  }
+  return key;
+}

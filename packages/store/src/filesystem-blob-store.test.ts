@@ -1,0 +1,122 @@
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { mkdtemp, readdir, rm, utimes, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { describeBlobStoreContract } from './blob-store-contract.js';
+import { FilesystemBlobStore, STAGING_DIRECTORY } from './filesystem-blob-store.js';
+
+async function tempRoot(): Promise<string> {
+  return mkdtemp(join(tmpdir(), 'atrium-fs-store-'));
+}
+
+describeBlobStoreContract('FilesystemBlobStore', async () => {
+  const root = await tempRoot();
+  return { store: await FilesystemBlobStore.open({ root }), cleanup: () => rm(root, { recursive: true, force: true }) };
+});
+
+test('FilesystemBlobStore - open removes stale staging files and keeps fresh ones', async (t) => {
+  const root = await tempRoot();
+  t.after(() => rm(root, { recursive: true, force: true }));
+  await FilesystemBlobStore.open({ root });
+  const staging = join(root, STAGING_DIRECTORY);
+  await writeFile(join(staging, 'old'), 'partial');
+  await writeFile(join(staging, 'fresh'), 'live write');
+  const twoHoursAgo = new Date(Date.now() - 2 * 60 * 60 * 1000);
+  await utimes(join(staging, 'old'), twoHoursAgo, twoHoursAgo);
+  await FilesystemBlobStore.open({ root, staleStagingAfterMs: 60 * 60 * 1000 });
+  assert.deepEqual(await readdir(staging), ['fresh']);
+});
+
+test('FilesystemBlobStore - objects live at their key path and list skips the staging directory', async (t) => {
+  const root = await tempRoot();
+  t.after(() => rm(root, { recursive: true, force: true }));
+  const store = await FilesystemBlobStore.open({ root });
+  await store.put('1.2.3/4.5.6/7.8.9.dcm', (async function* () {
+    yield Buffer.from('DICM');
+  })());
+  assert.deepEqual(await readdir(join(root, '1.2.3', '4.5.6')), ['7.8.9.dcm']);
+  const staged = await store.stage((async function* () {
+    yield Buffer.from('pending');
+  })());
+  const keys: string[] = [];
+  for await (const info of store.list()) keys.push(info.key);
+  assert.deepEqual(keys, ['1.2.3/4.5.6/7.8.9.dcm']);
+  await staged.discard();
+  assert.deepEqual(await readdir(join(root, STAGING_DIRECTORY)), []);
+  assert.equal(await store.delete('1.2.3/4.5.6/7.8.9.dcm'), true);
+  assert.deepEqual(
+    (await readdir(root)).filter((n) => n !== STAGING_DIRECTORY),
+    [],
+    'emptied parent directories are removed',
+  );
+});
+
+test('FilesystemBlobStore - a key used as a directory by other keys is rejected as a coded error', async (t) => {
+  const root = await tempRoot();
+  t.after(() => rm(root, { recursive: true, force: true }));
+  const store = await FilesystemBlobStore.open({ root });
+  await store.put('dir/child', (async function* () {
+    yield Buffer.from('x');
+  })());
+  await assert.rejects(
+    store.put('dir', (async function* () {
+      yield Buffer.from('y');
+    })()),
+    { code: 'ATRIUM_ERR_STORE_INVALID_KEY' },
+  );
+  assert.deepEqual(await readdir(join(root, STAGING_DIRECTORY)), [], 'the staging file was removed');
+});
+
+test('FilesystemBlobStore - a process killed mid-put leaves no partial object under the key', async (t) => {
+  const root = await tempRoot();
+  t.after(() => rm(root, { recursive: true, force: true }));
+  const store = await FilesystemBlobStore.open({ root });
+  await store.put('crash/object.bin', (async function* () {
+    yield Buffer.from('previous whole object');
+  })());
+
+  const moduleUrl = new URL('./filesystem-blob-store.ts', import.meta.url).href;
+  // The child streams an endless object into the same key and reports progress; it is killed while writing.
+  const script = `
+    const { FilesystemBlobStore } = await import(${JSON.stringify(moduleUrl)});
+    const store = await FilesystemBlobStore.open({ root: ${JSON.stringify(root)} });
+    let written = 0;
+    async function* endless() {
+      for (;;) {
+        const chunk = Buffer.alloc(1024 * 1024, 0x41);
+        written += chunk.length;
+        if (written >= 16 * 1024 * 1024 && written < 17 * 1024 * 1024) process.stdout.write('writing\\n');
+        yield chunk;
+      }
+    }
+    await store.put('crash/object.bin', endless());
+  `;
+  const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], {
+    cwd: fileURLToPath(new URL('../../..', import.meta.url)),
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stderr = '';
+  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+  const exit = new Promise<NodeJS.Signals | null>((resolve) => child.once('exit', (_code, signal) => resolve(signal)));
+  await new Promise<void>((resolve, reject) => {
+    child.stdout.on('data', (d: Buffer) => {
+      if (d.toString().includes('writing')) resolve();
+    });
+    child.once('exit', () => reject(new Error(`child exited before writing: ${stderr}`)));
+  });
+  child.kill('SIGKILL');
+  assert.equal(await exit, 'SIGKILL');
+
+  const stagingBefore = await readdir(join(root, STAGING_DIRECTORY));
+  assert.equal(stagingBefore.length, 1, 'the crash left its staging file');
+  const reopened = await FilesystemBlobStore.open({ root, staleStagingAfterMs: 0 });
+  assert.deepEqual(await readdir(join(root, STAGING_DIRECTORY)), [], 'reopening removed the stale staging file');
+  const info = await reopened.head('crash/object.bin');
+  assert.equal(info?.size, 'previous whole object'.length);
+  const chunks: Buffer[] = [];
+  for await (const c of await reopened.get('crash/object.bin')) chunks.push(c as Buffer);
+  assert.equal(Buffer.concat(chunks).toString(), 'previous whole object');
+});

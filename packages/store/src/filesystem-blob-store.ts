@@ -1,0 +1,466 @@
+import { randomBytes } from 'node:crypto';
+import type { FileHandle } from 'node:fs/promises';
+import { mkdir, open, readdir, rename, rmdir, stat, unlink } from 'node:fs/promises';
+import { dirname, join, sep } from 'node:path';
+import type { Readable } from 'node:stream';
+import { Writable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import type {
+  BlobInfo,
+  BlobSource,
+  BlobStore,
+  BlobWriteOptions,
+  ByteRange,
+  StagedBlob,
+  StagingWriter,
+} from './blob-store.js';
+import { validateBlobKey } from './blob-store.js';
+import {
+  BlobNotFoundError,
+  BlobRangeError,
+  BlobStoreIoError,
+  BlobTooLargeError,
+  InvalidBlobKeyError,
+  StagedBlobStateError,
+} from './errors.js';
+
+/** Name of the staging directory under the root; keys can never name it (a segment never starts with '.'). */
+export const STAGING_DIRECTORY = '.staging';
+
+export interface FilesystemBlobStoreOptions {
+  /** Directory holding the objects; created when missing. */
+  root: string;
+  /**
+   * Staging files older than this are removed at open: they are what a crash left mid-write. Default 60 minutes,
+   * far longer than any live write, so a second process opening the same root cannot remove another's live file.
+   */
+  staleStagingAfterMs?: number;
+}
+
+const DEFAULT_STALE_STAGING_MS = 60 * 60 * 1000;
+// Large enough to keep the disk busy, small enough that a slow disk applies backpressure quickly.
+const WRITE_HIGH_WATER_MARK = 1024 * 1024;
+
+function isErrno(error: unknown, ...codes: string[]): boolean {
+  return typeof error === 'object' && error !== null && codes.includes((error as NodeJS.ErrnoException).code ?? '');
+}
+
+async function fsyncDirectory(path: string): Promise<void> {
+  const handle = await open(path, 'r');
+  try {
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+}
+
+/** Writes into one staging file; flushes to disk (fsync) before it reports 'finish'. */
+class StagingFileWritable extends Writable {
+  #handle: FileHandle | undefined;
+  #bytesWritten = 0;
+  readonly #path: string;
+  readonly #maxBytes: number;
+
+  constructor(path: string, maxBytes: number) {
+    super({ highWaterMark: WRITE_HIGH_WATER_MARK });
+    this.#path = path;
+    this.#maxBytes = maxBytes;
+  }
+
+  get bytesWritten(): number {
+    return this.#bytesWritten;
+  }
+
+  override _construct(callback: (error?: Error | null) => void): void {
+    // 'wx': the random name must be new; never write into somebody else's staging file.
+    open(this.#path, 'wx', 0o644).then(
+      (handle) => {
+        this.#handle = handle;
+        callback();
+      },
+      (error: unknown) => callback(this.#ioError('create', error)),
+    );
+  }
+
+  override _write(chunk: Buffer, _encoding: BufferEncoding, callback: (error?: Error | null) => void): void {
+    this._writev([{ chunk }], callback);
+  }
+
+  override _writev(chunks: Array<{ chunk: Buffer }>, callback: (error?: Error | null) => void): void {
+    let total = 0;
+    for (const { chunk } of chunks) total += chunk.length;
+    if (this.#bytesWritten + total > this.#maxBytes) {
+      callback(new BlobTooLargeError(this.#maxBytes));
+      return;
+    }
+    this.#writeAll(chunks.map((c) => c.chunk)).then(
+      () => {
+        this.#bytesWritten += total;
+        callback();
+      },
+      (error: unknown) => callback(this.#ioError('write', error)),
+    );
+  }
+
+  async #writeAll(buffers: Buffer[]): Promise<void> {
+    const handle = this.#handle!;
+    let pending = buffers;
+    // writev may write fewer bytes than asked (a signal, a full pipe); continue where it stopped.
+    while (pending.length > 0) {
+      const { bytesWritten } = await handle.writev(pending);
+      let skip = bytesWritten;
+      const rest: Buffer[] = [];
+      for (const buffer of pending) {
+        if (skip >= buffer.length) {
+          skip -= buffer.length;
+        } else {
+          rest.push(skip > 0 ? buffer.subarray(skip) : buffer);
+          skip = 0;
+        }
+      }
+      pending = rest;
+    }
+  }
+
+  override _final(callback: (error?: Error | null) => void): void {
+    const handle = this.#handle!;
+    handle
+      .sync()
+      .then(() => handle.close())
+      .then(
+        () => {
+          this.#handle = undefined;
+          callback();
+        },
+        (error: unknown) => callback(this.#ioError('flush', error)),
+      );
+  }
+
+  override _destroy(error: Error | null, callback: (error?: Error | null) => void): void {
+    const handle = this.#handle;
+    this.#handle = undefined;
+    if (!handle) {
+      callback(error);
+      return;
+    }
+    handle.close().then(
+      () => callback(error),
+      () => callback(error),
+    );
+  }
+
+  #ioError(action: string, cause: unknown): Error {
+    const reason = cause instanceof Error ? cause.message : String(cause);
+    return new BlobStoreIoError(`Cannot ${action} staging file '${this.#path}': ${reason}`, { cause });
+  }
+}
+
+type StagedState = 'staged' | 'committed' | 'discarded';
+
+class FilesystemStagedBlob implements StagedBlob {
+  #state: StagedState = 'staged';
+
+  constructor(
+    private readonly store: FilesystemBlobStore,
+    private readonly stagingPath: string,
+    readonly size: number,
+  ) {}
+
+  async commit(key: string): Promise<void> {
+    validateBlobKey(key);
+    this.#enter('commit', 'committed');
+    try {
+      await this.store.publish(this.stagingPath, key);
+    } catch (error) {
+      await unlink(this.stagingPath).catch(() => undefined);
+      throw error;
+    }
+  }
+
+  async discard(): Promise<void> {
+    this.#enter('discard', 'discarded');
+    await unlink(this.stagingPath).catch((error: unknown) => {
+      if (!isErrno(error, 'ENOENT')) throw error;
+    });
+  }
+
+  #enter(action: string, next: StagedState): void {
+    if (this.#state !== 'staged') throw new StagedBlobStateError(action, this.#state);
+    this.#state = next;
+  }
+}
+
+class FilesystemStagingWriter implements StagingWriter {
+  readonly writable: StagingFileWritable;
+  readonly #path: string;
+  readonly #done: Promise<StagedBlob>;
+  #staged: StagedBlob | undefined;
+  #discarded = false;
+
+  constructor(store: FilesystemBlobStore, path: string, maxBytes: number) {
+    this.#path = path;
+    const writable = new StagingFileWritable(path, maxBytes);
+    this.writable = writable;
+    this.#done = new Promise<StagedBlob>((resolve, reject) => {
+      writable.once('finish', () => {
+        this.#staged = new FilesystemStagedBlob(store, path, writable.bytesWritten);
+        resolve(this.#staged);
+      });
+      // Also the guard against an unhandled 'error' event when nobody pipes into the writable yet.
+      writable.once('error', (error) => {
+        this.#removeFile().then(
+          () => reject(error),
+          () => reject(error),
+        );
+      });
+      writable.once('close', () => {
+        if (!writable.writableFinished) {
+          this.#removeFile().then(
+            () => reject(new BlobStoreIoError(`Cannot stage blob '${path}': the write was abandoned`, { cause: null })),
+            reject,
+          );
+        }
+      });
+    });
+    // Callers that only pipe and discard never await `finish()`: the rejection is theirs to see through `pipeline`.
+    this.#done.catch(() => undefined);
+  }
+
+  get bytesWritten(): number {
+    return this.writable.bytesWritten;
+  }
+
+  finish(): Promise<StagedBlob> {
+    return this.#done;
+  }
+
+  async discard(): Promise<void> {
+    if (this.#discarded) return;
+    this.#discarded = true;
+    if (!this.writable.destroyed && !this.writable.writableFinished) this.writable.destroy();
+    const staged = await this.#done.catch(() => undefined);
+    if (staged) await staged.discard().catch(() => undefined);
+    await this.#removeFile();
+  }
+
+  async #removeFile(): Promise<void> {
+    await unlink(this.#path).catch((error: unknown) => {
+      if (!isErrno(error, 'ENOENT')) throw error;
+    });
+  }
+}
+
+/**
+ * A `BlobStore` on a local file system. Objects are files under `root` named by their keys. A write goes to
+ * `<root>/.staging/<random>`, is fsync'd, renamed into place (parents created) and the parent directory fsync'd, so
+ * a crash never leaves a partial object under its key; the staging files a crash leaves behind are removed at the
+ * next `open` once older than `staleStagingAfterMs`. `.staging` must be on the same file system as the objects,
+ * which holds because it lives under `root`.
+ */
+export class FilesystemBlobStore implements BlobStore {
+  readonly root: string;
+  readonly #stagingDir: string;
+
+  private constructor(root: string) {
+    this.root = root;
+    this.#stagingDir = join(root, STAGING_DIRECTORY);
+  }
+
+  /** Creates the root and staging directories when missing, and removes stale staging files. */
+  static async open(options: FilesystemBlobStoreOptions): Promise<FilesystemBlobStore> {
+    const store = new FilesystemBlobStore(options.root);
+    await mkdir(store.#stagingDir, { recursive: true });
+    await store.removeStaleStaging(options.staleStagingAfterMs ?? DEFAULT_STALE_STAGING_MS);
+    return store;
+  }
+
+  /** Removes staging files last modified more than `olderThanMs` ago; returns how many. */
+  async removeStaleStaging(olderThanMs: number): Promise<number> {
+    const limit = Date.now() - olderThanMs;
+    let removed = 0;
+    for (const name of await readdir(this.#stagingDir)) {
+      const path = join(this.#stagingDir, name);
+      try {
+        const info = await stat(path);
+        if (info.isFile() && info.mtimeMs <= limit) {
+          await unlink(path);
+          removed++;
+        }
+      } catch (error) {
+        if (!isErrno(error, 'ENOENT')) throw error;
+      }
+    }
+    return removed;
+  }
+
+  createStagingWriter(opts: BlobWriteOptions = {}): StagingWriter {
+    const path = join(this.#stagingDir, randomBytes(12).toString('hex'));
+    return new FilesystemStagingWriter(this, path, opts.maxBytes ?? Number.POSITIVE_INFINITY);
+  }
+
+  async stage(source: BlobSource, opts: BlobWriteOptions = {}): Promise<StagedBlob> {
+    const writer = this.createStagingWriter(opts);
+    try {
+      await pipeline(source, writer.writable);
+    } catch (error) {
+      await writer.discard();
+      throw error;
+    }
+    return writer.finish();
+  }
+
+  async put(key: string, source: BlobSource, opts: BlobWriteOptions = {}): Promise<BlobInfo> {
+    validateBlobKey(key);
+    const staged = await this.stage(source, opts);
+    await staged.commit(key);
+    return { key, size: staged.size };
+  }
+
+  /** Moves a finished staging file under `key`. Internal to the store and its staged blobs. */
+  async publish(stagingPath: string, key: string): Promise<void> {
+    const target = join(this.root, key);
+    const parent = dirname(target);
+    // A concurrent delete may remove an emptied parent between our mkdir and rename: create it again and retry.
+    for (let attempt = 0; ; attempt++) {
+      let firstCreated: string | undefined;
+      try {
+        firstCreated = await mkdir(parent, { recursive: true });
+        await rename(stagingPath, target);
+      } catch (error) {
+        if (isErrno(error, 'ENOENT') && attempt < 5) continue;
+        if (isErrno(error, 'EISDIR', 'ENOTEMPTY', 'EEXIST', 'ENOTDIR')) {
+          throw new InvalidBlobKeyError(key, 'the key or one of its parents is used as a prefix of other keys');
+        }
+        throw new BlobStoreIoError(`Cannot store blob '${key}': ${(error as Error).message}`, { cause: error });
+      }
+      // New directory entries are durable only once their parents are synced; the rename is durable once the
+      // target's parent is.
+      if (firstCreated !== undefined) {
+        let dir = parent;
+        const chain: string[] = [];
+        while (dir.length >= firstCreated.length) {
+          chain.push(dir);
+          dir = dirname(dir);
+        }
+        chain.push(dir);
+        for (const d of chain) await fsyncDirectory(d);
+      } else {
+        await fsyncDirectory(parent);
+      }
+      return;
+    }
+  }
+
+  async get(key: string, range?: ByteRange): Promise<Readable> {
+    validateBlobKey(key);
+    const handle = await this.#openForRead(key);
+    try {
+      const { size } = await handle.stat();
+      if (range === undefined) return handle.createReadStream({ autoClose: true });
+      const { start } = range;
+      if (!Number.isSafeInteger(start) || start < 0 || start >= size) {
+        throw new BlobRangeError(key, start, range.end, size);
+      }
+      const end = Math.min(range.end ?? size - 1, size - 1);
+      if (!Number.isSafeInteger(end) || end < start) throw new BlobRangeError(key, start, range.end, size);
+      return handle.createReadStream({ start, end, autoClose: true });
+    } catch (error) {
+      await handle.close();
+      throw error;
+    }
+  }
+
+  async #openForRead(key: string): Promise<FileHandle> {
+    try {
+      const handle = await open(join(this.root, key), 'r');
+      const info = await handle.stat();
+      if (!info.isFile()) {
+        await handle.close();
+        throw new BlobNotFoundError(key);
+      }
+      return handle;
+    } catch (error) {
+      if (isErrno(error, 'ENOENT', 'ENOTDIR', 'EISDIR')) throw new BlobNotFoundError(key, { cause: error });
+      throw error;
+    }
+  }
+
+  async head(key: string): Promise<BlobInfo | undefined> {
+    validateBlobKey(key);
+    try {
+      const info = await stat(join(this.root, key));
+      return info.isFile() ? { key, size: info.size, modifiedAt: info.mtime } : undefined;
+    } catch (error) {
+      if (isErrno(error, 'ENOENT', 'ENOTDIR')) return undefined;
+      throw error;
+    }
+  }
+
+  async delete(key: string): Promise<boolean> {
+    validateBlobKey(key);
+    const path = join(this.root, key);
+    try {
+      await unlink(path);
+    } catch (error) {
+      if (isErrno(error, 'ENOENT', 'ENOTDIR', 'EISDIR', 'EPERM')) return false;
+      throw error;
+    }
+    // Empty parents are removed so that a deleted study leaves no directory skeleton; `publish` recreates them.
+    let dir = dirname(path);
+    while (dir !== this.root && dir.startsWith(this.root + sep)) {
+      try {
+        await rmdir(dir);
+      } catch {
+        break;
+      }
+      dir = dirname(dir);
+    }
+    return true;
+  }
+
+  async *list(prefix = ''): AsyncIterable<BlobInfo> {
+    // Start at the deepest directory the prefix names completely, so listing one study does not walk the archive.
+    const slash = prefix.lastIndexOf('/');
+    let base = '';
+    if (slash > 0) {
+      const candidate = prefix.slice(0, slash);
+      try {
+        validateBlobKey(candidate);
+        base = candidate;
+      } catch {
+        return;
+      }
+    }
+    yield* this.#walk(base, prefix);
+  }
+
+  async *#walk(relativeDir: string, prefix: string): AsyncGenerator<BlobInfo> {
+    let entries;
+    try {
+      entries = await readdir(relativeDir ? join(this.root, relativeDir) : this.root, { withFileTypes: true });
+    } catch (error) {
+      if (isErrno(error, 'ENOENT', 'ENOTDIR')) return;
+      throw error;
+    }
+    entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+    for (const entry of entries) {
+      if (entry.name.startsWith('.')) continue;
+      const key = relativeDir ? `${relativeDir}/${entry.name}` : entry.name;
+      if (entry.isDirectory()) {
+        const asPrefix = `${key}/`;
+        if (asPrefix.startsWith(prefix) || prefix.startsWith(asPrefix)) yield* this.#walk(key, prefix);
+      } else if (entry.isFile() && key.startsWith(prefix)) {
+        try {
+          const info = await stat(join(this.root, key));
+          yield { key, size: info.size, modifiedAt: info.mtime };
+        } catch (error) {
+          if (!isErrno(error, 'ENOENT')) throw error;
+        }
+      }
+    }
+  }
+
+  async close(): Promise<void> {
+    // Nothing is held open between calls; present so callers can close any store the same way.
+  }
+}
