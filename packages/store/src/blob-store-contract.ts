@@ -157,6 +157,19 @@ export function describeBlobStoreContract(
       assert.equal((await readAll(await store.get('delete/d'))).toString(), 'again');
     });
 
+    test('rename - moves an object to a new key, replacing what was there', async () => {
+      await store.put('rename/pending/a', chunksOf('payload'));
+      await store.put('rename/final/a', chunksOf('older'));
+      await store.rename('rename/pending/a', 'rename/final/a');
+      assert.equal(await store.head('rename/pending/a'), undefined);
+      assert.equal((await readAll(await store.get('rename/final/a'))).toString(), 'payload');
+      await store.rename('rename/final/a', 'rename/other/deeper/b');
+      assert.equal((await readAll(await store.get('rename/other/deeper/b'))).toString(), 'payload');
+      assert.deepEqual((await collect(store.list('rename/'))).map((i) => i.key), ['rename/other/deeper/b']);
+      await assert.rejects(store.rename('rename/none', 'rename/x'), { code: 'ATRIUM_ERR_STORE_NOT_FOUND' });
+      await assert.rejects(store.rename('rename/other/deeper/b', '../x'), { code: 'ATRIUM_ERR_STORE_INVALID_KEY' });
+    });
+
     test('list - yields every object under a prefix with its size', async () => {
       await store.put('list/s1/b.dcm', chunksOf('bb'));
       await store.put('list/s1/a.dcm', chunksOf('a'));

@@ -66,6 +66,12 @@ export interface BlobStore {
   /** Opens the object (or a range of it); `BlobNotFoundError` when absent, `BlobRangeError` when unsatisfiable. */
   get(key: string, range?: ByteRange): Promise<Readable>;
   head(key: string): Promise<BlobInfo | undefined>;
+  /**
+   * Moves the object at `fromKey` to `toKey`, replacing any object there; `BlobNotFoundError` when `fromKey` is
+   * absent. Atomic on stores that can (file systems); on object stores it may be a copy then a delete, so a crash
+   * can leave both keys, never neither.
+   */
+  rename(fromKey: string, toKey: string): Promise<void>;
   /** True when an object was removed. */
   delete(key: string): Promise<boolean>;
   /** Every object whose key starts with `prefix`, produced lazily. */

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type { FileHandle } from 'node:fs/promises';
 import { mkdir, open, readdir, rename, rmdir, stat, unlink } from 'node:fs/promises';
-import { dirname, join, sep } from 'node:path';
+import { dirname, join, resolve, sep } from 'node:path';
 import type { Readable } from 'node:stream';
 import { Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -262,7 +262,7 @@ export class FilesystemBlobStore implements BlobStore {
   readonly #stagingDir: string;
 
   private constructor(root: string) {
-    this.root = root;
+    this.root = resolve(root);
     this.#stagingDir = join(root, STAGING_DIRECTORY);
   }
 
@@ -316,8 +316,25 @@ export class FilesystemBlobStore implements BlobStore {
     return { key, size: staged.size };
   }
 
-  /** Moves a finished staging file under `key`. Internal to the store and its staged blobs. */
-  async publish(stagingPath: string, key: string): Promise<void> {
+  async rename(fromKey: string, toKey: string): Promise<void> {
+    validateBlobKey(fromKey);
+    validateBlobKey(toKey);
+    const source = join(this.root, fromKey);
+    const info = await stat(source).catch((error: unknown) => {
+      if (isErrno(error, 'ENOENT', 'ENOTDIR')) throw new BlobNotFoundError(fromKey, { cause: error });
+      throw error;
+    });
+    if (!info.isFile()) throw new BlobNotFoundError(fromKey);
+    if (fromKey === toKey) return;
+    await this.publish(source, toKey, fromKey);
+    await this.#removeEmptyParents(source);
+  }
+
+  /**
+   * Moves a file (a finished staging file, or an object being renamed) under `key` and makes the move durable.
+   * Internal to the store and its staged blobs.
+   */
+  async publish(sourcePath: string, key: string, sourceKey?: string): Promise<void> {
     const target = join(this.root, key);
     const parent = dirname(target);
     // A concurrent delete may remove an emptied parent between our mkdir and rename: create it again and retry.
@@ -325,9 +342,15 @@ export class FilesystemBlobStore implements BlobStore {
       let firstCreated: string | undefined;
       try {
         firstCreated = await mkdir(parent, { recursive: true });
-        await rename(stagingPath, target);
+        await rename(sourcePath, target);
       } catch (error) {
-        if (isErrno(error, 'ENOENT') && attempt < 5) continue;
+        if (isErrno(error, 'ENOENT') && attempt < 5) {
+          // Either our parent vanished (retry) or the source did (a concurrent rename or delete won).
+          if (sourceKey !== undefined && !(await stat(sourcePath).catch(() => undefined))) {
+            throw new BlobNotFoundError(sourceKey, { cause: error });
+          }
+          continue;
+        }
         if (isErrno(error, 'EISDIR', 'ENOTEMPTY', 'EEXIST', 'ENOTDIR')) {
           throw new InvalidBlobKeyError(key, 'the key or one of its parents is used as a prefix of other keys');
         }
@@ -347,6 +370,8 @@ export class FilesystemBlobStore implements BlobStore {
       } else {
         await fsyncDirectory(parent);
       }
+      // A rename between directories also removed an entry from the source's directory.
+      if (sourceKey !== undefined && dirname(sourcePath) !== parent) await fsyncDirectory(dirname(sourcePath));
       return;
     }
   }
@@ -405,7 +430,12 @@ export class FilesystemBlobStore implements BlobStore {
       if (isErrno(error, 'ENOENT', 'ENOTDIR', 'EISDIR', 'EPERM')) return false;
       throw error;
     }
-    // Empty parents are removed so that a deleted study leaves no directory skeleton; `publish` recreates them.
+    await this.#removeEmptyParents(path);
+    return true;
+  }
+
+  // Empty parents are removed so that a deleted study leaves no directory skeleton; `publish` recreates them.
+  async #removeEmptyParents(path: string): Promise<void> {
     let dir = dirname(path);
     while (dir !== this.root && dir.startsWith(this.root + sep)) {
       try {
@@ -415,7 +445,6 @@ export class FilesystemBlobStore implements BlobStore {
       }
       dir = dirname(dir);
     }
-    return true;
   }
 
   async *list(prefix = ''): AsyncIterable<BlobInfo> {
@@ -463,4 +492,9 @@ export class FilesystemBlobStore implements BlobStore {
   async close(): Promise<void> {
     // Nothing is held open between calls; present so callers can close any store the same way.
   }
+}
+
+/** Opens (creating when missing) a `FilesystemBlobStore`; the same as `FilesystemBlobStore.open`. */
+export function openFileSystemBlobStore(options: FilesystemBlobStoreOptions): Promise<FilesystemBlobStore> {
+  return FilesystemBlobStore.open(options);
 }
