@@ -63,4 +63,9 @@ export interface ParsedInstance {
   readonly frames: readonly FrameRef[];
   /** Total bytes read. */
   readonly byteLength: number;
+  /**
+   * What the reader tolerated and repaired (a mislabelled VR encoding, an unknown character set term, a stray
+   * delimiter): the object was read, but a validator may want to say so.
+   */
+  readonly warnings?: readonly string[];
 }

@@ -1,0 +1,879 @@
+import { SpecificCharacterSet } from './character-set.js';
+import type { DicomJsonAttribute, DicomJsonDataset } from './dicom-json.js';
+import type { DataDictionary } from './dictionary.js';
+import { defaultDictionary } from './dictionary.js';
+import { DicomLimitError, DicomParseError, UnsupportedTransferSyntaxError } from './errors.js';
+import { locateFrames } from './frame-locator.js';
+import type { BulkDataRef, Fragment, ParsedInstance, PixelDataInfo } from './parsed-instance.js';
+import { InflateError, RawInflater } from './raw-inflater.js';
+import type { Tag } from './tag.js';
+import {
+  DoubleFloatPixelDataTag,
+  ExtendedOffsetTableLengthsTag,
+  ExtendedOffsetTableTag,
+  FloatPixelDataTag,
+  ItemDelimitationTag,
+  ItemTag,
+  PixelDataTag,
+  SequenceDelimitationTag,
+  UndefinedLength,
+  tagToHex,
+} from './tag.js';
+import type { TransferSyntax } from './transfer-syntax.js';
+import { ExplicitVrLittleEndian, ImplicitVrLittleEndian, isReadableTransferSyntax, lookupTransferSyntax } from './transfer-syntax.js';
+import { decodeBinaryValue, decodeStringValue, inlineBinary } from './value-decoder.js';
+import type { Vr } from './vr.js';
+import { VR_INFO, isVr } from './vr.js';
+
+/** Options of the streaming reader; every field has a default suited to ingest. */
+export interface Part10ReaderOptions {
+  dictionary?: DataDictionary;
+  /** `part10` (default): preamble, `DICM`, file meta information. `dataset`: a bare data set, as DIMSE carries it. */
+  format?: 'part10' | 'dataset';
+  /** Transfer syntax of a bare data set (`format: 'dataset'`); Implicit VR Little Endian when absent. */
+  transferSyntaxUid?: string;
+  /** Binary values longer than this many bytes become bulk data references (PS3.18 §F.2.6). Default 1024. */
+  bulkDataThreshold?: number;
+  /** Bytes of non-bulk values the reader may hold; beyond it `DicomLimitError`. Default 64 MiB. */
+  maxHeaderBytes?: number;
+  /** Deepest nesting of sequences accepted; beyond it `DicomLimitError`. Default 64. */
+  maxSequenceDepth?: number;
+  /** The `BulkDataURI` written for a bulk value; default: the reference's path. */
+  bulkDataUri?: (ref: BulkDataRef) => string;
+}
+
+/**
+ * Streaming reader of DICOM objects (PS3.10 §7 file format, PS3.5 §7 data set encoding): feed chunks with `write`,
+ * get a `ParsedInstance` from `end`. Memory is bounded by the non-bulk values (`maxHeaderBytes`) whatever the
+ * object's size: bulk values (pixel data, waveforms, large binary values) are skipped by length and described by
+ * offset, never held, and chunks are never concatenated (only an element header split across two chunks is
+ * carried over, at most 12 bytes).
+ */
+export class Part10Reader {
+  private readonly dictionary: DataDictionary;
+  private readonly bulkDataThreshold: number;
+  private readonly maxHeaderBytes: number;
+  private readonly maxSequenceDepth: number;
+  private readonly bulkDataUri: (ref: BulkDataRef) => string;
+
+  private state: ReadState;
+  /** Absolute offset of the next byte to parse: in the file, or in the inflated data set once deflated. */
+  private pos = 0;
+  private byteLength = 0;
+  private readonly carry = new Uint8Array(CARRY_CAPACITY);
+  private carryLength = 0;
+  private failure: unknown;
+  private ended = false;
+
+  private inMeta: boolean;
+  private readonly meta: DicomJsonDataset = {};
+  private readonly root: DatasetFrame;
+  private readonly stack: Frame[] = [];
+  private sequenceDepth = 0;
+  private transferSyntax: TransferSyntax | undefined;
+  private transferSyntaxUid = '';
+  private datasetOffset = 0;
+  private firstDatasetElement = true;
+  private inflater: RawInflater | undefined;
+  private switchToInflate = false;
+
+  private heldBytes = 0;
+  private readonly bulkData: BulkDataRef[] = [];
+  private readonly warnings: string[] = [];
+  private readonly charsets = new Map<string, SpecificCharacterSet>();
+
+  /** The element whose value is being held or skipped. */
+  private element: PendingElement | undefined;
+  private remaining = 0;
+  private held: Uint8Array | undefined;
+  private heldFill = 0;
+
+  private pixelData: PixelDataState | undefined;
+  private extendedOffsets: Uint8Array | undefined;
+  private extendedLengths: Uint8Array | undefined;
+  private readonly fragmentHead = new Uint8Array(4);
+  private fragmentHeadLength = 0;
+
+  constructor(options: Part10ReaderOptions = {}) {
+    this.dictionary = options.dictionary ?? defaultDictionary();
+    this.bulkDataThreshold = options.bulkDataThreshold ?? 1024;
+    this.maxHeaderBytes = options.maxHeaderBytes ?? 64 * 1024 * 1024;
+    this.maxSequenceDepth = options.maxSequenceDepth ?? 64;
+    this.bulkDataUri = options.bulkDataUri ?? ((ref) => ref.path);
+    const defaultCharset = this.charset('');
+    if ((options.format ?? 'part10') === 'part10') {
+      this.inMeta = true;
+      this.state = ReadState.Preamble;
+      this.remaining = PREAMBLE_LENGTH;
+      this.root = datasetFrame(this.meta, -1, '', defaultCharset, false, true, undefined);
+    } else {
+      this.inMeta = false;
+      this.state = ReadState.Header;
+      this.root = datasetFrame({}, -1, '', defaultCharset, false, true, undefined);
+      this.useTransferSyntax(options.transferSyntaxUid ?? ImplicitVrLittleEndian);
+    }
+    this.stack.push(this.root);
+  }
+
+  /**
+   * Parses one chunk. Synchronous; throws `DicomParseError`, `DicomLimitError` or `UnsupportedTransferSyntaxError`,
+   * after which the reader refuses further input. The chunk is not retained after the call returns.
+   */
+  write(chunk: Uint8Array): void {
+    if (this.failure !== undefined) throw this.failure;
+    if (this.ended) throw new TypeError('Cannot write to Part 10 reader: end() was already called');
+    try {
+      this.byteLength += chunk.length;
+      if (this.switchToInflate && !this.inflater) this.startInflate(chunk, undefined);
+      else if (this.inflater) this.inflater.write(chunk);
+      else this.feed(chunk);
+    } catch (err) {
+      this.failure = this.translate(err);
+      throw this.failure;
+    }
+  }
+
+  /** Checks that the object ended on an element boundary and returns what was read (PS3.10 §7). */
+  end(): ParsedInstance {
+    if (this.failure !== undefined) throw this.failure;
+    this.ended = true;
+    try {
+      if (this.inflater) this.inflater.end();
+      return this.finish();
+    } catch (err) {
+      this.failure = this.translate(err);
+      throw this.failure;
+    }
+  }
+
+  private translate(err: unknown): unknown {
+    if (err instanceof InflateError) {
+      return new DicomParseError(err.message, { offset: this.pos, cause: err }, 'ATRIUM_ERR_DICOM_TRUNCATED');
+    }
+    return err;
+  }
+
+  // ---- input plumbing -------------------------------------------------------------------------------------
+
+  /** Parses bytes of the (possibly inflated) stream, carrying over a header split across chunks. */
+  private feed(data: Uint8Array): void {
+    let offset = 0;
+    if (this.carryLength > 0) {
+      const take = Math.min(data.length, CARRY_CAPACITY - this.carryLength);
+      this.carry.set(data.subarray(0, take), this.carryLength);
+      const total = this.carryLength + take;
+      const used = this.process(this.carry.subarray(0, total), 0);
+      if (this.switchToInflate) {
+        this.startInflate(this.carry.slice(used, total), data.subarray(take));
+        return;
+      }
+      if (used < this.carryLength) {
+        // Still not a whole header: then `take` was all of `data` (a header is smaller than the carry buffer).
+        this.carry.copyWithin(0, used, total);
+        this.carryLength = total - used;
+        return;
+      }
+      offset = used - this.carryLength;
+      this.carryLength = 0;
+    }
+    const used = this.process(data, offset);
+    if (this.switchToInflate) {
+      this.startInflate(data.subarray(used), undefined);
+      return;
+    }
+    const rest = data.length - used;
+    if (rest > 0) {
+      this.carry.set(data.subarray(used), 0);
+      this.carryLength = rest;
+    }
+  }
+
+  private startInflate(first: Uint8Array, second: Uint8Array | undefined): void {
+    this.switchToInflate = false;
+    this.carryLength = 0;
+    this.datasetOffset = this.pos;
+    // Offsets in a deflated data set count inflated bytes from its first byte (see ParsedInstance.deflated).
+    this.pos = 0;
+    this.inflater = new RawInflater((bytes) => this.feed(bytes));
+    this.inflater.write(first);
+    if (second && second.length > 0) this.inflater.write(second);
+  }
+
+  /**
+   * The state machine. Returns the index of the first byte not consumed: everything before it was parsed, and
+   * what is left (fewer than 12 bytes) is a header that needs the next chunk.
+   */
+  private process(buf: Uint8Array, start: number): number {
+    let i = start;
+    const len = buf.length;
+    for (;;) {
+      switch (this.state) {
+        case ReadState.Header: {
+          this.closeFinishedContainers();
+          const used = this.readHeader(buf, i, len);
+          if (used < 0) return i;
+          i += used;
+          if (this.switchToInflate) return i;
+          break;
+        }
+        case ReadState.Skip: {
+          const n = Math.min(this.remaining, len - i);
+          i += n;
+          this.pos += n;
+          this.remaining -= n;
+          if (this.remaining > 0) return i;
+          this.state = ReadState.Header;
+          break;
+        }
+        case ReadState.Hold: {
+          const held = this.held!;
+          const n = Math.min(held.length - this.heldFill, len - i);
+          held.set(buf.subarray(i, i + n), this.heldFill);
+          this.heldFill += n;
+          i += n;
+          this.pos += n;
+          if (this.heldFill < held.length) return i;
+          this.held = undefined;
+          this.state = ReadState.Header;
+          this.completeValue(this.element!, held);
+          break;
+        }
+        case ReadState.Fragment: {
+          while (this.fragmentHeadLength < 4 && this.remaining > 0 && i < len) {
+            this.fragmentHead[this.fragmentHeadLength++] = buf[i++]!;
+            this.pos++;
+            this.remaining--;
+          }
+          const n = Math.min(this.remaining, len - i);
+          i += n;
+          this.pos += n;
+          this.remaining -= n;
+          if (this.remaining > 0) return i;
+          this.completeFragment();
+          this.state = ReadState.Header;
+          break;
+        }
+        case ReadState.Preamble: {
+          const n = Math.min(this.remaining, len - i);
+          i += n;
+          this.pos += n;
+          this.remaining -= n;
+          if (this.remaining > 0) return i;
+          this.state = ReadState.Prefix;
+          break;
+        }
+        case ReadState.Prefix: {
+          if (len - i < 4) return i;
+          if (buf[i] !== 0x44 || buf[i + 1] !== 0x49 || buf[i + 2] !== 0x43 || buf[i + 3] !== 0x4d) {
+            throw new DicomParseError(
+              "Cannot read Part 10 object: the 4 bytes after the 128-byte preamble are not 'DICM'",
+              { offset: this.pos },
+              'ATRIUM_ERR_DICOM_NOT_PART10',
+            );
+          }
+          i += 4;
+          this.pos += 4;
+          this.state = ReadState.Header;
+          break;
+        }
+      }
+    }
+  }
+
+  // ---- element headers ------------------------------------------------------------------------------------
+
+  /** Pops items and sequences of defined length whose last byte has been read. */
+  private closeFinishedContainers(): void {
+    for (;;) {
+      const top = this.stack[this.stack.length - 1]!;
+      if (top.kind === FrameKind.Fragments || top.end < 0 || this.pos < top.end) return;
+      if (this.pos > top.end) {
+        throw new DicomParseError(
+          `Cannot read ${top.kind === FrameKind.Sequence ? 'sequence' : 'item'}: its content runs past its defined length`,
+          { offset: this.pos, tag: top.kind === FrameKind.Sequence ? top.tag : undefined },
+        );
+      }
+      this.pop();
+    }
+  }
+
+  private pop(): void {
+    const frame = this.stack.pop()!;
+    if (frame.kind === FrameKind.Sequence) this.sequenceDepth--;
+  }
+
+  /** Reads one header in the context of the innermost frame; -1 when `buf` does not hold all of it. */
+  private readHeader(buf: Uint8Array, i: number, len: number): number {
+    if (len - i < 8) return -1;
+    const top = this.stack[this.stack.length - 1]!;
+    const le = top.littleEndian;
+    const group = le ? buf[i]! | (buf[i + 1]! << 8) : (buf[i]! << 8) | buf[i + 1]!;
+    const elementNumber = le ? buf[i + 2]! | (buf[i + 3]! << 8) : (buf[i + 2]! << 8) | buf[i + 3]!;
+    const tag = ((group << 16) | elementNumber) >>> 0;
+    const at = this.pos;
+
+    if (top.kind !== FrameKind.Dataset) {
+      const length = readUint32(buf, i + 4, le);
+      this.advance(8);
+      if (top.kind === FrameKind.Sequence) this.sequenceItem(top, tag, length, at);
+      else this.fragmentItem(top, tag, length, at);
+      return 8;
+    }
+
+    if (this.inMeta && group !== 0x0002) {
+      this.endFileMetaInformation();
+      return 0;
+    }
+    if (group === 0xfffe) return this.delimiterInDataset(top, tag, readUint32(buf, i + 4, le), at);
+    if (this.firstDatasetElement && top === this.root && !this.inMeta) {
+      this.firstDatasetElement = false;
+      this.checkExplicitness(buf, i, tag);
+    }
+
+    let vr: Vr;
+    let length: number;
+    let headerLength: number;
+    if (top.implicitVr) {
+      vr = this.implicitVr(tag, top);
+      length = readUint32(buf, i + 4, le);
+      headerLength = 8;
+    } else {
+      const c0 = buf[i + 4]!;
+      const c1 = buf[i + 5]!;
+      const text = String.fromCharCode(c0, c1);
+      if (isVr(text)) vr = text;
+      else if (c0 >= 0x41 && c0 <= 0x5a && c1 >= 0x41 && c1 <= 0x5a) vr = 'UN';
+      else {
+        throw new DicomParseError(`Cannot read element: VR bytes '${hex2(c0)}${hex2(c1)}' are not a VR`, { offset: at, tag });
+      }
+      // VRs not in PS3.5 Table 7.1-1 use the long form too: PS3.5 §7.1.2 defines new VRs that way.
+      if (VR_INFO[vr].longLength || !isVr(text)) {
+        if (len - i < 12) return -1;
+        length = readUint32(buf, i + 8, le);
+        headerLength = 12;
+      } else {
+        length = le ? buf[i + 6]! | (buf[i + 7]! << 8) : (buf[i + 6]! << 8) | buf[i + 7]!;
+        headerLength = 8;
+      }
+    }
+    this.advance(headerLength);
+    return headerLength + this.startElement(top, tag, vr, length, at, buf, i + headerLength, len);
+  }
+
+  private advance(n: number): void {
+    this.pos += n;
+  }
+
+  /** Item and sequence delimiters met where a data element is expected (PS3.5 §7.5). */
+  private delimiterInDataset(top: DatasetFrame, tag: Tag, length: number, at: number): number {
+    this.advance(8);
+    if (tag === ItemDelimitationTag && top !== this.root && top !== this.stack[0]) {
+      this.pop();
+      return 8;
+    }
+    if (tag === SequenceDelimitationTag && top !== this.root) {
+      // An item of undefined length left without its delimiter: the sequence delimiter closes both.
+      this.warnings.push(`Item without Item Delimitation Item closed by a Sequence Delimitation Item at offset ${at}`);
+      this.pop();
+      const seq = this.stack[this.stack.length - 1];
+      if (seq && seq.kind === FrameKind.Sequence) this.pop();
+      return 8;
+    }
+    if ((tag === ItemDelimitationTag || tag === SequenceDelimitationTag) && length === 0) {
+      // Stray delimiters at the top level are written by some old software; they carry nothing.
+      this.warnings.push(`Stray delimiter ${tagToHex(tag)} ignored at offset ${at}`);
+      return 8;
+    }
+    throw new DicomParseError(`Cannot read data set: item tag ${tagToHex(tag)} found outside a sequence`, { offset: at, tag });
+  }
+
+  /**
+   * The first element of the data set decides between implicit and explicit VR when the transfer syntax says
+   * otherwise: writers that mislabel one as the other exist, and the bytes tell which it is.
+   */
+  private checkExplicitness(buf: Uint8Array, i: number, tag: Tag): void {
+    const text = String.fromCharCode(buf[i + 4]!, buf[i + 5]!);
+    const looksExplicit = isVr(text);
+    const frame = this.root;
+    if (!frame.implicitVr && !looksExplicit) {
+      frame.implicitVr = true;
+      this.warnings.push(`Transfer syntax says explicit VR but the data set is implicit VR; read as implicit (tag ${tagToHex(tag)})`);
+    } else if (frame.implicitVr && looksExplicit && frame.littleEndian) {
+      const dictVr = this.dictionary.vrOf(tag);
+      if (dictVr === text || dictVr === 'UN') {
+        frame.implicitVr = false;
+        this.warnings.push(`Transfer syntax says implicit VR but the data set is explicit VR; read as explicit (tag ${tagToHex(tag)})`);
+      }
+    }
+  }
+
+  /**
+   * The VR of an implicit VR element (PS3.5 §7.1.3) from the dictionary, resolving the choices PS3.5 Annex A
+   * fixes: pixel, overlay and waveform data are OW; "US or SS" follows Pixel Representation (0028,0103).
+   */
+  private implicitVr(tag: Tag, frame: DatasetFrame): Vr {
+    const entry = this.dictionary.lookup(tag);
+    if (!entry || entry.vrs.length === 0) return this.dictionary.vrOf(tag);
+    const vrs = entry.vrs;
+    if (vrs.length === 1) return vrs[0]!;
+    if (vrs.includes('US') && vrs.includes('SS')) return frame.pixelRepresentation === 1 ? 'SS' : 'US';
+    if (vrs.includes('OB') && vrs.includes('OW')) return 'OW';
+    if (vrs.includes('US')) return 'US';
+    return vrs[0]!;
+  }
+
+  /**
+   * Starts an element after its header: opens a sequence or encapsulated pixel data, records bulk data, or holds
+   * the value. Returns the value bytes consumed from `buf` when the whole value was there (the fast path).
+   */
+  private startElement(frame: DatasetFrame, tag: Tag, vr: Vr, length: number, at: number, buf: Uint8Array, i: number, len: number): number {
+    const valueOffset = this.pos;
+    if (length === UndefinedLength) {
+      if (vr === 'SQ' || (vr !== 'UN' && !VR_INFO[vr].bulkCapable)) {
+        this.openSequence(frame, tag, -1, frame.implicitVr, frame.littleEndian);
+      } else if (vr === 'UN' && !isBulkTag(tag)) {
+        // PS3.5 §6.2.2: UN of undefined length holds a sequence in Implicit VR Little Endian.
+        this.openSequence(frame, tag, -1, true, true);
+      } else {
+        this.openFragments(frame, tag, vr, valueOffset);
+      }
+      return 0;
+    }
+    if (vr === 'UN' && !isBulkTag(tag)) {
+      // A UN of a tag the dictionary knows is read as its real VR (as DCMTK and pydicom do), so that queries on it
+      // work. Its bytes are little endian implicit VR encoded, per PS3.5 §6.2.2.
+      const known = this.dictionary.lookup(tag) ? this.implicitVr(tag, frame) : 'UN';
+      if (known === 'SQ') {
+        this.openSequence(frame, tag, valueOffset + length, true, true);
+        return 0;
+      }
+      vr = known;
+    }
+    if (vr === 'SQ') {
+      this.openSequence(frame, tag, valueOffset + length, frame.implicitVr, frame.littleEndian);
+      return 0;
+    }
+    // Group lengths (gggg,0000) outside the file meta information are retired (PS3.5 §7.2) and would be wrong
+    // after any re-encoding, so they are not kept.
+    const groupLength = (tag & 0xffff) === 0 && !this.inMeta;
+    const info = VR_INFO[vr];
+    const bulk = !groupLength && (isBulkTag(tag) || (info.bulkCapable && length > this.bulkDataThreshold));
+    const offsetTable = tag === ExtendedOffsetTableTag || tag === ExtendedOffsetTableLengthsTag;
+    if (bulk) this.recordBulk(frame, tag, vr, valueOffset, length);
+    if (tag === PixelDataTag || tag === FloatPixelDataTag || tag === DoubleFloatPixelDataTag) {
+      if (frame === this.root && this.pixelData === undefined) {
+        this.pixelData = {
+          tag, vr, encapsulated: false, offset: valueOffset, length, fragments: [], fragmentStartsFrame: [], basicOffsetTable: [],
+        };
+      }
+    }
+    this.element = { frame, tag, vr, length, offset: at, bulk, groupLength };
+    if ((bulk && !(offsetTable && frame === this.root)) || groupLength) {
+      if (length === 0) return 0;
+      this.remaining = length;
+      this.state = ReadState.Skip;
+      return 0;
+    }
+    if (length === 0) {
+      frame.dataset[tagToHex(tag)] = { vr };
+      return 0;
+    }
+    this.reserve(length, tag, at);
+    if (len - i >= length) {
+      const value = buf.subarray(i, i + length);
+      this.advance(length);
+      this.completeValue(this.element, offsetTable ? value.slice() : value);
+      return length;
+    }
+    this.held = new Uint8Array(length);
+    this.heldFill = 0;
+    this.state = ReadState.Hold;
+    return 0;
+  }
+
+  /** Counts held bytes against `maxHeaderBytes` before anything is allocated from a length field. */
+  private reserve(length: number, tag: Tag, at: number): void {
+    if (length > this.maxHeaderBytes - this.heldBytes) {
+      throw new DicomLimitError(
+        `Cannot read element ${tagToHex(tag)} at offset ${at}: its ${length}-byte value would exceed the ${this.maxHeaderBytes}-byte limit on non-bulk data`,
+      );
+    }
+    this.heldBytes += length;
+  }
+
+  private recordBulk(frame: DatasetFrame, tag: Tag, vr: Vr, offset: number, length: number | undefined): void {
+    const key = tagToHex(tag);
+    const ref: BulkDataRef = { path: frame.prefix + key, vr, offset, length };
+    this.bulkData.push(ref);
+    frame.dataset[key] = { vr, BulkDataURI: this.bulkDataUri(ref) };
+  }
+
+  /** A whole value is available: decode it into the element's data set. */
+  private completeValue(el: PendingElement, value: Uint8Array): void {
+    const frame = el.frame;
+    if (el.tag === BASIC_OFFSET_TABLE) {
+      this.completeBasicOffsetTable(value);
+      return;
+    }
+    if (el.tag === ExtendedOffsetTableTag && frame === this.root) this.extendedOffsets = value;
+    if (el.tag === ExtendedOffsetTableLengthsTag && frame === this.root) this.extendedLengths = value;
+    if (el.bulk) return;
+    const key = tagToHex(el.tag);
+    const vr = el.vr;
+    const info = VR_INFO[vr];
+    const attr: DicomJsonAttribute = { vr };
+    if (info.isString) {
+      const v = decodeStringValue(value, vr, frame.charset);
+      if (v) attr.Value = v;
+    } else if (info.bulkCapable) {
+      attr.InlineBinary = inlineBinary(value, vr, frame.littleEndian);
+    } else {
+      const v = decodeBinaryValue(value, vr, frame.littleEndian);
+      if (v) attr.Value = v;
+    }
+    frame.dataset[key] = attr;
+    if (el.tag === 0x00080005) {
+      const terms = (attr.Value ?? []).map((t) => (typeof t === 'string' ? t : '')).join('\\');
+      frame.charset = this.charset(terms);
+    } else if (el.tag === 0x00280103 && typeof attr.Value?.[0] === 'number') {
+      frame.pixelRepresentation = attr.Value[0];
+    }
+  }
+
+  private charset(terms: string): SpecificCharacterSet {
+    let cs = this.charsets.get(terms);
+    if (!cs) {
+      cs = new SpecificCharacterSet(terms);
+      for (const t of cs.unknownTerms) this.warnings.push(`Specific Character Set term '${t}' is not known; ignored`);
+      this.charsets.set(terms, cs);
+    }
+    return cs;
+  }
+
+  // ---- sequences and items (PS3.5 §7.5) -------------------------------------------------------------------
+
+  private openSequence(frame: DatasetFrame, tag: Tag, end: number, implicitVr: boolean, littleEndian: boolean): void {
+    if (this.sequenceDepth >= this.maxSequenceDepth) {
+      throw new DicomLimitError(
+        `Cannot read sequence ${tagToHex(tag)} at offset ${this.pos}: sequences nest deeper than ${this.maxSequenceDepth}`,
+      );
+    }
+    const key = tagToHex(tag);
+    const attr: DicomJsonAttribute = { vr: 'SQ' };
+    frame.dataset[key] = attr;
+    this.sequenceDepth++;
+    this.stack.push({
+      kind: FrameKind.Sequence, tag, end, attr, path: frame.prefix + key, items: 0, implicitVr, littleEndian, parent: frame,
+    });
+  }
+
+  private sequenceItem(seq: SequenceFrame, tag: Tag, length: number, at: number): void {
+    if (tag === ItemTag) {
+      const dataset: DicomJsonDataset = {};
+      (seq.attr.Value ??= []).push(dataset);
+      const end = length === UndefinedLength ? -1 : this.pos + length;
+      const parent = seq.parent;
+      this.stack.push(
+        datasetFrame(dataset, end, `${seq.path}/${seq.items}/`, parent.charset, seq.implicitVr, seq.littleEndian, parent.pixelRepresentation),
+      );
+      seq.items++;
+      return;
+    }
+    if (tag === SequenceDelimitationTag) {
+      this.pop();
+      return;
+    }
+    throw new DicomParseError(`Cannot read sequence ${tagToHex(seq.tag)}: found tag ${tagToHex(tag)} where an item was expected`, {
+      offset: at,
+      tag,
+    });
+  }
+
+  // ---- encapsulated pixel data (PS3.5 §A.4) ---------------------------------------------------------------
+
+  private openFragments(frame: DatasetFrame, tag: Tag, vr: Vr, valueOffset: number): void {
+    const key = tagToHex(tag);
+    const top = frame === this.root && tag === PixelDataTag && this.pixelData === undefined;
+    if (top) {
+      this.pixelData = {
+        tag, vr, encapsulated: true, offset: valueOffset + 8, length: 0, fragments: [], fragmentStartsFrame: [], basicOffsetTable: [],
+      };
+    }
+    this.recordBulk(frame, tag, vr, valueOffset, undefined);
+    this.stack.push({ kind: FrameKind.Fragments, tag, path: frame.prefix + key, items: 0, littleEndian: frame.littleEndian, pixelData: top });
+  }
+
+  private fragmentItem(frame: FragmentsFrame, tag: Tag, length: number, at: number): void {
+    if (tag === SequenceDelimitationTag) {
+      this.pop();
+      return;
+    }
+    if (tag !== ItemTag || length === UndefinedLength) {
+      throw new DicomParseError(`Cannot read encapsulated ${tagToHex(frame.tag)}: found tag ${tagToHex(tag)} where a fragment was expected`, {
+        offset: at,
+        tag,
+      });
+    }
+    const index = frame.items++;
+    this.element = { frame: this.root, tag: frame.tag, vr: 'OB', length, offset: at, bulk: true, groupLength: false };
+    if (index === 0 && frame.pixelData) {
+      // The Basic Offset Table: 4 bytes per frame, held because frames are located from it.
+      this.reserve(length, frame.tag, at);
+      if (length === 0) return;
+      this.held = new Uint8Array(length);
+      this.heldFill = 0;
+      this.element = { ...this.element, bulk: false, tag: BASIC_OFFSET_TABLE };
+      this.state = ReadState.Hold;
+      return;
+    }
+    if (index === 0) {
+      this.remaining = length;
+      if (length > 0) this.state = ReadState.Skip;
+      return;
+    }
+    if (frame.pixelData) {
+      const pd = this.pixelData!;
+      pd.fragments.push({ offset: this.pos, length });
+      pd.length += length;
+      this.fragmentHeadLength = 0;
+      this.remaining = length;
+      if (length === 0) this.completeFragment();
+      else this.state = ReadState.Fragment;
+      return;
+    }
+    this.remaining = length;
+    if (length > 0) this.state = ReadState.Skip;
+  }
+
+  private completeFragment(): void {
+    const pd = this.pixelData!;
+    const h = this.fragmentHead;
+    const n = this.fragmentHeadLength;
+    pd.fragmentStartsFrame.push(n >= 2 && h[0] === 0xff && (h[1] === 0xd8 || h[1] === 0x4f || h[1] === 0x0a));
+  }
+
+  // ---- file meta information (PS3.10 §7.1) ----------------------------------------------------------------
+
+  private endFileMetaInformation(): void {
+    this.inMeta = false;
+    const value = this.meta['00020010']?.Value?.[0];
+    const uid = typeof value === 'string' ? value : '';
+    if (!uid) this.warnings.push('File meta information has no Transfer Syntax UID (0002,0010); reading as Explicit VR Little Endian');
+    this.datasetOffset = this.pos;
+    const root = this.root;
+    root.dataset = {};
+    this.useTransferSyntax(uid || ExplicitVrLittleEndian);
+    if (this.transferSyntax?.deflated) this.switchToInflate = true;
+  }
+
+  private useTransferSyntax(uid: string): void {
+    const ts = lookupTransferSyntax(uid);
+    if (!ts || !isReadableTransferSyntax(uid)) throw new UnsupportedTransferSyntaxError(uid);
+    this.transferSyntax = ts;
+    this.transferSyntaxUid = uid;
+    this.root.implicitVr = !ts.explicitVr;
+    this.root.littleEndian = ts.littleEndian;
+    if (ts.deflated && !this.inMeta) this.switchToInflate = true;
+  }
+
+  // ---- end of stream --------------------------------------------------------------------------------------
+
+  private finish(): ParsedInstance {
+    if (this.state === ReadState.Preamble || this.state === ReadState.Prefix) {
+      throw new DicomParseError(
+        `Cannot read Part 10 object: the stream ends after ${this.byteLength} bytes, before the 'DICM' prefix`,
+        { offset: this.pos },
+        'ATRIUM_ERR_DICOM_NOT_PART10',
+      );
+    }
+    if (this.switchToInflate && !this.inflater) {
+      // A bare deflated data set set up in the constructor, or meta information with nothing after it.
+      this.startInflate(new Uint8Array(0), undefined);
+      this.inflater!.end();
+    }
+    if (this.inMeta && this.carryLength === 0 && this.state === ReadState.Header) this.endFileMetaInformation();
+    if (this.state === ReadState.Header) this.closeFinishedContainers();
+    if (this.carryLength > 0 || this.state !== ReadState.Header || this.stack.length > 1) {
+      const open = this.stack[this.stack.length - 1]!;
+      const tag =
+        this.state !== ReadState.Header ? this.element?.tag : open.kind === FrameKind.Dataset ? undefined : open.tag;
+      const what = this.carryLength > 0 ? 'inside an element header' : this.state !== ReadState.Header ? 'inside an element value' : 'inside an unfinished sequence or item';
+      throw new DicomParseError(
+        `Cannot read data set: the stream ends ${what}`,
+        { offset: this.pos, tag: tag === BASIC_OFFSET_TABLE ? PixelDataTag : tag },
+        'ATRIUM_ERR_DICOM_TRUNCATED',
+      );
+    }
+    const pd = this.pixelData;
+    const pixelData: PixelDataInfo | undefined = pd && {
+      encapsulated: pd.encapsulated,
+      offset: pd.offset,
+      length: pd.length,
+      vr: pd.vr,
+      fragments: pd.fragments,
+      basicOffsetTable: pd.basicOffsetTable,
+    };
+    const frames = pd
+      ? locateFrames({
+          dataset: this.root.dataset,
+          pixelDataTag: pd.tag,
+          pixelData: pixelData!,
+          fragmentStartsFrame: pd.fragmentStartsFrame,
+          video: this.transferSyntax?.video ?? false,
+          extendedOffsetTable: this.extendedOffsets,
+          extendedOffsetTableLengths: this.extendedLengths,
+        })
+      : [];
+    return {
+      fileMetaInformation: this.meta,
+      dataset: this.root.dataset,
+      transferSyntaxUid: this.transferSyntaxUid,
+      deflated: this.transferSyntax?.deflated ?? false,
+      datasetOffset: this.datasetOffset,
+      bulkData: this.bulkData,
+      pixelData,
+      frames,
+      byteLength: this.byteLength,
+      warnings: this.warnings,
+    };
+  }
+
+  /** The Basic Offset Table is a list of 32-bit little endian offsets (PS3.5 §A.4, Table A.4-1). */
+  private completeBasicOffsetTable(value: Uint8Array): void {
+    const view = new DataView(value.buffer, value.byteOffset, value.byteLength);
+    const table = this.pixelData!.basicOffsetTable;
+    for (let o = 0; o + 4 <= value.length; o += 4) table.push(view.getUint32(o, true));
+  }
+}
+
+/** Reads a whole object from an iterable of chunks (a file stream, a request body) with `Part10Reader`. */
+export async function readPart10(
+  source: AsyncIterable<Uint8Array> | Iterable<Uint8Array>,
+  options?: Part10ReaderOptions,
+): Promise<ParsedInstance> {
+  const reader = new Part10Reader(options);
+  for await (const chunk of source) reader.write(chunk);
+  return reader.end();
+}
+
+// ---- internals ------------------------------------------------------------------------------------------------
+
+const PREAMBLE_LENGTH = 128;
+/** Longest header (explicit VR long form) is 12 bytes; the carry holds a split header plus new bytes to finish it. */
+const CARRY_CAPACITY = 32;
+/** A tag no element has, marking the held Basic Offset Table among pending elements. */
+const BASIC_OFFSET_TABLE: Tag = 0xfffee0ff;
+
+const enum ReadState {
+  Preamble,
+  Prefix,
+  Header,
+  Skip,
+  Hold,
+  Fragment,
+}
+
+const enum FrameKind {
+  Dataset,
+  Sequence,
+  Fragments,
+}
+
+interface DatasetFrame {
+  readonly kind: FrameKind.Dataset;
+  dataset: DicomJsonDataset;
+  /** Absolute offset just past the item, or -1 for undefined length (ended by an Item Delimitation Item). */
+  readonly end: number;
+  /** Path of this item for bulk data references: `''` at the top level, `54000100/0/` inside an item. */
+  readonly prefix: string;
+  charset: SpecificCharacterSet;
+  implicitVr: boolean;
+  littleEndian: boolean;
+  pixelRepresentation: number | undefined;
+}
+
+interface SequenceFrame {
+  readonly kind: FrameKind.Sequence;
+  readonly tag: Tag;
+  readonly end: number;
+  readonly attr: DicomJsonAttribute;
+  readonly path: string;
+  items: number;
+  readonly implicitVr: boolean;
+  readonly littleEndian: boolean;
+  readonly parent: DatasetFrame;
+}
+
+interface FragmentsFrame {
+  readonly kind: FrameKind.Fragments;
+  readonly tag: Tag;
+  readonly path: string;
+  items: number;
+  readonly littleEndian: boolean;
+  /** The top-level Pixel Data, whose fragments are recorded; other encapsulated values are only skipped. */
+  readonly pixelData: boolean;
+}
+
+type Frame = DatasetFrame | SequenceFrame | FragmentsFrame;
+
+interface PendingElement {
+  readonly frame: DatasetFrame;
+  readonly tag: Tag;
+  readonly vr: Vr;
+  readonly length: number;
+  /** Offset of the element's header, for error messages. */
+  readonly offset: number;
+  readonly bulk: boolean;
+  readonly groupLength: boolean;
+}
+
+interface PixelDataState {
+  readonly tag: Tag;
+  readonly vr: Vr;
+  readonly encapsulated: boolean;
+  readonly offset: number;
+  length: number;
+  readonly fragments: Fragment[];
+  /** Per fragment: whether its first bytes are a JPEG SOI, a JPEG 2000 SOC or a JPEG XL codestream signature. */
+  readonly fragmentStartsFrame: boolean[];
+  readonly basicOffsetTable: number[];
+}
+
+function datasetFrame(
+  dataset: DicomJsonDataset,
+  end: number,
+  prefix: string,
+  charset: SpecificCharacterSet,
+  implicitVr: boolean,
+  littleEndian: boolean,
+  pixelRepresentation: number | undefined,
+): DatasetFrame {
+  return { kind: FrameKind.Dataset, dataset, end, prefix, charset, implicitVr, littleEndian, pixelRepresentation };
+}
+
+function readUint32(buf: Uint8Array, i: number, le: boolean): number {
+  return le
+    ? (buf[i]! | (buf[i + 1]! << 8) | (buf[i + 2]! << 16) | (buf[i + 3]! << 24)) >>> 0
+    : ((buf[i]! << 24) | (buf[i + 1]! << 16) | (buf[i + 2]! << 8) | buf[i + 3]!) >>> 0;
+}
+
+function hex2(b: number): string {
+  return b.toString(16).toUpperCase().padStart(2, '0');
+}
+
+/**
+ * Values that are bulk data whatever their size (PS3.18 §F.2.6 lets any binary value be; these are the ones
+ * that are large in practice): pixel data, waveform, encapsulated document, overlay, curve and spectroscopy data.
+ */
+function isBulkTag(tag: Tag): boolean {
+  return (
+    tag === PixelDataTag ||
+    tag === FloatPixelDataTag ||
+    tag === DoubleFloatPixelDataTag ||
+    tag === 0x54001010 ||
+    tag === 0x00420011 ||
+    tag === 0x56000020 ||
+    ((tag & 0xff01ffff) >>> 0) === 0x60003000 ||
+    ((tag & 0xff01ffff) >>> 0) === 0x50003000
+  );
+}
