@@ -15,7 +15,14 @@ export class SpecificCharacterSet {
   private readonly utf8 = new TextDecoder('utf-8', { fatal: true });
   private readonly latin1 = new TextDecoder('latin1');
 
-  constructor(specificCharacterSet?: string) {
+  /**
+   * @param onFallback told when bytes could not be decoded in the declared repertoire (an unknown escape
+   *   sequence) and were decoded as if no character set were declared.
+   */
+  constructor(
+    specificCharacterSet?: string,
+    private readonly onFallback?: (message: string) => void,
+  ) {
     const raw = (specificCharacterSet ?? '').split('\\').map((t) => normaliseTerm(t));
     const known: string[] = [];
     const unknown: string[] = [];
@@ -37,16 +44,20 @@ export class SpecificCharacterSet {
    */
   decode(bytes: Uint8Array, vr: Vr): string {
     if (isPlainAscii(bytes)) return asciiString(bytes);
-    if (this.isDefault) {
-      // Without (0008,0005) the repertoire is ASCII; real files put UTF-8 or Latin-1 here. Prefer UTF-8 when
-      // the bytes are valid UTF-8 (Latin-1 text rarely is), else Latin-1 as pydicom and DCMTK do.
+    if (!this.isDefault) {
       try {
-        return this.utf8.decode(bytes);
-      } catch {
-        return this.latin1.decode(bytes);
+        return convertBytes(this.terms, bytes, { vr });
+      } catch (err) {
+        this.onFallback?.(`Cannot decode ${vr} text in '${this.terms}': ${(err as Error).message}; read without character set`);
       }
     }
-    return convertBytes(this.terms, bytes, { vr });
+    // Without (0008,0005) the repertoire is ASCII; real files put UTF-8 or Latin-1 here. Prefer UTF-8 when the
+    // bytes are valid UTF-8 (Latin-1 text rarely is), else Latin-1 as pydicom and DCMTK do.
+    try {
+      return this.utf8.decode(bytes);
+    } catch {
+      return this.latin1.decode(bytes);
+    }
   }
 }
 

@@ -543,7 +543,7 @@ export class Part10Reader {
   private charset(terms: string): SpecificCharacterSet {
     let cs = this.charsets.get(terms);
     if (!cs) {
-      cs = new SpecificCharacterSet(terms);
+      cs = new SpecificCharacterSet(terms, (message) => this.warnings.push(message));
       for (const t of cs.unknownTerms) this.warnings.push(`Specific Character Set term '${t}' is not known; ignored`);
       this.charsets.set(terms, cs);
     }
