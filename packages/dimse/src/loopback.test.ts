@@ -1,0 +1,359 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { ExplicitVrLittleEndian, ImplicitVrLittleEndian } from '@atrium/dicom';
+import type { DicomJsonDataset } from '@atrium/dicom';
+import { cEcho } from './c-echo.js';
+import { SopClass, cFind } from './c-find.js';
+import { cGet } from './c-get.js';
+import { cMove } from './c-move.js';
+import { cStore } from './c-store.js';
+import { connect, withAssociation } from './client.js';
+import type { ConnectOptions } from './client.js';
+import { AssociationRejectedError, DimseStatusError } from './errors.js';
+import type { DimseHandlers } from './handlers.js';
+import { DimseServer } from './server.js';
+import type { DimseServerOptions } from './server.js';
+import { Status } from './status.js';
+import { CtImageStorage, syntheticInstance } from './test-support.js';
+import { VerificationSopClass } from './c-echo.js';
+
+async function startServer(handlers: DimseHandlers, extra: Partial<DimseServerOptions> = {}) {
+  const server = new DimseServer({ policy: { aeTitle: 'ATRIUM' }, handlers, ...extra });
+  const { port } = await server.listen(0, '127.0.0.1');
+  return { server, port };
+}
+
+function client(port: number, contexts: ConnectOptions['presentationContexts'], extra: Partial<ConnectOptions> = {}): ConnectOptions {
+  return { host: '127.0.0.1', port, callingAeTitle: 'TESTSCU', calledAeTitle: 'ATRIUM', presentationContexts: contexts, ...extra };
+}
+
+async function collect(stream: NodeJS.ReadableStream): Promise<Buffer> {
+  const parts: Buffer[] = [];
+  for await (const c of stream) parts.push(c as Buffer);
+  return Buffer.concat(parts);
+}
+
+test('C-ECHO - succeeds and reports the negotiated association info', async () => {
+  let seen: string | undefined;
+  const { server, port } = await startServer({}, { onAssociation: (info) => (seen = info.callingAeTitle) });
+  try {
+    const result = await withAssociation(client(port, [{ abstractSyntaxUid: VerificationSopClass }]), async (a) => {
+      assert.equal(a.info.calledAeTitle, 'ATRIUM');
+      assert.equal([...a.presentationContexts.values()][0]!.transferSyntaxUid, ExplicitVrLittleEndian);
+      return cEcho(a);
+    });
+    assert.equal(result.status, Status.Success);
+    assert.equal(seen, 'TESTSCU');
+  } finally {
+    await server.close();
+  }
+});
+
+test('association - rejects an unknown called AE title with reason 7', async () => {
+  const { server, port } = await startServer({});
+  try {
+    await assert.rejects(connect(client(port, [{ abstractSyntaxUid: VerificationSopClass }], { calledAeTitle: 'OTHER' })), (e: unknown) => {
+      assert.ok(e instanceof AssociationRejectedError);
+      assert.equal(e.result, 1);
+      assert.equal(e.source, 1);
+      assert.equal(e.reason, 7);
+      return true;
+    });
+  } finally {
+    await server.close();
+  }
+});
+
+test('association - calling AE allow-list rejects with reason 3', async () => {
+  const server = new DimseServer({ policy: { aeTitle: 'ATRIUM', isCallingAeTitleAllowed: (ae) => ae === 'GOOD' } });
+  const { port } = await server.listen(0);
+  try {
+    await assert.rejects(connect(client(port, [{ abstractSyntaxUid: VerificationSopClass }])), (e: unknown) => {
+      assert.ok(e instanceof AssociationRejectedError);
+      assert.equal(e.reason, 3);
+      return true;
+    });
+    const a = await connect(client(port, [{ abstractSyntaxUid: VerificationSopClass }], { callingAeTitle: 'GOOD' }));
+    await a.release();
+  } finally {
+    await server.close();
+  }
+});
+
+test('association - limit on concurrent associations rejects transiently', async () => {
+  const { server, port } = await startServer({}, { limits: { maxAssociations: 1 } });
+  try {
+    const first = await connect(client(port, [{ abstractSyntaxUid: VerificationSopClass }]));
+    await assert.rejects(connect(client(port, [{ abstractSyntaxUid: VerificationSopClass }])), (e: unknown) => {
+      assert.ok(e instanceof AssociationRejectedError);
+      assert.deepEqual([e.result, e.source, e.reason], [2, 3, 2]);
+      return true;
+    });
+    await first.release();
+  } finally {
+    await server.close();
+  }
+});
+
+test('association - transfer syntax follows the acceptor preference, unsupported classes are refused', async () => {
+  const server = new DimseServer({ policy: { aeTitle: 'ATRIUM', transferSyntaxes: [ImplicitVrLittleEndian, ExplicitVrLittleEndian] } });
+  const { port } = await server.listen(0);
+  try {
+    const a = await connect(
+      client(port, [
+        { abstractSyntaxUid: VerificationSopClass, transferSyntaxUids: [ExplicitVrLittleEndian, ImplicitVrLittleEndian] },
+        { abstractSyntaxUid: CtImageStorage },
+      ]),
+    );
+    assert.equal(a.presentationContexts.size, 1);
+    assert.equal(a.presentationContexts.get(1)?.transferSyntaxUid, ImplicitVrLittleEndian);
+    assert.equal(a.findContext(CtImageStorage), undefined);
+    await assert.rejects(cStore(a, { sopClassUid: CtImageStorage, sopInstanceUid: '1.2.3', transferSyntaxUid: ImplicitVrLittleEndian, dataset: Buffer.alloc(0) }), /no presentation context/);
+    await a.release();
+  } finally {
+    await server.close();
+  }
+});
+
+test('C-STORE - the handler receives the exact bytes as a stream and its status is answered', async () => {
+  const received: { uid: string; ts: string; bytes: Buffer; calling: string }[] = [];
+  const { server, port } = await startServer({
+    store: async (req) => {
+      received.push({ uid: req.affectedSopInstanceUid, ts: req.transferSyntaxUid, bytes: await collect(req.dataset), calling: req.association.callingAeTitle });
+      return req.affectedSopInstanceUid.endsWith('.3') ? { status: 0xa700, errorComment: 'disk full' } : { status: Status.Success };
+    },
+  });
+  try {
+    await withAssociation(client(port, [{ abstractSyntaxUid: CtImageStorage, transferSyntaxUids: [ImplicitVrLittleEndian] }], { limits: { maxPduLength: 4096 } }), async (a) => {
+      for (const i of [1, 2]) {
+        const ds = syntheticInstance(`1.2.826.0.1.3680043.10.1561.7.${i}`, ImplicitVrLittleEndian, 20000 * i);
+        const r = await cStore(a, { sopClassUid: CtImageStorage, sopInstanceUid: `1.2.826.0.1.3680043.10.1561.7.${i}`, transferSyntaxUid: ImplicitVrLittleEndian, dataset: ds });
+        assert.equal(r.status, Status.Success);
+        assert.ok(received.at(-1)!.bytes.equals(ds));
+      }
+      await assert.rejects(
+        cStore(a, { sopClassUid: CtImageStorage, sopInstanceUid: '1.2.826.0.1.3680043.10.1561.7.3', transferSyntaxUid: ImplicitVrLittleEndian, dataset: Buffer.from('abcd') }),
+        (e: unknown) => e instanceof DimseStatusError && e.dicomStatus === 0xa700 && e.errorComment === 'disk full',
+      );
+    });
+    assert.deepEqual(received.map((r) => [r.uid, r.ts, r.calling]), [
+      ['1.2.826.0.1.3680043.10.1561.7.1', ImplicitVrLittleEndian, 'TESTSCU'],
+      ['1.2.826.0.1.3680043.10.1561.7.2', ImplicitVrLittleEndian, 'TESTSCU'],
+      ['1.2.826.0.1.3680043.10.1561.7.3', ImplicitVrLittleEndian, 'TESTSCU'],
+    ]);
+  } finally {
+    await server.close();
+  }
+});
+
+test('C-STORE - a handler that throws without reading is answered with its status and the association stays usable', async () => {
+  const { server, port } = await startServer({
+    store: async () => {
+      throw new DimseStatusError('Cannot store: refused', 0xa900);
+    },
+  });
+  try {
+    await withAssociation(client(port, [{ abstractSyntaxUid: CtImageStorage }, { abstractSyntaxUid: VerificationSopClass }], { limits: { maxPduLength: 1024 } }), async (a) => {
+      const big = Buffer.alloc(3 << 20, 1);
+      await assert.rejects(
+        cStore(a, { sopClassUid: CtImageStorage, sopInstanceUid: '1.2.3.4', transferSyntaxUid: ExplicitVrLittleEndian, dataset: big }),
+        (e: unknown) => e instanceof DimseStatusError && e.dicomStatus === 0xa900,
+      );
+      assert.equal((await cEcho(a)).status, 0);
+    });
+  } finally {
+    await server.close();
+  }
+});
+
+test('C-STORE - many small instances on one association', async () => {
+  let count = 0;
+  const { server, port } = await startServer({
+    store: async (req) => {
+      await collect(req.dataset);
+      count++;
+      return { status: 0 };
+    },
+  });
+  try {
+    const ds = syntheticInstance('1.2.3.4.5', ExplicitVrLittleEndian, 2048);
+    const started = process.hrtime.bigint();
+    await withAssociation(client(port, [{ abstractSyntaxUid: CtImageStorage }]), async (a) => {
+      for (let i = 0; i < 300; i++) {
+        await cStore(a, { sopClassUid: CtImageStorage, sopInstanceUid: `1.2.3.4.${i}`, transferSyntaxUid: ExplicitVrLittleEndian, dataset: ds });
+      }
+    });
+    const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+    assert.equal(count, 300);
+    // Loopback in-process: far above the 250 instances/s target, unless Nagle or a timer sneaks in.
+    assert.ok(300 / seconds > 250, `${(300 / seconds).toFixed(0)} instances/s`);
+  } finally {
+    await server.close();
+  }
+});
+
+const matches: DicomJsonDataset[] = [
+  { '00100010': { vr: 'PN', Value: [{ Alphabetic: 'Doe^Jane' }] }, '00100020': { vr: 'LO', Value: ['P1'] }, '00080052': { vr: 'CS', Value: ['STUDY'] } },
+  { '00100010': { vr: 'PN', Value: [{ Alphabetic: 'Roe^Rick' }] }, '00100020': { vr: 'LO', Value: ['P2'] }, '00080052': { vr: 'CS', Value: ['STUDY'] } },
+];
+
+test('C-FIND - handler sees the decoded identifier and its matches come back in order', async () => {
+  let identifier: DicomJsonDataset | undefined;
+  const { server, port } = await startServer({
+    find: async function* (req) {
+      identifier = req.identifier;
+      yield* matches;
+    },
+  });
+  try {
+    const got = await withAssociation(client(port, [{ abstractSyntaxUid: SopClass.StudyRootFind }]), async (a) => {
+      const out: DicomJsonDataset[] = [];
+      for await (const m of cFind(a, {
+        sopClassUid: SopClass.StudyRootFind,
+        identifier: { '00080052': { vr: 'CS', Value: ['STUDY'] }, '00100010': { vr: 'PN', Value: [{ Alphabetic: 'D*' }] }, '00100020': { vr: 'LO' } },
+      })) out.push(m);
+      return out;
+    });
+    assert.deepEqual(got, matches);
+    assert.deepEqual(identifier, {
+      '00080052': { vr: 'CS', Value: ['STUDY'] },
+      '00100010': { vr: 'PN', Value: [{ Alphabetic: 'D*' }] },
+      '00100020': { vr: 'LO' },
+    });
+  } finally {
+    await server.close();
+  }
+});
+
+test('C-FIND - leaving the loop early sends C-CANCEL and the handler sees the abort', async () => {
+  let aborted = false;
+  let produced = 0;
+  const { server, port } = await startServer({
+    find: async function* (req) {
+      req.signal.addEventListener('abort', () => (aborted = true));
+      for (let i = 0; i < 10_000 && !req.signal.aborted; i++) {
+        produced++;
+        yield { '00100020': { vr: 'LO', Value: [`P${i}`] } };
+        await new Promise((r) => setTimeout(r, 1));
+      }
+    },
+  });
+  try {
+    await withAssociation(client(port, [{ abstractSyntaxUid: SopClass.StudyRootFind }, { abstractSyntaxUid: VerificationSopClass }]), async (a) => {
+      let n = 0;
+      for await (const m of cFind(a, { sopClassUid: SopClass.StudyRootFind, identifier: {} })) {
+        assert.equal(m['00100020']?.Value?.[0], `P${n}`);
+        if (++n === 3) break;
+      }
+      assert.equal((await cEcho(a)).status, 0);
+    });
+    assert.equal(aborted, true);
+    assert.ok(produced < 100, `handler went on to ${produced}`);
+  } finally {
+    await server.close();
+  }
+});
+
+test('C-FIND - a handler failure becomes the final status', async () => {
+  const { server, port } = await startServer({
+    find: () => {
+      throw new DimseStatusError('Cannot query: bad level', 0xa900);
+    },
+  });
+  try {
+    await withAssociation(client(port, [{ abstractSyntaxUid: SopClass.StudyRootFind }]), async (a) => {
+      await assert.rejects(async () => {
+        for await (const _ of cFind(a, { sopClassUid: SopClass.StudyRootFind, identifier: {} })) void _;
+      }, (e: unknown) => e instanceof DimseStatusError && e.dicomStatus === 0xa900);
+    });
+  } finally {
+    await server.close();
+  }
+});
+
+test('C-MOVE - pending counts and the final warning with failed UIDs reach the SCU', async () => {
+  let destination = '';
+  const { server, port } = await startServer({
+    move: async function* (req) {
+      destination = req.moveDestination;
+      yield { remaining: 2, completed: 1, failed: 0, warning: 0 };
+      yield { remaining: 1, completed: 1, failed: 1, warning: 0 };
+      yield { remaining: 0, completed: 2, failed: 1, warning: 0, failedSopInstanceUids: ['1.2.3.9'] };
+    },
+  });
+  try {
+    const progress: number[] = [];
+    const result = await withAssociation(client(port, [{ abstractSyntaxUid: SopClass.StudyRootMove }]), (a) =>
+      cMove(a, {
+        sopClassUid: SopClass.StudyRootMove,
+        moveDestination: 'DEST',
+        identifier: { '00080052': { vr: 'CS', Value: ['STUDY'] } },
+        onProgress: (p) => progress.push(p.remaining),
+      }),
+    );
+    assert.equal(destination, 'DEST');
+    assert.deepEqual(progress, [2, 1]);
+    assert.equal(result.status, Status.SubOperationsWarning);
+    assert.deepEqual([result.completed, result.failed, result.warning], [2, 1, 0]);
+    assert.deepEqual(result.failedSopInstanceUids, ['1.2.3.9']);
+  } finally {
+    await server.close();
+  }
+});
+
+test('C-MOVE - unknown destination is a failure status', async () => {
+  const { server, port } = await startServer({
+    // eslint-disable-next-line require-yield
+    move: async function* () {
+      throw new DimseStatusError('Cannot move: destination unknown', Status.MoveDestinationUnknown);
+    },
+  });
+  try {
+    await withAssociation(client(port, [{ abstractSyntaxUid: SopClass.StudyRootMove }]), async (a) => {
+      await assert.rejects(cMove(a, { sopClassUid: SopClass.StudyRootMove, moveDestination: 'NOPE', identifier: {} }), (e: unknown) => e instanceof DimseStatusError && e.dicomStatus === 0xa801);
+    });
+  } finally {
+    await server.close();
+  }
+});
+
+test('C-GET - instances come back as C-STOREs on the same association', async () => {
+  const instances = [1, 2, 3].map((i) => ({ uid: `1.2.826.0.1.3680043.10.1561.8.${i}`, bytes: syntheticInstance(`1.2.826.0.1.3680043.10.1561.8.${i}`, ExplicitVrLittleEndian, 5000) }));
+  const { server, port } = await startServer({
+    get: () => ({
+      count: instances.length + 1,
+      instances: [
+        ...instances.map((i) => ({ sopClassUid: CtImageStorage, sopInstanceUid: i.uid, transferSyntaxUid: ExplicitVrLittleEndian, open: () => i.bytes })),
+        // No context for this syntax was negotiated: the sub-operation fails and is listed.
+        { sopClassUid: CtImageStorage, sopInstanceUid: '1.2.3.404', transferSyntaxUid: '1.2.840.10008.1.2.4.50', open: () => Buffer.alloc(2) },
+      ],
+    }),
+  });
+  try {
+    const stored = new Map<string, Buffer>();
+    const remaining: number[] = [];
+    const result = await withAssociation(
+      client(port, [{ abstractSyntaxUid: SopClass.StudyRootGet }, { abstractSyntaxUid: CtImageStorage, transferSyntaxUids: [ExplicitVrLittleEndian] }], {
+        roleSelections: [{ sopClassUid: CtImageStorage, scuRole: false, scpRole: true }],
+        handlers: {
+          store: async (req) => {
+            stored.set(req.affectedSopInstanceUid, await collect(req.dataset));
+            return { status: 0 };
+          },
+        },
+      }),
+      (a) => {
+        assert.equal(a.roleSelections.get(CtImageStorage)?.scpRole, true);
+        return cGet(a, { sopClassUid: SopClass.StudyRootGet, identifier: { '00080052': { vr: 'CS', Value: ['STUDY'] } }, onProgress: (p) => remaining.push(p.remaining) });
+      },
+    );
+    assert.deepEqual(remaining, [3, 2, 1]);
+    assert.equal(stored.size, 3);
+    for (const i of instances) assert.ok(stored.get(i.uid)?.equals(i.bytes));
+    assert.equal(result.status, Status.SubOperationsWarning);
+    assert.deepEqual([result.completed, result.failed], [3, 1]);
+    assert.deepEqual(result.failedSopInstanceUids, ['1.2.3.404']);
+  } finally {
+    await server.close();
+  }
+});
