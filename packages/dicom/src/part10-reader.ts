@@ -367,7 +367,7 @@ export class Part10Reader {
   /** Item and sequence delimiters met where a data element is expected (PS3.5 §7.5). */
   private delimiterInDataset(top: DatasetFrame, tag: Tag, length: number, at: number): number {
     this.advance(8);
-    if (tag === ItemDelimitationTag && top !== this.root && top !== this.stack[0]) {
+    if (tag === ItemDelimitationTag && top !== this.root) {
       this.pop();
       return 8;
     }
