@@ -13,3 +13,4 @@ export * from './person-name.js';
 export * from './value-decoder.js';
 export * from './attribute-value.js';
 export * from './frame-locator.js';
+export * from './builder/index.js';

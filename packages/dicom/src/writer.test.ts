@@ -155,6 +155,11 @@ test('encodeDataset - binary VRs from numbers, AT from GGGGEEEE, DS and IS from 
   assert.equal(values.get('00281041')!.readInt16LE(0), -1);
   assert.throws(() => encodeDataset({ '00280010': { vr: 'US', Value: [70000] } }), /out of range for VR US/);
   assert.throws(() => encodeDataset({ '00200013': { vr: 'IS', Value: [1.5] } }), /not an IS integer/);
+  const sv = encodeWithEncoding({ '00720082': { vr: 'SV', Value: [-(2n ** 63n), '42'] } }, ILE);
+  assert.equal(Buffer.from(sv).readBigInt64LE(8), -(2n ** 63n));
+  assert.equal(Buffer.from(sv).readBigInt64LE(16), 42n);
+  assert.throws(() => encodeDataset({ '00720082': { vr: 'SV', Value: [2n ** 63n] } }), /out of range for VR SV/);
+  assert.throws(() => encodeDataset({ '00720083': { vr: 'UV', Value: [-1] } }), /out of range for VR UV/);
 });
 
 test('formatDecimalString - fits every double into 16 characters', () => {
@@ -313,5 +318,32 @@ test('encodePart10 - round-trips through dcmjs in explicit and implicit VR', () 
     assert.equal(Number(dict['00281052'].Value[0]), -1024);
     assert.equal(Number(dict['00180050'].Value[0]), 2.5);
     assert.deepEqual([...new Int16Array(dict['7FE00010'].Value[0])], [1, -2, 3, -4]);
+  }
+});
+
+test('encodePart10 - round-trips through the streaming reader to the same DICOM JSON', async () => {
+  const { readPart10 } = await import('./part10-reader.js');
+  const dataset: WritableDataset = {
+    ...sop(),
+    '00080005': { vr: 'CS', Value: ['ISO_IR 192'] },
+    '00080008': { vr: 'CS', Value: ['ORIGINAL', 'PRIMARY'] },
+    '00100010': { vr: 'PN', Value: [{ Alphabetic: 'Yamada^Tarou', Ideographic: '山田^太郎' }] },
+    '00181030': { vr: 'LO', Value: ['Odd'] },
+    '00200013': { vr: 'IS', Value: [7] },
+    '00281050': { vr: 'DS', Value: [40, -600.5] },
+    '00280010': { vr: 'US', Value: [512] },
+    '00189328': { vr: 'FD', Value: [1.25] },
+    '00209165': { vr: 'AT', Value: ['00200032'] },
+    '00081115': {
+      vr: 'SQ',
+      Value: [{ '0020000E': { vr: 'UI', Value: ['1.2.3.4.5'] }, '00081160': { vr: 'IS', Value: [1, 2] } }],
+    },
+  };
+  for (const transferSyntaxUid of [ExplicitVrLittleEndian, ImplicitVrLittleEndian, DeflatedExplicitVrLittleEndian]) {
+    const parsed = await readPart10([encodePart10({ dataset, transferSyntaxUid })]);
+    assert.equal(parsed.transferSyntaxUid, transferSyntaxUid);
+    for (const [key, attribute] of Object.entries(dataset)) {
+      assert.deepEqual(parsed.dataset[key]?.Value, attribute.Value, `${key} in ${transferSyntaxUid}`);
+    }
   }
 });

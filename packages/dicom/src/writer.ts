@@ -261,6 +261,11 @@ function encodeNumbers(values: readonly WritableValue[], tag: Tag, vr: Vr, littl
       } catch {
         throw new DicomWriteError(`Cannot write attribute ${tagToString(tag)} '${String(value)}': not a ${vr} integer`, tag);
       }
+      // DataView wraps silently; an out-of-range value must fail instead.
+      const fits = vr === 'SV' ? BigInt.asIntN(64, big) === big : BigInt.asUintN(64, big) === big;
+      if (!fits) {
+        throw new DicomWriteError(`Cannot write attribute ${tagToString(tag)} '${big}': out of range for VR ${vr}`, tag);
+      }
       if (vr === 'SV') view.setBigInt64(at, big, littleEndian);
       else view.setBigUint64(at, big, littleEndian);
       return;
