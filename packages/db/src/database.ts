@@ -1,0 +1,100 @@
+import type { Kysely, Transaction } from 'kysely';
+import { Migrator } from 'kysely';
+import { ArchiveRepository } from './archive-repository.js';
+import type { DatabaseKind, DialectSupport, SqliteDatabaseOptions } from './dialect.js';
+import { createSqliteKysely } from './dialect.js';
+import { DatabaseError } from './errors.js';
+import { JobQueue, type JobQueueOptions } from './job-queue.js';
+import { MIGRATIONS } from './migrations/index.js';
+import type { AtriumSchema } from './schema.js';
+
+/** Name of the table recording applied migrations. */
+export const MIGRATION_TABLE = 'atrium_migration';
+
+/** How to open the index database. Only SQLite so far; PostgreSQL adds a `{ kind: 'postgres', ... }` member. */
+export type DatabaseOptions = SqliteDatabaseOptions & {
+  /** The clock for timestamps, leases and backoff; tests pass a fake one. */
+  now?: () => Date;
+  jobs?: JobQueueOptions;
+};
+
+/** What repositories need from an open database: the query builder, the dialect's pieces and a clock. */
+export interface DatabaseContext {
+  readonly kind: DatabaseKind;
+  readonly kysely: Kysely<AtriumSchema>;
+  readonly dialect: DialectSupport;
+  /** Runs `fn` in a write transaction (SQLite: BEGIN IMMEDIATE), committed when it resolves. */
+  transaction<T>(fn: (trx: Transaction<AtriumSchema>) => Promise<T>): Promise<T>;
+  now(): Date;
+}
+
+/** An open, migrated index database with its repositories. */
+export interface AtriumDatabase extends DatabaseContext {
+  /** The ingest's only way to write the index, and the archive's reads. */
+  readonly archive: ArchiveRepository;
+  readonly jobs: JobQueue;
+  /** Names of the migrations applied by this open (empty when the schema was current). */
+  readonly appliedMigrations: readonly string[];
+  close(): Promise<void>;
+}
+
+/** Applies pending migrations in name order; each runs in its own transaction. */
+export async function migrateToLatest(kysely: Kysely<AtriumSchema>, dialect: DialectSupport): Promise<string[]> {
+  const migrator = new Migrator({
+    db: kysely,
+    migrationTableName: MIGRATION_TABLE,
+    migrationLockTableName: `${MIGRATION_TABLE}_lock`,
+    provider: {
+      getMigrations: async () =>
+        Object.fromEntries(MIGRATIONS.map((m) => [m.name, { up: (db: Kysely<any>) => m.up(db, dialect) }])),
+    },
+  });
+  const { error, results } = await migrator.migrateToLatest();
+  if (error !== undefined) {
+    const failed = results?.find((r) => r.status === 'Error')?.migrationName ?? 'unknown';
+    throw new DatabaseError(
+      'ATRIUM_ERR_DB_MIGRATION',
+      `Cannot migrate database: migration '${failed}' failed: ${(error as Error).message ?? String(error)}`,
+      { cause: error },
+    );
+  }
+  return (results ?? []).filter((r) => r.status === 'Success').map((r) => r.migrationName);
+}
+
+/**
+ * Opens the index database and brings its schema to the latest migration. SQLite: WAL, `busy_timeout`,
+ * `foreign_keys=ON`, `synchronous` FULL unless told otherwise (answers are sent after a durable commit).
+ */
+export async function openDatabase(options: DatabaseOptions): Promise<AtriumDatabase> {
+  if (options.kind !== 'sqlite') {
+    throw new DatabaseError('ATRIUM_ERR_DB_OPEN', `Cannot open database: kind '${String(options.kind)}' is not supported`);
+  }
+  const { kysely, dialect } = createSqliteKysely(options);
+  let appliedMigrations: string[];
+  try {
+    appliedMigrations = await migrateToLatest(kysely, dialect);
+  } catch (error) {
+    await kysely.destroy();
+    throw error;
+  }
+  const now = options.now ?? (() => new Date());
+  const context: DatabaseContext = {
+    kind: 'sqlite',
+    kysely,
+    dialect,
+    now,
+    transaction: (fn) => kysely.transaction().execute(fn),
+  };
+  let closed = false;
+  return {
+    ...context,
+    archive: new ArchiveRepository(context),
+    jobs: new JobQueue(context, options.jobs),
+    appliedMigrations,
+    async close() {
+      if (closed) return;
+      closed = true;
+      await kysely.destroy();
+    },
+  };
+}

@@ -1,0 +1,12 @@
+import type { Kysely } from 'kysely';
+import type { DialectSupport } from '../dialect.js';
+import * as initial from './0001-initial.js';
+
+/** A forward-only schema step. Names sort in the order they run; a shipped migration is never edited. */
+export interface AtriumMigration {
+  readonly name: string;
+  up(db: Kysely<any>, dialect: DialectSupport): Promise<void>;
+}
+
+/** Every migration, in order. Listed here rather than read from disk so that `src` (tsx) and `dist` agree. */
+export const MIGRATIONS: readonly AtriumMigration[] = [{ name: '0001-initial', up: initial.up }];
