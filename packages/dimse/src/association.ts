@@ -729,6 +729,8 @@ export class Association {
       };
       this.pending.set(messageId, entry);
     });
+    // The association may end while the request is still being written; the write's error is the one reported.
+    final.catch(() => undefined);
     try {
       await this.send(contextId, { ...command, messageId }, dataset);
     } catch (error) {
