@@ -357,3 +357,39 @@ test('C-GET - instances come back as C-STOREs on the same association', async ()
     await server.close();
   }
 });
+
+test('storage commitment - N-ACTION reaches the handler and N-EVENT-REPORT comes back', async () => {
+  const { nAction, nEventReport, StorageCommitment } = await import('./storage-commitment.js');
+  let seen: { transactionUid: string; refs: number } | undefined;
+  const { server, port } = await startServer({
+    storageCommitment: async (req) => {
+      seen = { transactionUid: req.transactionUid, refs: req.referencedSops.length };
+      return { status: 0 };
+    },
+  });
+  const events: number[] = [];
+  const scuServer = new DimseServer({
+    policy: { aeTitle: 'SCU', isAbstractSyntaxAccepted: (uid) => uid === SopClass.StorageCommitmentPushModel },
+    handlers: { eventReport: async (req) => (events.push(req.eventTypeId), { status: 0 }) },
+  });
+  const { port: scuPort } = await scuServer.listen(0);
+  try {
+    const actionInformation: DicomJsonDataset = {
+      '00081195': { vr: 'UI', Value: ['1.2.3.777'] },
+      '00081199': { vr: 'SQ', Value: [{ '00081150': { vr: 'UI', Value: [CtImageStorage] }, '00081155': { vr: 'UI', Value: ['1.2.3.1'] } }] },
+    };
+    await withAssociation(client(port, [{ abstractSyntaxUid: SopClass.StorageCommitmentPushModel }]), (a) =>
+      nAction(a, { sopClassUid: SopClass.StorageCommitmentPushModel, sopInstanceUid: SopClass.StorageCommitmentPushModelInstance, actionTypeId: StorageCommitment.ActionRequest, actionInformation }),
+    );
+    assert.deepEqual(seen, { transactionUid: '1.2.3.777', refs: 1 });
+    const result = await withAssociation(
+      { host: '127.0.0.1', port: scuPort, callingAeTitle: 'ATRIUM', calledAeTitle: 'SCU', presentationContexts: [{ abstractSyntaxUid: SopClass.StorageCommitmentPushModel }] },
+      (a) => nEventReport(a, { sopClassUid: SopClass.StorageCommitmentPushModel, sopInstanceUid: SopClass.StorageCommitmentPushModelInstance, eventTypeId: StorageCommitment.EventSuccess, eventInformation: actionInformation }),
+    );
+    assert.equal(result.status, 0);
+    assert.deepEqual(events, [1]);
+  } finally {
+    await server.close();
+    await scuServer.close();
+  }
+});
