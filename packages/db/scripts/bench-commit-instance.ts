@@ -14,11 +14,17 @@ const inputs = Array.from({ length: N }, (_, i) => {
   return syntheticParsed({ sopInstanceUid: `1.2.9.${i}`, studyInstanceUid: `1.2.8.${study}`, seriesInstanceUid: `1.2.7.${series}`, patientId: `P${study % 7}`, instanceNumber: i % 100 });
 });
 const t0 = performance.now();
-for (let i = 0; i < N; i++) {
-  await db.archive.commitInstance({ parsed: inputs[i]!, blobKey: `dicom/${i}.dcm`, size: 525288, digest: `d${i}`, source: { kind: 'import' }, duplicatePolicy: 'keep' });
+// CONCURRENCY > 1 runs that many commits at once, as simultaneous associations would.
+const concurrency = Number(process.env.CONCURRENCY ?? 1);
+for (let first = 0; first < N; first += concurrency) {
+  const batch = [];
+  for (let i = first; i < Math.min(N, first + concurrency); i++) {
+    batch.push(db.archive.commitInstance({ parsed: inputs[i]!, blobKey: `dicom/${i}.dcm`, size: 525288, digest: `d${i}`, source: { kind: 'import' }, duplicatePolicy: 'keep' }));
+  }
+  await Promise.all(batch);
 }
 const ms = performance.now() - t0;
-console.log(`${N} commits in ${ms.toFixed(0)} ms: ${(N / (ms / 1000)).toFixed(0)} commits/s (synchronous=${process.env.SYNC ?? 'NORMAL'})`);
+console.log(`${N} commits in ${ms.toFixed(0)} ms: ${(N / (ms / 1000)).toFixed(0)} commits/s (synchronous=${process.env.SYNC ?? 'NORMAL'}, concurrency ${concurrency})`);
 console.log(await db.archive.stats());
 await db.close();
 rmSync(dir, { recursive: true });

@@ -1,14 +1,16 @@
 import Sqlite from 'better-sqlite3';
 import type {
   ColumnDefinitionBuilder,
+  CompiledQuery as CompiledQueryType,
   DatabaseConnection,
   DialectAdapter,
   Driver,
+  QueryResult,
   SelectQueryBuilder,
   SqliteDatabase,
   SqliteStatement,
 } from 'kysely';
-import { CompiledQuery, Kysely, SqliteAdapter, SqliteDialect, SqliteDriver } from 'kysely';
+import { CompiledQuery, Kysely, SqliteAdapter, SqliteDialect } from 'kysely';
 import { DatabaseError } from './errors.js';
 import type { AtriumSchema } from './schema.js';
 
@@ -110,13 +112,84 @@ class StatementCachingDatabase implements SqliteDatabase {
 }
 
 /**
- * Every transaction takes the write lock at BEGIN: a deferred transaction that reads then writes can fail with
- * SQLITE_BUSY at its first write without waiting (the lock upgrade would deadlock), whereas BEGIN IMMEDIATE waits
- * `busy_timeout` for the lock and then holds it.
+ * First come, first served. Kysely's own SQLite mutex wakes every waiter on each release, which costs O(n²) when
+ * hundreds of ingests wait for the one connection; this hands the lock to the next waiter only.
  */
-class ImmediateTransactionSqliteDriver extends SqliteDriver {
-  override async beginTransaction(connection: DatabaseConnection): Promise<void> {
+class FifoMutex {
+  #locked = false;
+  readonly #waiters: Array<() => void> = [];
+
+  async lock(): Promise<void> {
+    if (!this.#locked) {
+      this.#locked = true;
+      return;
+    }
+    await new Promise<void>((resolve) => this.#waiters.push(resolve));
+  }
+
+  unlock(): void {
+    const next = this.#waiters.shift();
+    if (next) next();
+    else this.#locked = false;
+  }
+}
+
+class SqliteConnection implements DatabaseConnection {
+  constructor(private readonly db: SqliteDatabase) {}
+
+  executeQuery<R>(query: CompiledQueryType): Promise<QueryResult<R>> {
+    const statement = this.db.prepare(query.sql);
+    if (statement.reader) return Promise.resolve({ rows: statement.all(query.parameters) as R[] });
+    const { changes, lastInsertRowid } = statement.run(query.parameters);
+    return Promise.resolve({ numAffectedRows: BigInt(changes), insertId: BigInt(lastInsertRowid), rows: [] });
+  }
+
+  async *streamQuery<R>(query: CompiledQueryType): AsyncIterableIterator<QueryResult<R>> {
+    const statement = this.db.prepare(query.sql);
+    for (const row of statement.iterate(query.parameters)) yield { rows: [row as R] };
+  }
+}
+
+/**
+ * One connection, handed out in turn. Every transaction takes the write lock at BEGIN: a deferred transaction
+ * that reads then writes can fail with SQLITE_BUSY at its first write without waiting (the lock upgrade would
+ * deadlock with another process), whereas BEGIN IMMEDIATE waits `busy_timeout` for the lock and then holds it.
+ */
+class SqliteDriver implements Driver {
+  readonly #mutex = new FifoMutex();
+  readonly #db: SqliteDatabase;
+  readonly #connection: SqliteConnection;
+
+  constructor(db: SqliteDatabase) {
+    this.#db = db;
+    this.#connection = new SqliteConnection(db);
+  }
+
+  async init(): Promise<void> {}
+
+  async acquireConnection(): Promise<DatabaseConnection> {
+    await this.#mutex.lock();
+    return this.#connection;
+  }
+
+  async beginTransaction(connection: DatabaseConnection): Promise<void> {
     await connection.executeQuery(CompiledQuery.raw('begin immediate'));
+  }
+
+  async commitTransaction(connection: DatabaseConnection): Promise<void> {
+    await connection.executeQuery(CompiledQuery.raw('commit'));
+  }
+
+  async rollbackTransaction(connection: DatabaseConnection): Promise<void> {
+    await connection.executeQuery(CompiledQuery.raw('rollback'));
+  }
+
+  async releaseConnection(): Promise<void> {
+    this.#mutex.unlock();
+  }
+
+  async destroy(): Promise<void> {
+    this.#db.close();
   }
 }
 
@@ -134,7 +207,7 @@ class AtriumSqliteDialect extends SqliteDialect {
     this.#database = database;
   }
   override createDriver(): Driver {
-    return new ImmediateTransactionSqliteDriver({ database: this.#database });
+    return new SqliteDriver(this.#database);
   }
   override createAdapter(): DialectAdapter {
     return new TransactionalDdlSqliteAdapter();
