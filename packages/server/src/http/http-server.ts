@@ -1,0 +1,58 @@
+import Fastify, { type FastifyBaseLogger, type FastifyError, type FastifyInstance, type FastifyReply } from 'fastify';
+import type { Archive } from '../main.js';
+
+/** An RFC 9457 problem document: every HTTP error Atrium answers has a reason a person can act on. */
+export function sendProblem(reply: FastifyReply, status: number, title: string, detail: string): FastifyReply {
+  return reply.code(status).type('application/problem+json').send({ type: 'about:blank', title, status, detail });
+}
+
+/**
+ * The HTTP server. Every route passes the authorization policy in one `onRequest` hook registered before any
+ * route, so a route added later cannot forget it.
+ */
+export async function buildHttpServer(archive: Archive): Promise<FastifyInstance> {
+  const app: FastifyInstance = Fastify({
+    loggerInstance: archive.logger.child({ component: 'http' }) as FastifyBaseLogger,
+    disableRequestLogging: true,
+  });
+
+  app.addHook('onRequest', async (request, reply) => {
+    const decision = await archive.policy.authorize({
+      kind: 'http',
+      method: request.method,
+      url: request.url,
+      route: request.routeOptions.url,
+      remoteAddress: request.ip,
+      headers: request.headers,
+    });
+    if (!decision.allow) return sendProblem(reply, 403, 'Forbidden', decision.reason);
+  });
+
+  app.setErrorHandler((error: FastifyError & { httpStatus?: number }, request, reply) => {
+    const status = typeof error.httpStatus === 'number' ? error.httpStatus : (error.statusCode ?? 500);
+    if (status >= 500) request.log.error({ err: error }, 'Request failed');
+    return sendProblem(reply, status, status >= 500 ? 'Internal Server Error' : 'Bad Request', error.message);
+  });
+  app.setNotFoundHandler((request, reply) =>
+    sendProblem(reply, 404, 'Not Found', `No route for ${request.method} '${request.url.split('?')[0]}'`),
+  );
+
+  app.get('/healthz', async () => ({ status: 'ok' }));
+  app.get('/api/stats', async () => archive.archive.stats());
+  app.get('/', async (_request, reply) => {
+    const stats = await archive.archive.stats();
+    const { aeTitle, port } = archive.config.dicom;
+    return reply.type('text/html; charset=utf-8').send(landingPage(stats.instances, stats.studies, aeTitle, port));
+  });
+  return app;
+}
+
+function landingPage(instances: number, studies: number, aeTitle: string, dicomPort: number): string {
+  const body =
+    instances === 0
+      ? `<p>No studies yet. Import files with <code>npx atrium import &lt;folder&gt;</code>, load the demo with
+         <code>npx atrium demo</code>, or send images to AE <code>${aeTitle}</code> on port ${dicomPort}.</p>`
+      : `<p>${studies} studies, ${instances} instances.</p>`;
+  return `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Atrium</title></head>
+<body><h1>Atrium</h1>${body}<p><a href="/api/stats">Archive statistics (JSON)</a></p></body></html>`;
+}

@@ -1,0 +1,35 @@
+import { createHash } from 'node:crypto';
+
+/** Prefix of every stored instance: `list('dicom/')` enumerates the archive's objects and nothing else. */
+export const INSTANCE_PREFIX = 'dicom/';
+/** Objects renamed here are committed blobs whose index rows may not exist yet (see `ingest-pipeline.ts`). */
+export const PENDING_PREFIX = 'pending/';
+
+/**
+ * UIDs are digits and dots (PS3.5 §9.1); anything else, and runs of dots that could read as `..`, is replaced, so
+ * that even a UID that slipped past validation makes a key inside the archive's key space.
+ */
+function safe(uid: string): string {
+  return uid.replace(/[^0-9A-Za-z.]/g, '_').replace(/\.{2,}/g, (dots) => '_'.repeat(dots.length)) || '_';
+}
+
+/**
+ * The key of a stored instance: grouped by study and series so an administrator can find a study's files, fanned
+ * out by a 2-character hash so no directory grows past a few thousand studies, and ending with part of the
+ * content digest so that a replacement never overwrites the bytes the index still points to.
+ */
+export function instanceBlobKey(studyUid: string, seriesUid: string, sopUid: string, digestHex: string): string {
+  const fan = createHash('sha1').update(studyUid).digest('hex').slice(0, 2);
+  return `${INSTANCE_PREFIX}${fan}/${safe(studyUid)}/${safe(seriesUid)}/${safe(sopUid)}-${digestHex.slice(0, 16)}.dcm`;
+}
+
+/** A pending key records the owning process and the final key, so recovery needs nothing but the name. */
+export function pendingBlobKey(finalKey: string, pid: number = process.pid): string {
+  return `${PENDING_PREFIX}${pid}-${Buffer.from(finalKey).toString('base64url')}`;
+}
+
+export function parsePendingBlobKey(key: string): { pid: number; finalKey: string } | undefined {
+  const m = /^pending\/(\d+)-([A-Za-z0-9_-]+)$/.exec(key);
+  if (!m) return undefined;
+  return { pid: Number(m[1]), finalKey: Buffer.from(m[2]!, 'base64url').toString() };
+}

@@ -1,0 +1,233 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { buildCtSeries, encodePart10, readPart10, getString, type SyntheticInstance } from '@atrium/dicom';
+import { openTestArchive } from '../test-support.js';
+import { instanceBlobKey, pendingBlobKey } from './blob-key.js';
+import { recoverPending } from './recover-pending.js';
+import { fsck } from '../fsck/fsck.js';
+
+const ct = (overrides: Parameters<typeof buildCtSeries>[0] = {}) =>
+  buildCtSeries({ slices: 3, rows: 64, columns: 64, ...overrides });
+
+async function readAll(stream: AsyncIterable<unknown>): Promise<Buffer> {
+  const parts: Buffer[] = [];
+  for await (const c of stream) parts.push(c as Buffer);
+  return Buffer.concat(parts);
+}
+
+/** A copy of the object with one attribute changed: same SOP Instance UID, other bytes. */
+async function altered(instance: SyntheticInstance, description: string): Promise<Uint8Array> {
+  const parsed = await readPart10([instance.bytes]);
+  const dataset = { ...parsed.dataset, '0008103E': { vr: 'LO' as const, Value: [description] } };
+  const pixelData = instance.bytes.subarray(parsed.pixelData!.offset, parsed.pixelData!.offset + parsed.pixelData!.length);
+  dataset['7FE00010'] = { vr: 'OW', Bytes: pixelData } as never;
+  return encodePart10({ dataset, transferSyntaxUid: parsed.transferSyntaxUid });
+}
+
+test('ingest - stores a CT series: index, counts, blob bytes as received', async () => {
+  const archive = await openTestArchive();
+  try {
+    const series = ct();
+    for (const slice of series.instances) {
+      const r = await archive.ingest.ingest([slice.bytes], { kind: 'import' });
+      assert.equal(r.outcome, 'stored');
+      assert.equal(r.sopInstanceUid, slice.sopInstanceUid);
+      assert.equal(r.studyInstanceUid, series.studyInstanceUid);
+      assert.equal(r.size, slice.bytes.byteLength);
+    }
+    const stats = await archive.archive.stats();
+    assert.deepEqual([stats.patients, stats.studies, stats.series, stats.instances], [1, 1, 1, 3]);
+    assert.equal(stats.byModality.CT?.instances, 3);
+    const stored = await archive.archive.findInstance(series.instances[1]!.sopInstanceUid);
+    assert.ok(stored);
+    const bytes = await readAll(await archive.store.get(stored.blobKey));
+    assert.deepEqual(new Uint8Array(bytes), series.instances[1]!.bytes, 'stored bytes are the received bytes');
+    const meta = await archive.archive.getInstanceMetadata(series.instances[1]!.sopInstanceUid);
+    assert.equal(getString(meta!.dataset, '00100020'), series.patientId);
+    assert.equal(meta!.frames.length, 1);
+    assert.equal(meta!.dataset['7FE00010']?.BulkDataURI, 'bulk/7FE00010');
+    assert.equal(meta!.dataset['7FE00010']?.Value, undefined, 'pixel data is not copied into the index');
+  } finally {
+    await archive.cleanup();
+  }
+});
+
+test('ingest - duplicates: identical bytes are a no-op, other bytes follow the policy', async () => {
+  for (const policy of ['keep', 'replace', 'reject'] as const) {
+    const archive = await openTestArchive({ ATRIUM_DUPLICATE_POLICY: policy });
+    try {
+      const slice = ct().instances[0]!;
+      assert.equal((await archive.ingest.ingest([slice.bytes], { kind: 'import' })).outcome, 'stored');
+      const again = await archive.ingest.ingest([slice.bytes], { kind: 'import' });
+      assert.equal(again.outcome, 'identical');
+      const before = await archive.archive.findInstance(slice.sopInstanceUid);
+      const other = await altered(slice, 'Changed description');
+      if (policy === 'reject') {
+        await assert.rejects(archive.ingest.ingest([other], { kind: 'import' }), (e: Error & { dicomStatus?: number }) => {
+          assert.match(e.message, /already stored with other content/);
+          assert.equal(e.dicomStatus, 0x0111);
+          return true;
+        });
+        continue;
+      }
+      const r = await archive.ingest.ingest([other], { kind: 'import' });
+      const after = await archive.archive.findInstance(slice.sopInstanceUid);
+      if (policy === 'keep') {
+        assert.equal(r.outcome, 'kept-existing');
+        assert.ok(r.warnings.some((w) => /kept the stored copy/.test(w)));
+        assert.equal(after!.digest, before!.digest);
+      } else {
+        assert.equal(r.outcome, 'replaced');
+        assert.notEqual(after!.digest, before!.digest);
+        assert.equal(await archive.store.head(before!.blobKey), undefined, 'the replaced blob is deleted');
+        const meta = await archive.archive.getInstanceMetadata(slice.sopInstanceUid);
+        assert.equal(getString(meta!.dataset, '0008103E'), 'Changed description');
+      }
+      assert.equal((await archive.archive.stats()).instances, 1);
+      assert.ok((await fsck(archive)).clean);
+    } finally {
+      await archive.cleanup();
+    }
+  }
+});
+
+test('ingest - rejects what is not an archivable instance, with the reason, and stores nothing', async () => {
+  const archive = await openTestArchive();
+  try {
+    const slice = ct().instances[0]!;
+    const cases: [string, Uint8Array, RegExp][] = [
+      ['not DICOM', new TextEncoder().encode('hello, this is not DICOM at all'.repeat(10)), /DICM|Part 10/i],
+      ['truncated', slice.bytes.subarray(0, slice.bytes.byteLength - 100), /truncat|ends/i],
+    ];
+    const parsed = await readPart10([slice.bytes]);
+    const noStudy = { ...parsed.dataset };
+    delete noStudy['0020000D'];
+    delete noStudy['7FE00010'];
+    cases.push(['no Study Instance UID', encodePart10({ dataset: noStudy, transferSyntaxUid: parsed.transferSyntaxUid }), /Study Instance UID \(0020,000D\) is missing/]);
+    const badUid = { ...noStudy, '0020000D': { vr: 'UI' as const, Value: ['1.2.abc'] } };
+    cases.push(['bad UID', encodePart10({ dataset: badUid, transferSyntaxUid: parsed.transferSyntaxUid }), /'1\.2\.abc' is not a valid UID/]);
+    const dicomdir = { ...noStudy, '00080016': { vr: 'UI' as const, Value: ['1.2.840.10008.1.3.10'] } };
+    cases.push(['DICOMDIR', encodePart10({ dataset: dicomdir, transferSyntaxUid: parsed.transferSyntaxUid }), /DICOMDIR/]);
+    for (const [name, bytes, reason] of cases) {
+      await assert.rejects(archive.ingest.ingest([bytes], { kind: 'import' }), reason, name);
+    }
+    assert.equal((await archive.archive.stats()).instances, 0);
+    const report = await fsck(archive);
+    assert.ok(report.clean, JSON.stringify(report.problems));
+    for await (const blob of archive.store.list('')) assert.fail(`nothing may be left in the store: '${blob.key}'`);
+  } finally {
+    await archive.cleanup();
+  }
+});
+
+test('ingest - a bare data set (as C-STORE delivers it) is stored as a Part 10 file with a meta header', async () => {
+  const archive = await openTestArchive();
+  try {
+    const slice = ct().instances[0]!;
+    const parsed = await readPart10([slice.bytes]);
+    const dataset = slice.bytes.subarray(parsed.datasetOffset);
+    const r = await archive.ingest.ingestDataset(
+      [dataset],
+      { transferSyntaxUid: parsed.transferSyntaxUid, sopClassUid: slice.sopClassUid, sopInstanceUid: slice.sopInstanceUid },
+      { kind: 'dimse', callingAeTitle: 'MODALITY1' },
+    );
+    assert.equal(r.outcome, 'stored');
+    const stored = await archive.archive.findInstance(slice.sopInstanceUid);
+    const bytes = await readAll(await archive.store.get(stored!.blobKey));
+    const reread = await readPart10([bytes]);
+    assert.equal(getString(reread.fileMetaInformation, '00020016'), 'MODALITY1');
+    assert.equal(getString(reread.fileMetaInformation, '00020003'), slice.sopInstanceUid);
+    assert.deepEqual(new Uint8Array(bytes.subarray(reread.datasetOffset)), new Uint8Array(dataset), 'data set bytes unchanged');
+  } finally {
+    await archive.cleanup();
+  }
+});
+
+test('ingest - a study filed under another patient is refused, not moved', async () => {
+  const archive = await openTestArchive();
+  try {
+    const first = ct({ seed: 7 });
+    await archive.ingest.ingest([first.instances[0]!.bytes], { kind: 'import' });
+    const parsed = await readPart10([first.instances[1]!.bytes]);
+    const dataset = { ...parsed.dataset, '00100020': { vr: 'LO' as const, Value: ['SOMEONE-ELSE'] } };
+    delete dataset['7FE00010'];
+    const bytes = encodePart10({ dataset, transferSyntaxUid: parsed.transferSyntaxUid });
+    await assert.rejects(archive.ingest.ingest([bytes], { kind: 'import' }), /SOMEONE-ELSE|patient/i);
+    assert.equal((await archive.archive.stats()).patients, 1);
+  } finally {
+    await archive.cleanup();
+  }
+});
+
+test('recoverPending - finishes a committed ingest and discards an uncommitted one', async () => {
+  const archive = await openTestArchive();
+  try {
+    const [a, b] = ct({ seed: 3 }).instances;
+    await archive.ingest.ingest([a!.bytes], { kind: 'import' });
+    const stored = await archive.archive.findInstance(a!.sopInstanceUid);
+    // Simulate a crash after the index commit of `a`, before its final rename, by a process that no longer runs.
+    const deadPid = 2 ** 22 + 12345;
+    await archive.store.rename(stored!.blobKey, pendingBlobKey(stored!.blobKey, deadPid));
+    // And a crash before the index commit of `b`.
+    const orphanKey = instanceBlobKey('1.2.3', '1.2.3.4', b!.sopInstanceUid, '0'.repeat(64));
+    await archive.store.put(pendingBlobKey(orphanKey, deadPid), [b!.bytes]);
+    assert.equal((await fsck(archive)).clean, false);
+    const report = await recoverPending(archive.store, archive.archive, archive.logger);
+    assert.deepEqual(report.completed, [stored!.blobKey]);
+    assert.equal(report.discarded.length, 1);
+    const after = await fsck(archive);
+    assert.ok(after.clean, JSON.stringify(after.problems));
+    assert.equal(after.instancesChecked, 1);
+  } finally {
+    await archive.cleanup();
+  }
+});
+
+test('fsck - finds orphan and missing blobs and repairs without losing data', async () => {
+  const archive = await openTestArchive();
+  try {
+    const [a, b, c] = ct({ seed: 5 }).instances;
+    await archive.ingest.ingest([a!.bytes], { kind: 'import' });
+    await archive.ingest.ingest([b!.bytes], { kind: 'import' });
+    // An orphan: a whole instance in the store the index does not know (a restore from backup, say).
+    const orphanKey = instanceBlobKey(c!.studyInstanceUid, c!.seriesInstanceUid, c!.sopInstanceUid, 'f'.repeat(64));
+    await archive.store.put(orphanKey, [c!.bytes]);
+    // An unreadable orphan.
+    await archive.store.put('dicom/zz/garbage.dcm', [new TextEncoder().encode('not dicom')]);
+    // A missing blob.
+    const lost = await archive.archive.findInstance(b!.sopInstanceUid);
+    await archive.store.delete(lost!.blobKey);
+
+    const report = await fsck(archive);
+    assert.equal(report.clean, false);
+    assert.deepEqual(report.problems.map((p) => p.kind).sort(), ['missing-blob', 'orphan-blob', 'orphan-blob']);
+
+    const repaired = await fsck(archive, { repair: true });
+    assert.equal(repaired.repairs.length, 3, repaired.repairs.join('\n'));
+    assert.ok(await archive.archive.findInstance(c!.sopInstanceUid), 'the readable orphan is indexed');
+    assert.equal(await archive.archive.findInstance(b!.sopInstanceUid), undefined);
+    assert.ok(await archive.store.head('quarantine/dicom/zz/garbage.dcm'), 'the unreadable orphan is kept aside');
+    const final = await fsck(archive, { verifyDigests: true });
+    assert.ok(final.clean, JSON.stringify(final.problems));
+    assert.equal(final.instancesChecked, 2);
+  } finally {
+    await archive.cleanup();
+  }
+});
+
+test('fsck --verify-digests - finds bytes changed behind the index', async () => {
+  const archive = await openTestArchive();
+  try {
+    const slice = ct({ seed: 9 }).instances[0]!;
+    await archive.ingest.ingest([slice.bytes], { kind: 'import' });
+    const stored = await archive.archive.findInstance(slice.sopInstanceUid);
+    const corrupted = new Uint8Array(slice.bytes);
+    corrupted[corrupted.length - 1] ^= 0xff;
+    await archive.store.put(stored!.blobKey, [corrupted]);
+    assert.ok((await fsck(archive)).clean, 'same size: only the digest can tell');
+    const report = await fsck(archive, { verifyDigests: true });
+    assert.deepEqual(report.problems.map((p) => p.kind), ['digest-mismatch']);
+  } finally {
+    await archive.cleanup();
+  }
+});

@@ -1,0 +1,253 @@
+import { createHash } from 'node:crypto';
+import type { Readable } from 'node:stream';
+import {
+  Part10Reader,
+  type ParsedInstance,
+  type DataDictionary,
+  type BulkDataRef,
+  DicomLimitError,
+  encodePart10Prefix,
+  encodeFileMetaInformation,
+} from '@atrium/dicom';
+import type { BlobStore } from '@atrium/store';
+import type { ArchiveRepository } from '@atrium/db';
+import type { AtriumConfig } from '../config/config.js';
+import type { Logger } from '../logger.js';
+import { IngestRejectedError } from '../errors.js';
+import { instanceBlobKey, pendingBlobKey } from './blob-key.js';
+import { validateInstance } from './validate-instance.js';
+
+export type IngestSourceKind = 'import' | 'dimse' | 'stow' | 'demo';
+
+export interface IngestSource {
+  kind: IngestSourceKind;
+  callingAeTitle?: string;
+  /** For logs and summaries: a file path, a peer address. */
+  origin?: string;
+}
+
+export type IngestOutcome = 'stored' | 'identical' | 'kept-existing' | 'replaced';
+
+export interface IngestResult {
+  outcome: IngestOutcome;
+  sopInstanceUid: string;
+  sopClassUid: string;
+  studyInstanceUid: string;
+  seriesInstanceUid: string;
+  transferSyntaxUid: string;
+  size: number;
+  digest: string;
+  warnings: string[];
+}
+
+/** What a DIMSE C-STORE request says about the data set it carries (PS3.7 §9.1.1). */
+export interface DatasetDescription {
+  transferSyntaxUid: string;
+  sopClassUid: string;
+  sopInstanceUid: string;
+}
+
+export interface IngestDependencies {
+  config: Pick<AtriumConfig, 'ingest'>;
+  store: BlobStore;
+  archive: ArchiveRepository;
+  dictionary: DataDictionary;
+  logger: Logger;
+}
+
+/**
+ * The one ingest pipeline (design.md §3.1) shared by C-STORE, STOW-RS, import and demo:
+ *
+ *   stream in ─┬─> staging blob (temporary name, fsync)        ─> validate ─> pending blob ─> index commit ─> final blob
+ *              ├─> SHA-256
+ *              └─> streaming Part 10 reader (header, bulk and frame offsets; pixel data skipped, never held)
+ *
+ * Crash safety: the staged bytes are renamed to a pending key that names the final key; the index transaction
+ * commits; then the pending blob is renamed to its final key. `recoverPending` finishes or discards whatever a
+ * crash left between those steps, so an acknowledged instance is always present and an unacknowledged one is
+ * either whole or absent. Success is answered only after the last step.
+ */
+export class IngestPipeline {
+  constructor(private readonly deps: IngestDependencies) {}
+
+  /** Ingests a Part 10 file (import, STOW-RS, demo). */
+  async ingest(stream: Readable | AsyncIterable<Uint8Array>, source: IngestSource): Promise<IngestResult> {
+    return this.run(stream as AsyncIterable<Uint8Array>, undefined, source);
+  }
+
+  /**
+   * Ingests a bare data set as C-STORE delivers it: Atrium stores Part 10 files, so a file meta header made from
+   * the request's SOP class, instance and transfer syntax (and the sender's AE title, PS3.10 §7.1) goes first;
+   * the data set's bytes follow unchanged.
+   */
+  async ingestDataset(
+    stream: Readable | AsyncIterable<Uint8Array>,
+    description: DatasetDescription,
+    source: IngestSource,
+  ): Promise<IngestResult> {
+    const header = new Uint8Array([
+      ...encodePart10Prefix(),
+      ...encodeFileMetaInformation({
+        mediaStorageSopClassUid: description.sopClassUid,
+        mediaStorageSopInstanceUid: description.sopInstanceUid,
+        transferSyntaxUid: description.transferSyntaxUid,
+        ...(source.callingAeTitle ? { sourceApplicationEntityTitle: source.callingAeTitle } : {}),
+      }),
+    ]);
+    return this.run(stream as AsyncIterable<Uint8Array>, header, source);
+  }
+
+  private async run(
+    stream: AsyncIterable<Uint8Array>,
+    header: Uint8Array | undefined,
+    source: IngestSource,
+  ): Promise<IngestResult> {
+    const { store, archive, config, logger } = this.deps;
+    const maxBytes = config.ingest.maxObjectBytes;
+    const hash = createHash('sha256');
+    const reader = new Part10Reader({
+      dictionary: this.deps.dictionary,
+      bulkDataThreshold: config.ingest.bulkDataThreshold,
+      bulkDataUri: bulkDataUriTemplate,
+    });
+    let size = 0;
+
+    async function* withHeader(): AsyncGenerator<Uint8Array> {
+      if (header) yield header;
+      yield* stream;
+    }
+    async function* observe(input: AsyncIterable<Uint8Array>): AsyncGenerator<Uint8Array> {
+      for await (const chunk of input) {
+        size += chunk.byteLength;
+        if (size > maxBytes) {
+          throw new DicomLimitError(`Cannot store object: it exceeds the limit of ${maxBytes} bytes`);
+        }
+        hash.update(chunk);
+        reader.write(chunk);
+        yield chunk;
+      }
+    }
+
+    const staged = await store.stage(observe(withHeader()), { maxBytes });
+    let parsed: ParsedInstance;
+    let digest: string;
+    let identity: ReturnType<typeof validateInstance>;
+    try {
+      parsed = reader.end();
+      digest = hash.digest('hex');
+      identity = validateInstance(parsed, this.deps.dictionary);
+    } catch (error) {
+      await staged.discard();
+      throw error;
+    }
+    const base = {
+      ...identity.uids,
+      transferSyntaxUid: parsed.transferSyntaxUid,
+      size,
+      digest,
+    };
+
+    const existing = await archive.findInstance(identity.uids.sopInstanceUid);
+    if (existing) {
+      const policy = config.ingest.duplicatePolicy;
+      if (existing.digest === digest) {
+        await staged.discard();
+        return { ...base, outcome: 'identical', warnings: identity.warnings };
+      }
+      if (policy === 'keep') {
+        await staged.discard();
+        const warning = `Instance '${identity.uids.sopInstanceUid}' is already stored with other content: kept the stored copy`;
+        logger.warn({ sopInstanceUid: identity.uids.sopInstanceUid, source }, warning);
+        return { ...base, outcome: 'kept-existing', warnings: [...identity.warnings, warning] };
+      }
+      if (policy === 'reject') {
+        await staged.discard();
+        throw new IngestRejectedError(
+          `Cannot store instance '${identity.uids.sopInstanceUid}': it is already stored with other content and the duplicate policy is 'reject'`,
+          { code: 'ATRIUM_ERR_INGEST_DUPLICATE_REJECTED', dicomStatus: 0x0111, httpStatus: 409 },
+        );
+      }
+    }
+
+    const key = instanceBlobKey(
+      identity.uids.studyInstanceUid,
+      identity.uids.seriesInstanceUid,
+      identity.uids.sopInstanceUid,
+      digest,
+    );
+    const pendingKey = pendingBlobKey(key);
+    await staged.commit(pendingKey);
+
+    let committed;
+    try {
+      committed = await archive.commitInstance({
+        parsed,
+        blobKey: key,
+        size,
+        digest,
+        source: { kind: source.kind, ...(source.callingAeTitle ? { callingAeTitle: source.callingAeTitle } : {}) },
+        duplicatePolicy: config.ingest.duplicatePolicy,
+      });
+    } catch (error) {
+      await store.delete(pendingKey);
+      throw error;
+    }
+    if (committed.outcome === 'identical' || committed.outcome === 'kept-existing') {
+      // Another ingest of the same instance won the race between our duplicate check and our transaction.
+      await store.delete(pendingKey);
+    } else {
+      await store.rename(pendingKey, key);
+      if (committed.replacedBlobKey && committed.replacedBlobKey !== key) {
+        await store.delete(committed.replacedBlobKey);
+      }
+    }
+    return { ...base, outcome: committed.outcome, warnings: [...identity.warnings, ...committed.warnings] };
+  }
+
+  /**
+   * Indexes a blob that is already stored under `key` but unknown to the index (what `fsck --repair` finds after
+   * a crash or a restore from backup). The bytes stay where they are. An instance the index already holds under
+   * another key wins: the caller decides what to do with the superseded blob (outcome `kept-existing`).
+   */
+  async reindex(key: string): Promise<IngestResult> {
+    const { store, archive, config } = this.deps;
+    const hash = createHash('sha256');
+    const reader = new Part10Reader({
+      dictionary: this.deps.dictionary,
+      bulkDataThreshold: config.ingest.bulkDataThreshold,
+      bulkDataUri: bulkDataUriTemplate,
+    });
+    let size = 0;
+    for await (const chunk of await store.get(key)) {
+      const bytes = chunk as Uint8Array;
+      size += bytes.byteLength;
+      hash.update(bytes);
+      reader.write(bytes);
+    }
+    const parsed = reader.end();
+    const digest = hash.digest('hex');
+    const identity = validateInstance(parsed, this.deps.dictionary);
+    const base = { ...identity.uids, transferSyntaxUid: parsed.transferSyntaxUid, size, digest };
+    const existing = await archive.findInstance(identity.uids.sopInstanceUid);
+    if (existing && existing.blobKey !== key) {
+      return { ...base, outcome: 'kept-existing', warnings: identity.warnings };
+    }
+    const committed = await archive.commitInstance({
+      parsed,
+      blobKey: key,
+      size,
+      digest,
+      source: { kind: 'import' },
+      duplicatePolicy: 'keep',
+    });
+    return { ...base, outcome: committed.outcome, warnings: [...identity.warnings, ...committed.warnings] };
+  }
+}
+
+/**
+ * BulkDataURIs are stored relative to the instance (`bulk/<path>`): the DICOMweb layer resolves them against the
+ * instance's URL when it serves metadata, so the index does not depend on the host name Atrium is reached by.
+ */
+function bulkDataUriTemplate(ref: BulkDataRef): string {
+  return `bulk/${ref.path}`;
+}

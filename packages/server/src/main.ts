@@ -1,0 +1,95 @@
+import { mkdirSync } from 'node:fs';
+import { DataDictionary } from '@atrium/dicom';
+import { openFileSystemBlobStore, type BlobStore } from '@atrium/store';
+import { openDatabase, type AtriumDatabase, type ArchiveRepository } from '@atrium/db';
+import type { FastifyInstance } from 'fastify';
+import type { AtriumConfig } from './config/config.js';
+import { createLogger, type Logger } from './logger.js';
+import { IngestPipeline } from './ingest/ingest-pipeline.js';
+import { recoverPending } from './ingest/recover-pending.js';
+import { openDevelopmentPolicy, type AuthorizationPolicy } from './auth/authorization.js';
+import { buildHttpServer } from './http/http-server.js';
+
+/** The archive's object graph: what every command and listener works through. */
+export interface Archive {
+  config: AtriumConfig;
+  logger: Logger;
+  dictionary: DataDictionary;
+  database: AtriumDatabase;
+  archive: ArchiveRepository;
+  store: BlobStore;
+  ingest: IngestPipeline;
+  policy: AuthorizationPolicy;
+  close(): Promise<void>;
+}
+
+/**
+ * The composition root (house style: config -> logger -> database -> blob store -> services). Nothing else in the
+ * server constructs a dependency; everything is passed in from here, which is what lets tests build an archive on
+ * a temporary directory and a second one beside it in the same process.
+ */
+export async function openArchive(config: AtriumConfig, logger: Logger = createLogger(config)): Promise<Archive> {
+  mkdirSync(config.dataDir, { recursive: true });
+  const dictionary = new DataDictionary();
+  const database = await openDatabase({
+    kind: 'sqlite',
+    path: config.database.path,
+    synchronous: config.database.synchronous,
+  });
+  let store: BlobStore;
+  try {
+    store = await openFileSystemBlobStore({ root: config.store.root });
+  } catch (error) {
+    await database.close();
+    throw error;
+  }
+  const archive = database.archive;
+  const ingest = new IngestPipeline({ config, store, archive, dictionary, logger });
+  await recoverPending(store, archive, logger);
+  return {
+    config,
+    logger,
+    dictionary,
+    database,
+    archive,
+    store,
+    ingest,
+    policy: openDevelopmentPolicy(),
+    async close() {
+      await store.close?.();
+      await database.close();
+    },
+  };
+}
+
+export interface RunningServer {
+  archive: Archive;
+  http: FastifyInstance;
+  /** Where the HTTP server listens, e.g. `http://127.0.0.1:8080`. */
+  httpUrl: string;
+  close(): Promise<void>;
+}
+
+/** Opens the archive and starts the listeners; `close()` stops them and closes the archive. */
+export async function startServer(config: AtriumConfig, logger: Logger = createLogger(config)): Promise<RunningServer> {
+  const archive = await openArchive(config, logger);
+  const http = await buildHttpServer(archive);
+  try {
+    await http.listen({ host: config.http.host, port: config.http.port });
+  } catch (error) {
+    await archive.close();
+    throw error;
+  }
+  const address = http.server.address();
+  const port = typeof address === 'object' && address ? address.port : config.http.port;
+  const host = config.http.host.includes(':') ? `[${config.http.host}]` : config.http.host;
+  return {
+    archive,
+    http,
+    httpUrl: `http://${host}:${port}`,
+    async close() {
+      await http.close();
+      await archive.close();
+    },
+  };
+}
