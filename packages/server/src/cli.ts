@@ -113,15 +113,18 @@ async function statsCommand(config: AtriumConfig, json: boolean): Promise<number
       process.stdout.write(JSON.stringify(stats, null, 2) + '\n');
       return 0;
     }
+    const modalities = Object.entries(stats.byModality ?? {});
     const lines = [
       `Patients:   ${stats.patients}`,
       `Studies:    ${stats.studies}`,
       `Series:     ${stats.series}`,
       `Instances:  ${stats.instances}`,
       `Size:       ${formatMegabytes(stats.bytes)}`,
+      ...(modalities.length ? ['By modality:'] : []),
     ];
-    const modalities = Object.entries(stats.byModality ?? {});
-    if (modalities.length) lines.push(`Modalities: ${modalities.map(([m, n]) => `${m} ${n}`).join(', ')}`);
+    for (const [modality, m] of modalities) {
+      lines.push(`  ${modality.padEnd(8)} ${String(m.series).padStart(6)} series ${String(m.instances).padStart(8)} instances ${formatMegabytes(m.bytes).padStart(10)}`);
+    }
     process.stdout.write(lines.join('\n') + '\n');
     return 0;
   });

@@ -45,7 +45,7 @@ export async function openArchive(config: AtriumConfig, logger: Logger = createL
   }
   const archive = database.archive;
   const ingest = new IngestPipeline({ config, store, archive, dictionary, logger });
-  await recoverPending(store, archive, logger);
+  await recoverPending(store, archive, ingest, logger);
   return {
     config,
     logger,

@@ -16,7 +16,7 @@ export interface ByteRange {
 }
 
 /** Bytes a store accepts: any async iterable of chunks, which includes every `Readable`. */
-export type BlobSource = AsyncIterable<Uint8Array> | Readable;
+export type BlobSource = AsyncIterable<Uint8Array> | Iterable<Uint8Array> | Readable;
 
 export interface BlobWriteOptions {
   /** The write fails with `BlobTooLargeError` as soon as more bytes than this arrive; nothing is kept. */

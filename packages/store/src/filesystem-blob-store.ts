@@ -370,8 +370,14 @@ export class FilesystemBlobStore implements BlobStore {
       } else {
         await fsyncDirectory(parent);
       }
-      // A rename between directories also removed an entry from the source's directory.
-      if (sourceKey !== undefined && dirname(sourcePath) !== parent) await fsyncDirectory(dirname(sourcePath));
+      // A rename between directories also removed an entry from the source's directory. That directory may be
+      // gone already: emptied by our rename, a concurrent delete's clean-up can remove it, and then there is
+      // nothing left to sync.
+      if (sourceKey !== undefined && dirname(sourcePath) !== parent) {
+        await fsyncDirectory(dirname(sourcePath)).catch((error: unknown) => {
+          if (!isErrno(error, 'ENOENT')) throw error;
+        });
+      }
       return;
     }
   }

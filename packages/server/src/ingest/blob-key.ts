@@ -23,13 +23,21 @@ export function instanceBlobKey(studyUid: string, seriesUid: string, sopUid: str
   return `${INSTANCE_PREFIX}${fan}/${safe(studyUid)}/${safe(seriesUid)}/${safe(sopUid)}-${digestHex.slice(0, 16)}.dcm`;
 }
 
-/** A pending key records the owning process and the final key, so recovery needs nothing but the name. */
+/**
+ * A pending key names the owning process and a hash of the final key: short enough for any file system however
+ * long the UIDs (a final key can pass 255 bytes, a file name cannot). Recovery learns the instance from the
+ * blob's own header and checks the hash against the key the index holds (see `recover-pending.ts`).
+ */
 export function pendingBlobKey(finalKey: string, pid: number = process.pid): string {
-  return `${PENDING_PREFIX}${pid}-${Buffer.from(finalKey).toString('base64url')}`;
+  return `${PENDING_PREFIX}${pid}-${finalKeyHash(finalKey)}`;
 }
 
-export function parsePendingBlobKey(key: string): { pid: number; finalKey: string } | undefined {
-  const m = /^pending\/(\d+)-([A-Za-z0-9_-]+)$/.exec(key);
+export function finalKeyHash(finalKey: string): string {
+  return createHash('sha256').update(finalKey).digest('hex').slice(0, 32);
+}
+
+export function parsePendingBlobKey(key: string): { pid: number; finalKeyHash: string } | undefined {
+  const m = /^pending\/(\d+)-([0-9a-f]{32})$/.exec(key);
   if (!m) return undefined;
-  return { pid: Number(m[1]), finalKey: Buffer.from(m[2]!, 'base64url').toString() };
+  return { pid: Number(m[1]), finalKeyHash: m[2]! };
 }

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { buildCtSeries, encodePart10, readPart10, getString, type SyntheticInstance } from '@atrium/dicom';
+import { buildCtSeries, encodePart10, readPart10, getString, type SyntheticInstance, type WritableDataset } from '@atrium/dicom';
 import { openTestArchive } from '../test-support.js';
 import { instanceBlobKey, pendingBlobKey } from './blob-key.js';
 import { recoverPending } from './recover-pending.js';
@@ -18,9 +18,9 @@ async function readAll(stream: AsyncIterable<unknown>): Promise<Buffer> {
 /** A copy of the object with one attribute changed: same SOP Instance UID, other bytes. */
 async function altered(instance: SyntheticInstance, description: string): Promise<Uint8Array> {
   const parsed = await readPart10([instance.bytes]);
-  const dataset = { ...parsed.dataset, '0008103E': { vr: 'LO' as const, Value: [description] } };
+  const dataset: WritableDataset = { ...parsed.dataset, '0008103E': { vr: 'LO', Value: [description] } };
   const pixelData = instance.bytes.subarray(parsed.pixelData!.offset, parsed.pixelData!.offset + parsed.pixelData!.length);
-  dataset['7FE00010'] = { vr: 'OW', Bytes: pixelData } as never;
+  dataset['7FE00010'] = { vr: 'OW', Bytes: pixelData };
   return encodePart10({ dataset, transferSyntaxUid: parsed.transferSyntaxUid });
 }
 
@@ -149,7 +149,7 @@ test('ingest - a study filed under another patient is refused, not moved', async
     const first = ct({ seed: 7 });
     await archive.ingest.ingest([first.instances[0]!.bytes], { kind: 'import' });
     const parsed = await readPart10([first.instances[1]!.bytes]);
-    const dataset = { ...parsed.dataset, '00100020': { vr: 'LO' as const, Value: ['SOMEONE-ELSE'] } };
+    const dataset: WritableDataset = { ...parsed.dataset, '00100020': { vr: 'LO', Value: ['SOMEONE-ELSE'] } };
     delete dataset['7FE00010'];
     const bytes = encodePart10({ dataset, transferSyntaxUid: parsed.transferSyntaxUid });
     await assert.rejects(archive.ingest.ingest([bytes], { kind: 'import' }), /SOMEONE-ELSE|patient/i);
@@ -172,7 +172,7 @@ test('recoverPending - finishes a committed ingest and discards an uncommitted o
     const orphanKey = instanceBlobKey('1.2.3', '1.2.3.4', b!.sopInstanceUid, '0'.repeat(64));
     await archive.store.put(pendingBlobKey(orphanKey, deadPid), [b!.bytes]);
     assert.equal((await fsck(archive)).clean, false);
-    const report = await recoverPending(archive.store, archive.archive, archive.logger);
+    const report = await recoverPending(archive.store, archive.archive, archive.ingest, archive.logger);
     assert.deepEqual(report.completed, [stored!.blobKey]);
     assert.equal(report.discarded.length, 1);
     const after = await fsck(archive);
@@ -222,7 +222,7 @@ test('fsck --verify-digests - finds bytes changed behind the index', async () =>
     await archive.ingest.ingest([slice.bytes], { kind: 'import' });
     const stored = await archive.archive.findInstance(slice.sopInstanceUid);
     const corrupted = new Uint8Array(slice.bytes);
-    corrupted[corrupted.length - 1] ^= 0xff;
+    corrupted[corrupted.length - 1] = corrupted.at(-1)! ^ 0xff;
     await archive.store.put(stored!.blobKey, [corrupted]);
     assert.ok((await fsck(archive)).clean, 'same size: only the digest can tell');
     const report = await fsck(archive, { verifyDigests: true });

@@ -17,6 +17,9 @@ import { IngestRejectedError } from '../errors.js';
 import { instanceBlobKey, pendingBlobKey } from './blob-key.js';
 import { validateInstance } from './validate-instance.js';
 
+/** Bytes in: a stream, or any (async) iterable of chunks. */
+export type ByteSource = Readable | AsyncIterable<Uint8Array> | Iterable<Uint8Array>;
+
 export type IngestSourceKind = 'import' | 'dimse' | 'stow' | 'demo';
 
 export interface IngestSource {
@@ -71,8 +74,8 @@ export class IngestPipeline {
   constructor(private readonly deps: IngestDependencies) {}
 
   /** Ingests a Part 10 file (import, STOW-RS, demo). */
-  async ingest(stream: Readable | AsyncIterable<Uint8Array>, source: IngestSource): Promise<IngestResult> {
-    return this.run(stream as AsyncIterable<Uint8Array>, undefined, source);
+  async ingest(stream: ByteSource, source: IngestSource): Promise<IngestResult> {
+    return this.run(stream, undefined, source);
   }
 
   /**
@@ -81,7 +84,7 @@ export class IngestPipeline {
    * the data set's bytes follow unchanged.
    */
   async ingestDataset(
-    stream: Readable | AsyncIterable<Uint8Array>,
+    stream: ByteSource,
     description: DatasetDescription,
     source: IngestSource,
   ): Promise<IngestResult> {
@@ -94,11 +97,11 @@ export class IngestPipeline {
         ...(source.callingAeTitle ? { sourceApplicationEntityTitle: source.callingAeTitle } : {}),
       }),
     ]);
-    return this.run(stream as AsyncIterable<Uint8Array>, header, source);
+    return this.run(stream, header, source);
   }
 
   private async run(
-    stream: AsyncIterable<Uint8Array>,
+    stream: ByteSource,
     header: Uint8Array | undefined,
     source: IngestSource,
   ): Promise<IngestResult> {
@@ -114,7 +117,7 @@ export class IngestPipeline {
 
     async function* withHeader(): AsyncGenerator<Uint8Array> {
       if (header) yield header;
-      yield* stream;
+      yield* stream as AsyncIterable<Uint8Array>;
     }
     async function* observe(input: AsyncIterable<Uint8Array>): AsyncGenerator<Uint8Array> {
       for await (const chunk of input) {
@@ -210,23 +213,8 @@ export class IngestPipeline {
    * another key wins: the caller decides what to do with the superseded blob (outcome `kept-existing`).
    */
   async reindex(key: string): Promise<IngestResult> {
-    const { store, archive, config } = this.deps;
-    const hash = createHash('sha256');
-    const reader = new Part10Reader({
-      dictionary: this.deps.dictionary,
-      bulkDataThreshold: config.ingest.bulkDataThreshold,
-      bulkDataUri: bulkDataUriTemplate,
-    });
-    let size = 0;
-    for await (const chunk of await store.get(key)) {
-      const bytes = chunk as Uint8Array;
-      size += bytes.byteLength;
-      hash.update(bytes);
-      reader.write(bytes);
-    }
-    const parsed = reader.end();
-    const digest = hash.digest('hex');
-    const identity = validateInstance(parsed, this.deps.dictionary);
+    const { archive } = this.deps;
+    const { parsed, digest, size, identity } = await this.readStored(key);
     const base = { ...identity.uids, transferSyntaxUid: parsed.transferSyntaxUid, size, digest };
     const existing = await archive.findInstance(identity.uids.sopInstanceUid);
     if (existing && existing.blobKey !== key) {
@@ -241,6 +229,30 @@ export class IngestPipeline {
       duplicatePolicy: 'keep',
     });
     return { ...base, outcome: committed.outcome, warnings: [...identity.warnings, ...committed.warnings] };
+  }
+
+  /** The SOP Instance UID of a stored blob, read from its header (crash recovery). */
+  async identify(key: string): Promise<string> {
+    return (await this.readStored(key)).identity.uids.sopInstanceUid;
+  }
+
+  private async readStored(key: string) {
+    const { store, config } = this.deps;
+    const hash = createHash('sha256');
+    const reader = new Part10Reader({
+      dictionary: this.deps.dictionary,
+      bulkDataThreshold: config.ingest.bulkDataThreshold,
+      bulkDataUri: bulkDataUriTemplate,
+    });
+    let size = 0;
+    for await (const chunk of await store.get(key)) {
+      const bytes = chunk as Uint8Array;
+      size += bytes.byteLength;
+      hash.update(bytes);
+      reader.write(bytes);
+    }
+    const parsed = reader.end();
+    return { parsed, size, digest: hash.digest('hex'), identity: validateInstance(parsed, this.deps.dictionary) };
   }
 }
 

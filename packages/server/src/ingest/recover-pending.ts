@@ -1,7 +1,8 @@
 import type { BlobStore } from '@atrium/store';
 import type { ArchiveRepository } from '@atrium/db';
 import type { Logger } from '../logger.js';
-import { PENDING_PREFIX, parsePendingBlobKey } from './blob-key.js';
+import { PENDING_PREFIX, parsePendingBlobKey, finalKeyHash } from './blob-key.js';
+import type { IngestPipeline } from './ingest-pipeline.js';
 
 export interface RecoveryReport {
   completed: string[];
@@ -25,7 +26,12 @@ function processAlive(pid: number): boolean {
  * "stored"); one the index does not name is discarded (the sender was never told anything). Pending blobs of a
  * process that is still running are in flight and left alone.
  */
-export async function recoverPending(store: BlobStore, archive: ArchiveRepository, logger: Logger): Promise<RecoveryReport> {
+export async function recoverPending(
+  store: BlobStore,
+  archive: ArchiveRepository,
+  ingest: IngestPipeline,
+  logger: Logger,
+): Promise<RecoveryReport> {
   const report: RecoveryReport = { completed: [], discarded: [], skipped: [] };
   for await (const blob of store.list(PENDING_PREFIX)) {
     const pending = parsePendingBlobKey(blob.key);
@@ -37,11 +43,12 @@ export async function recoverPending(store: BlobStore, archive: ArchiveRepositor
       report.skipped.push(blob.key);
       continue;
     }
-    const sopInstanceUid = /\/([^/]+)-[0-9a-f]{16}\.dcm$/.exec(pending.finalKey)?.[1];
+    // The blob is a whole, fsync'd Part 10 file: its header says which instance it is.
+    const sopInstanceUid = await ingest.identify(blob.key).catch(() => undefined);
     const indexed = sopInstanceUid ? await archive.findInstance(sopInstanceUid) : undefined;
-    if (indexed && indexed.blobKey === pending.finalKey) {
-      await store.rename(blob.key, pending.finalKey);
-      report.completed.push(pending.finalKey);
+    if (indexed && finalKeyHash(indexed.blobKey) === pending.finalKeyHash && !(await store.head(indexed.blobKey))) {
+      await store.rename(blob.key, indexed.blobKey);
+      report.completed.push(indexed.blobKey);
     } else {
       await store.delete(blob.key);
       report.discarded.push(blob.key);
