@@ -5,13 +5,16 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { sql } from 'kysely';
 import { MIGRATION_TABLE, openDatabase } from './database.js';
+import { MIGRATIONS } from './migrations/index.js';
 
 test('openDatabase - migrates an empty database and records each migration once', async (t) => {
   const dir = await mkdtemp(join(tmpdir(), 'atrium-db-'));
   t.after(() => rm(dir, { recursive: true, force: true }));
   const path = join(dir, 'index.sqlite');
   const first = await openDatabase({ kind: 'sqlite', path });
-  assert.deepEqual(first.appliedMigrations, ['0001-initial']);
+  const all = MIGRATIONS.map((m) => m.name);
+  assert.equal(all[0], '0001-initial');
+  assert.deepEqual(first.appliedMigrations, all);
   const tables = await sql<{ name: string }>`select name from sqlite_master where type = 'table' order by name`.execute(
     first.kysely,
   );
@@ -37,7 +40,7 @@ test('openDatabase - migrates an empty database and records each migration once'
   const recorded = await sql<{ name: string }>`select name from ${sql.table(MIGRATION_TABLE)}`.execute(second.kysely);
   assert.deepEqual(
     recorded.rows.map((r) => r.name),
-    ['0001-initial'],
+    all,
   );
   await second.close();
 });

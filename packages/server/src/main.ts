@@ -9,6 +9,7 @@ import { IngestPipeline } from './ingest/ingest-pipeline.js';
 import { recoverPending } from './ingest/recover-pending.js';
 import { openDevelopmentPolicy, type AuthorizationPolicy } from './auth/authorization.js';
 import { buildHttpServer } from './http/http-server.js';
+import { startDimse, type DimseListener } from './dimse-services/index.js';
 
 /** The archive's object graph: what every command and listener works through. */
 export interface Archive {
@@ -65,6 +66,7 @@ export async function openArchive(config: AtriumConfig, logger: Logger = createL
 export interface RunningServer {
   archive: Archive;
   http: FastifyInstance;
+  dimse: DimseListener | undefined;
   /** Where the HTTP server listens, e.g. `http://127.0.0.1:8080`. */
   httpUrl: string;
   close(): Promise<void>;
@@ -80,14 +82,24 @@ export async function startServer(config: AtriumConfig, logger: Logger = createL
     await archive.close();
     throw error;
   }
+  let dimse: DimseListener | undefined;
+  try {
+    dimse = await startDimse(archive);
+  } catch (error) {
+    await http.close();
+    await archive.close();
+    throw error;
+  }
   const address = http.server.address();
   const port = typeof address === 'object' && address ? address.port : config.http.port;
   const host = config.http.host.includes(':') ? `[${config.http.host}]` : config.http.host;
   return {
     archive,
     http,
+    dimse,
     httpUrl: `http://${host}:${port}`,
     async close() {
+      await dimse?.close();
       await http.close();
       await archive.close();
     },

@@ -1,6 +1,9 @@
 import type { Kysely } from 'kysely';
 import type { DialectSupport } from '../dialect.js';
 import * as initial from './0001-initial.js';
+import * as query from './0002-query.js';
+import * as dimse from './0003-dimse.js';
+import * as fhir from './0004-fhir.js';
 
 /** A forward-only schema step. Names sort in the order they run; a shipped migration is never edited. */
 export interface AtriumMigration {
@@ -9,4 +12,9 @@ export interface AtriumMigration {
 }
 
 /** Every migration, in order. Listed here rather than read from disk so that `src` (tsx) and `dist` agree. */
-export const MIGRATIONS: readonly AtriumMigration[] = [{ name: '0001-initial', up: initial.up }];
+export const MIGRATIONS: readonly AtriumMigration[] = [
+  { name: '0001-initial', up: initial.up },
+  { name: '0002-query', up: query.up },
+  { name: '0003-dimse', up: dimse.up },
+  { name: '0004-fhir', up: fhir.up },
+];

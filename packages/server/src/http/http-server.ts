@@ -1,5 +1,7 @@
 import Fastify, { type FastifyBaseLogger, type FastifyError, type FastifyInstance, type FastifyReply } from 'fastify';
 import type { Archive } from '../main.js';
+import { registerDicomweb } from '../dicomweb/index.js';
+import { registerFhir } from '../fhir/index.js';
 
 /** An RFC 9457 problem document: every HTTP error Atrium answers has a reason a person can act on. */
 export function sendProblem(reply: FastifyReply, status: number, title: string, detail: string): FastifyReply {
@@ -36,6 +38,9 @@ export async function buildHttpServer(archive: Archive): Promise<FastifyInstance
   app.setNotFoundHandler((request, reply) =>
     sendProblem(reply, 404, 'Not Found', `No route for ${request.method} '${request.url.split('?')[0]}'`),
   );
+
+  await registerDicomweb(app, archive);
+  await registerFhir(app, archive);
 
   app.get('/healthz', async () => ({ status: 'ok' }));
   app.get('/api/stats', async () => archive.archive.stats());
