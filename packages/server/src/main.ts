@@ -7,6 +7,7 @@ import type { AtriumConfig } from './config/config.js';
 import { createLogger, type Logger } from './logger.js';
 import { IngestPipeline } from './ingest/ingest-pipeline.js';
 import { recoverPending } from './ingest/recover-pending.js';
+import { RetrieveService } from './retrieve/index.js';
 import { openDevelopmentPolicy, type AuthorizationPolicy } from './auth/authorization.js';
 import { buildHttpServer } from './http/http-server.js';
 import { startDimse, type DimseListener } from './dimse-services/index.js';
@@ -20,6 +21,7 @@ export interface Archive {
   archive: ArchiveRepository;
   store: BlobStore;
   ingest: IngestPipeline;
+  retrieve: RetrieveService;
   policy: AuthorizationPolicy;
   close(): Promise<void>;
 }
@@ -55,6 +57,7 @@ export async function openArchive(config: AtriumConfig, logger: Logger = createL
     archive,
     store,
     ingest,
+    retrieve: new RetrieveService({ database, store }),
     policy: openDevelopmentPolicy(),
     async close() {
       await store.close?.();

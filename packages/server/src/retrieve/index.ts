@@ -1,0 +1,1 @@
+export * from './retrieve-service.js';

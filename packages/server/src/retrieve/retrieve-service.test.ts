@@ -1,0 +1,40 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { buildCtSeries, readPart10 } from '@atrium/dicom';
+import { openTestArchive } from '../test-support.js';
+import { RetrieveService } from './retrieve-service.js';
+
+async function readAll(stream: AsyncIterable<unknown>): Promise<Buffer> {
+  const parts: Buffer[] = [];
+  for await (const c of stream) parts.push(c as Buffer);
+  return Buffer.concat(parts);
+}
+
+test('RetrieveService - resolves a study, a series and listed instances, and opens their bytes', async () => {
+  const archive = await openTestArchive();
+  try {
+    const a = buildCtSeries({ slices: 3, rows: 16, columns: 16, seed: 1 });
+    const b = buildCtSeries({ slices: 2, rows: 16, columns: 16, seed: 2, patient: { patientId: 'OTHER' } });
+    for (const s of [...a.instances, ...b.instances]) await archive.ingest.ingest([s.bytes], { kind: 'import' });
+    const retrieve = new RetrieveService(archive);
+
+    const study = [];
+    for await (const r of retrieve.instances({ studyInstanceUid: a.studyInstanceUid }, 2)) study.push(r.sopInstanceUid);
+    assert.deepEqual(study.sort(), a.instances.map((i) => i.sopInstanceUid).sort(), 'paging returns each once');
+    assert.equal(await retrieve.count({ seriesInstanceUid: b.seriesInstanceUid }), 2);
+    assert.equal(await retrieve.count({ studyInstanceUid: a.studyInstanceUid, seriesInstanceUid: b.seriesInstanceUid }), 0);
+    assert.equal(await retrieve.count({ sopInstanceUids: [] }), 0);
+
+    for await (const r of retrieve.instances({ sopInstanceUids: [a.instances[1]!.sopInstanceUid] })) {
+      const whole = await readAll(await retrieve.openPart10(r));
+      assert.deepEqual(new Uint8Array(whole), a.instances[1]!.bytes);
+      const dataset = await readAll(await retrieve.openDataset(r));
+      const parsed = await readPart10([a.instances[1]!.bytes]);
+      assert.equal(r.datasetOffset, parsed.datasetOffset);
+      assert.deepEqual(new Uint8Array(dataset), a.instances[1]!.bytes.subarray(parsed.datasetOffset));
+      assert.equal(r.transferSyntaxUid, parsed.transferSyntaxUid);
+    }
+  } finally {
+    await archive.cleanup();
+  }
+});
