@@ -1,0 +1,200 @@
+import { MultipartError, MultipartLimitError } from '../errors.js';
+
+/** Limits of the multipart reader: a STOW-RS request is untrusted input of any size. */
+export interface MultipartLimits {
+  /** Largest part body in bytes. */
+  maxPartBytes: number;
+  /** Most parts in one body. */
+  maxParts: number;
+  /** Largest header block of one part in bytes. */
+  maxHeaderBytes: number;
+}
+
+export const DEFAULT_MULTIPART_LIMITS: MultipartLimits = {
+  maxPartBytes: 8 * 1024 ** 3,
+  maxParts: 100_000,
+  maxHeaderBytes: 16 * 1024,
+};
+
+/** One body part; `body` must be read to its end (or left: the parser drains it) before the next part is asked. */
+export interface MultipartPart {
+  /** Header names lower-cased. */
+  headers: Record<string, string>;
+  body: AsyncIterable<Buffer>;
+}
+
+const CRLF = Buffer.from('\r\n');
+const HEADER_END = Buffer.from('\r\n\r\n');
+
+/**
+ * Pulls chunks on demand so the socket is read only as fast as parts are consumed (backpressure): nothing is read
+ * ahead beyond the one chunk being scanned.
+ */
+class ChunkReader {
+  buffer: Buffer = Buffer.alloc(0);
+  done = false;
+  readonly #source: AsyncIterator<Uint8Array>;
+
+  constructor(source: AsyncIterable<Uint8Array>) {
+    this.#source = source[Symbol.asyncIterator]();
+  }
+
+  /** Appends the next chunk; false at the end of the input. */
+  async pull(): Promise<boolean> {
+    if (this.done) return false;
+    const next = await this.#source.next();
+    if (next.done) {
+      this.done = true;
+      return false;
+    }
+    const chunk = Buffer.from(next.value.buffer, next.value.byteOffset, next.value.byteLength);
+    this.buffer = this.buffer.length === 0 ? chunk : Buffer.concat([this.buffer, chunk]);
+    return true;
+  }
+
+  async ensure(n: number): Promise<boolean> {
+    while (this.buffer.length < n) if (!(await this.pull())) return false;
+    return true;
+  }
+
+  async close(): Promise<void> {
+    await this.#source.return?.();
+  }
+}
+
+function parseHeaders(block: string): Record<string, string> {
+  const headers: Record<string, string> = {};
+  // Folded header lines (obsolete, RFC 5322 §3.2.2) continue the previous value.
+  for (const line of block.split('\r\n').reduce<string[]>((acc, l) => {
+    if (/^[ \t]/.test(l) && acc.length) acc[acc.length - 1] += ` ${l.trim()}`;
+    else if (l) acc.push(l);
+    return acc;
+  }, [])) {
+    const colon = line.indexOf(':');
+    if (colon <= 0) throw new MultipartError(`Cannot read multipart header '${line.slice(0, 80)}': no colon`);
+    headers[line.slice(0, colon).trim().toLowerCase()] = line.slice(colon + 1).trim();
+  }
+  return headers;
+}
+
+/**
+ * Reads a `multipart/related` (or any RFC 2046 §5.1 multipart) body as a stream of parts, each part's body a
+ * stream of its own: memory stays at one chunk plus the delimiter length whatever the part sizes. Limits throw
+ * `MultipartLimitError` as soon as they are passed; malformed framing throws `MultipartError`.
+ */
+export async function* parseMultipart(
+  source: AsyncIterable<Uint8Array>,
+  boundary: string,
+  limits: Partial<MultipartLimits> = {},
+): AsyncGenerator<MultipartPart> {
+  const { maxPartBytes, maxParts, maxHeaderBytes } = { ...DEFAULT_MULTIPART_LIMITS, ...limits };
+  if (!boundary || boundary.length > 70) {
+    throw new MultipartError(`Cannot read multipart body with boundary '${boundary}': a boundary has 1 to 70 characters`);
+  }
+  const dashBoundary = Buffer.from(`--${boundary}`);
+  const delimiter = Buffer.from(`\r\n--${boundary}`);
+  const reader = new ChunkReader(source);
+  try {
+    // Preamble: the first delimiter may open the body without its CRLF.
+    for (;;) {
+      const at = reader.buffer.indexOf(dashBoundary);
+      if (at === 0 || (at > 0 && reader.buffer[at - 1] === 0x0a)) {
+        reader.buffer = reader.buffer.subarray(at + dashBoundary.length);
+        break;
+      }
+      if (at > 0) {
+        reader.buffer = reader.buffer.subarray(at + 1);
+        continue;
+      }
+      if (reader.buffer.length > maxHeaderBytes + dashBoundary.length) {
+        reader.buffer = reader.buffer.subarray(reader.buffer.length - dashBoundary.length);
+      }
+      if (!(await reader.pull())) throw new MultipartError(`Cannot read multipart body: boundary '${boundary}' not found`);
+    }
+    let parts = 0;
+    for (;;) {
+      // After a delimiter: `--` closes the body; otherwise optional transport padding, then CRLF.
+      if (!(await reader.ensure(2))) throw new MultipartError('Cannot read multipart body: it ends after a delimiter');
+      if (reader.buffer[0] === 0x2d && reader.buffer[1] === 0x2d) return;
+      for (;;) {
+        const eol = reader.buffer.indexOf(CRLF);
+        if (eol >= 0) {
+          if (reader.buffer.subarray(0, eol).toString('latin1').trim() !== '') {
+            throw new MultipartError('Cannot read multipart body: unexpected bytes after a delimiter');
+          }
+          reader.buffer = reader.buffer.subarray(eol + 2);
+          break;
+        }
+        if (reader.buffer.length > 1024 || !(await reader.pull())) {
+          throw new MultipartError('Cannot read multipart body: a delimiter line does not end');
+        }
+      }
+      if (++parts > maxParts) throw new MultipartLimitError(`Cannot read multipart body: it has more than ${maxParts} parts`);
+
+      let headers: Record<string, string>;
+      for (;;) {
+        if (reader.buffer.length >= 2 && reader.buffer[0] === 0x0d && reader.buffer[1] === 0x0a) {
+          headers = {};
+          reader.buffer = reader.buffer.subarray(2);
+          break;
+        }
+        const end = reader.buffer.indexOf(HEADER_END);
+        if (end >= 0) {
+          if (end > maxHeaderBytes) throw new MultipartLimitError(`Cannot read multipart part ${parts}: its headers exceed ${maxHeaderBytes} bytes`);
+          headers = parseHeaders(reader.buffer.subarray(0, end).toString('latin1'));
+          reader.buffer = reader.buffer.subarray(end + 4);
+          break;
+        }
+        if (reader.buffer.length > maxHeaderBytes) {
+          throw new MultipartLimitError(`Cannot read multipart part ${parts}: its headers exceed ${maxHeaderBytes} bytes`);
+        }
+        if (!(await reader.pull())) throw new MultipartError(`Cannot read multipart part ${parts}: the body ends in its headers`);
+      }
+
+      let finished = false;
+      let size = 0;
+      const partNumber = parts;
+      async function* body(): AsyncGenerator<Buffer> {
+        while (!finished) {
+          const at = reader.buffer.indexOf(delimiter);
+          if (at >= 0) {
+            const last = reader.buffer.subarray(0, at);
+            reader.buffer = reader.buffer.subarray(at + delimiter.length);
+            finished = true;
+            size += last.length;
+            if (size > maxPartBytes) throw new MultipartLimitError(`Cannot read multipart part ${partNumber}: it exceeds ${maxPartBytes} bytes`);
+            if (last.length) yield last;
+            return;
+          }
+          // Keep a tail that may hold the start of a delimiter split across chunks.
+          const safe = reader.buffer.length - (delimiter.length - 1);
+          if (safe > 0) {
+            const out = reader.buffer.subarray(0, safe);
+            reader.buffer = reader.buffer.subarray(safe);
+            size += out.length;
+            if (size > maxPartBytes) throw new MultipartLimitError(`Cannot read multipart part ${partNumber}: it exceeds ${maxPartBytes} bytes`);
+            // A copy: the consumer may keep the chunk while the reader's buffer moves on.
+            yield Buffer.from(out);
+          }
+          if (!(await reader.pull())) {
+            throw new MultipartError(`Cannot read multipart part ${partNumber}: the body ends before its closing delimiter`);
+          }
+        }
+      }
+      const iterable = body();
+      yield { headers, body: iterable };
+      // The consumer may have stopped early (a refused part, a `break` that closed `iterable`): a fresh generator
+      // over the same reader state skips the rest of the part.
+      if (!finished) for await (const _ of body()) void _;
+    }
+  } finally {
+    await reader.close();
+  }
+}
+
+/** The boundary parameter of a multipart Content-Type, or a 400-coded error. */
+export function boundaryOf(parameters: Record<string, string>): string {
+  const boundary = parameters.boundary;
+  if (!boundary) throw new MultipartError('Cannot read multipart body: the Content-Type has no boundary parameter');
+  return boundary;
+}

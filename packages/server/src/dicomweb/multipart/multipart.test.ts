@@ -1,0 +1,127 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { parseMultipart } from './multipart-parser.js';
+import { newBoundary, writeMultipart } from './multipart-writer.js';
+import { formatMediaType, parseAccept, parseMediaType } from './media-type.js';
+import { MultipartError, MultipartLimitError } from '../errors.js';
+
+async function collect(stream: AsyncIterable<Uint8Array>): Promise<Buffer> {
+  const parts: Buffer[] = [];
+  for await (const c of stream) parts.push(Buffer.from(c));
+  return Buffer.concat(parts);
+}
+
+async function* chunked(bytes: Buffer, size: number): AsyncGenerator<Buffer> {
+  for (let i = 0; i < bytes.length; i += size) yield bytes.subarray(i, i + size);
+}
+
+async function readParts(source: AsyncIterable<Uint8Array>, boundary: string, limits = {}) {
+  const out: { headers: Record<string, string>; body: Buffer }[] = [];
+  for await (const part of parseMultipart(source, boundary, limits)) out.push({ headers: part.headers, body: await collect(part.body) });
+  return out;
+}
+
+test('multipart writer and parser - round trip at every chunk size, delimiter split anywhere', async () => {
+  const boundary = newBoundary();
+  const bodies = [randomBytes(1000), Buffer.from(`\r\n--${boundary.slice(0, -1)}x\r\n`), Buffer.alloc(0), randomBytes(77)];
+  const written = await collect(
+    writeMultipart(bodies.map((b, i) => ({ headers: { 'Content-Type': 'application/dicom', 'X-Index': String(i) }, body: b })), boundary),
+  );
+  assert.ok(written.toString('latin1').endsWith(`--${boundary}--\r\n`));
+  for (const size of [1, 2, 3, 7, 50, 64, 100, 4096]) {
+    const parts = await readParts(chunked(written, size), boundary);
+    assert.equal(parts.length, 4, `chunk size ${size}`);
+    parts.forEach((p, i) => {
+      assert.equal(p.headers['content-type'], 'application/dicom');
+      assert.equal(p.headers['x-index'], String(i));
+      assert.deepEqual(p.body, bodies[i], `part ${i} at chunk size ${size}`);
+    });
+  }
+});
+
+test('multipart parser - preamble, epilogue, transport padding, part without headers', async () => {
+  const text = 'preamble text\r\n--b1  \r\n\r\nfirst\r\n--b1\r\nContent-Type: text/plain\r\n  ; folded\r\n\r\nsecond\r\n--b1--\r\nepilogue';
+  const parts = await readParts(chunked(Buffer.from(text), 5), 'b1');
+  assert.deepEqual(parts.map((p) => p.body.toString()), ['first', 'second']);
+  assert.deepEqual(parts[0]!.headers, {});
+  assert.equal(parts[1]!.headers['content-type'], 'text/plain ; folded');
+});
+
+test('multipart parser - a part the consumer does not read is skipped', async () => {
+  const boundary = 'bb';
+  const written = await collect(writeMultipart([{ headers: {}, body: randomBytes(5000) }, { headers: { a: '1' }, body: Buffer.from('kept') }], boundary));
+  const seen: string[] = [];
+  for await (const part of parseMultipart(chunked(written, 100), boundary)) {
+    if (part.headers.a) seen.push((await collect(part.body)).toString());
+    else for await (const _ of part.body) break;
+  }
+  assert.deepEqual(seen, ['kept']);
+});
+
+test('multipart parser - limits and malformed bodies throw coded errors', async () => {
+  const boundary = 'lim';
+  const written = await collect(writeMultipart([{ headers: {}, body: randomBytes(3000) }, { headers: {}, body: Buffer.from('x') }], boundary));
+  await assert.rejects(readParts(chunked(written, 256), boundary, { maxPartBytes: 2000 }), (e: unknown) => {
+    assert.ok(e instanceof MultipartLimitError);
+    assert.equal(e.httpStatus, 413);
+    assert.match(e.message, /part 1: it exceeds 2000 bytes/);
+    return true;
+  });
+  await assert.rejects(readParts(chunked(written, 256), boundary, { maxParts: 1 }), MultipartLimitError);
+  await assert.rejects(readParts(chunked(written.subarray(0, 2000), 256), boundary), (e: unknown) => {
+    assert.ok(e instanceof MultipartError);
+    assert.match(e.message, /ends before its closing delimiter/);
+    return true;
+  });
+  await assert.rejects(readParts(chunked(Buffer.from('no boundary here'), 4), boundary), /boundary 'lim' not found/);
+  const longHeader = Buffer.from(`--lim\r\nX: ${'a'.repeat(20000)}\r\n\r\nbody\r\n--lim--`);
+  await assert.rejects(readParts(chunked(longHeader, 1000), boundary), MultipartLimitError);
+});
+
+test('multipart parser - reads the source only as fast as parts are consumed (backpressure)', async () => {
+  const boundary = 'bp';
+  const written = await collect(writeMultipart([{ headers: {}, body: randomBytes(1 << 20) }, { headers: {}, body: randomBytes(10) }], boundary));
+  let pulled = 0;
+  async function* counting(): AsyncGenerator<Buffer> {
+    for await (const c of chunked(written, 16384)) {
+      pulled += c.length;
+      yield c;
+    }
+  }
+  const parts = parseMultipart(counting(), boundary);
+  const first = await parts.next();
+  assert.ok(!first.done);
+  const it = first.value.body[Symbol.asyncIterator]();
+  await it.next();
+  assert.ok(pulled <= 3 * 16384, `pulled ${pulled} bytes to give the first chunk`);
+  await parts.return(undefined);
+});
+
+test('writeMultipart - streams parts lazily: the next part is opened only after the previous one is read', async () => {
+  const opened: number[] = [];
+  async function* parts() {
+    for (let i = 0; i < 3; i++) {
+      opened.push(i);
+      yield { headers: { 'Content-Type': 'application/octet-stream' }, body: Buffer.alloc(64 * 1024, i) };
+    }
+  }
+  const stream = writeMultipart(parts(), 'lazy');
+  await new Promise((r) => setTimeout(r, 20));
+  assert.ok(opened.length <= 2, `opened ${opened.length} parts before anything was read`);
+  const all = await collect(stream);
+  assert.equal(opened.length, 3);
+  const back = await readParts(chunked(all, 1000), 'lazy');
+  assert.deepEqual(back.map((p) => p.body[0]), [0, 1, 2]);
+});
+
+test('media types - Accept parsing keeps client order for equal weights and drops q=0', () => {
+  const ranges = parseAccept('multipart/related; type="application/octet-stream"; transfer-syntax=*, image/jpeg;q=0.5, text/html;q=0');
+  assert.deepEqual(ranges.map((r) => r.essence), ['multipart/related', 'image/jpeg']);
+  assert.equal(ranges[0]!.parameters.type, 'application/octet-stream');
+  assert.equal(ranges[0]!.parameters['transfer-syntax'], '*');
+  assert.equal(ranges[1]!.q, 0.5);
+  assert.deepEqual(parseAccept(undefined).map((r) => r.essence), ['*/*']);
+  assert.deepEqual(parseMediaType('Multipart/Related; Boundary="a;b"')?.parameters, { boundary: 'a;b' });
+  assert.equal(formatMediaType('multipart/related', { type: 'application/dicom', boundary: 'x1' }), 'multipart/related; type="application/dicom"; boundary=x1');
+});
