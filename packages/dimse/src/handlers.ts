@@ -1,6 +1,7 @@
 import type { Readable } from 'node:stream';
 import type { DicomJsonDataset } from '@atrium/dicom';
 import type { AssociationInfo } from './association.js';
+import type { NEventReportOptions } from './storage-commitment.js';
 
 /** What a handler answers for a single operation (PS3.7 §9.1, Annex C). */
 export interface DimseStatusResult {
@@ -124,6 +125,13 @@ export interface StorageCommitmentRequest {
   /** Each item of (0008,1199) Referenced SOP Sequence. */
   referencedSops: { sopClassUid: string; sopInstanceUid: string }[];
   actionInformation: DicomJsonDataset;
+  /** Whether the association the N-ACTION came on is still established. */
+  isAssociationOpen: () => boolean;
+  /**
+   * Sends the result as N-EVENT-REPORT on that same association (PS3.4 J.3.3), once the N-ACTION-RSP has been
+   * written; rejects when the association has ended, so the caller can open a new one to the requestor instead.
+   */
+  reportOnSameAssociation: (options: NEventReportOptions) => Promise<DimseStatusResult>;
 }
 
 /**

@@ -54,6 +54,12 @@ export interface AcceptorPolicy {
   transferSyntaxes?: readonly string[];
   /** Per abstract syntax preference list; undefined falls back to `transferSyntaxes`. */
   transferSyntaxesFor?: (abstractSyntaxUid: string) => readonly string[] | undefined;
+  /**
+   * Full control of the choice for one proposed context (PS3.8 §9.3.2.2): given the syntaxes in the requestor's
+   * order, return the one to accept or undefined to refuse the context (result 4). Takes precedence over the
+   * preference lists, e.g. to keep the requestor's order so that instances are stored as they were sent.
+   */
+  chooseTransferSyntax?: (abstractSyntaxUid: string, proposedTransferSyntaxUids: readonly string[]) => string | undefined;
   /** Answer to an SCP/SCU role proposal; default grants what was proposed. Undefined leaves it unanswered. */
   acceptRoleSelection?: (proposal: RoleSelection) => RoleSelection | undefined;
   /** Answer to a SOP Class Extended Negotiation item; default: none (the SOP class's default behaviour). */
@@ -233,7 +239,9 @@ export class DimseServer {
       if (!accepts(pc.abstractSyntaxUid)) {
         return { id: pc.id, result: PresentationContextResult.AbstractSyntaxNotSupported, transferSyntaxUid: ImplicitVrLittleEndian };
       }
-      const chosen = this.preferences(pc.abstractSyntaxUid).find((ts) => pc.transferSyntaxUids.includes(ts));
+      const chosen = policy.chooseTransferSyntax
+        ? policy.chooseTransferSyntax(pc.abstractSyntaxUid, pc.transferSyntaxUids)
+        : this.preferences(pc.abstractSyntaxUid).find((ts) => pc.transferSyntaxUids.includes(ts));
       if (!chosen) {
         return { id: pc.id, result: PresentationContextResult.TransferSyntaxesNotSupported, transferSyntaxUid: ImplicitVrLittleEndian };
       }

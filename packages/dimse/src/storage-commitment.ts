@@ -78,6 +78,11 @@ export async function serveNAction(association: Association, message: IncomingMe
     return;
   }
   let result: DimseStatusResult;
+  // The event report may only follow the N-ACTION-RSP: whatever the handler starts waits for this to settle.
+  let responded!: () => void;
+  const responseWritten = new Promise<void>((resolve) => {
+    responded = resolve;
+  });
   try {
     const actionInformation = message.dataset ? decodeDataset(message.dataset, message.context.transferSyntaxUid) : {};
     const items = (actionInformation['00081199']?.Value ?? []) as DicomJsonDataset[];
@@ -89,11 +94,20 @@ export async function serveNAction(association: Association, message: IncomingMe
       transactionUid: text(actionInformation, '00081195'),
       referencedSops: items.map((item) => ({ sopClassUid: text(item, '00081150'), sopInstanceUid: text(item, '00081155') })),
       actionInformation,
+      isAssociationOpen: () => association.state === 'established',
+      reportOnSameAssociation: async (options) => {
+        await responseWritten;
+        return nEventReport(association, options);
+      },
     });
   } catch (error) {
     result = resultFromError(error, Status.ProcessingFailure);
   }
-  await respond(result);
+  try {
+    await respond(result);
+  } finally {
+    responded();
+  }
 }
 
 /** N-EVENT-REPORT SCP: hands the event to the handler and answers its status. */

@@ -23,7 +23,7 @@ export function syntheticInstance(sopInstanceUid: string, transferSyntaxUid: str
     '0020000D': { vr: 'UI', Value: ['1.2.826.0.1.3680043.10.1561.9.1'] },
     '0020000E': { vr: 'UI', Value: ['1.2.826.0.1.3680043.10.1561.9.2'] },
     '00280010': { vr: 'US', Value: [64] },
-    '00280011': { vr: 'US', Value: [Math.min(65535, Math.max(1, pixelBytes / 128))] },
+    '00280011': { vr: 'US', Value: [Math.min(65535, Math.max(1, Math.floor(pixelBytes / 128)))] },
     '00280100': { vr: 'US', Value: [16] },
     '7FE00010': { vr: 'OW', InlineBinary: pixels.toString('base64') },
   };
