@@ -1,0 +1,124 @@
+// A piscina worker: every pixel codec (dcmjs-codecs, dcmjs-imaging WebAssembly) runs here, never on the event loop
+// of the server. Tasks and results are plain structured-cloneable objects; see codec-tasks.ts.
+import { createRequire } from 'node:module';
+import type { DicomJsonDataset } from '@atrium/dicom';
+import type { CodecResult, CodecTask, PixelModule } from './codec-tasks.js';
+
+const require = createRequire(import.meta.url);
+
+interface NaturalizedDataset {
+  [keyword: string]: unknown;
+}
+interface TranscoderLike {
+  transcode(transferSyntaxUid: string, parameters?: Record<string, unknown>): void;
+  getElements(): NaturalizedDataset;
+  getDicomDataset(): ArrayBuffer;
+}
+interface DicomImageLike {
+  render(opts: { frame?: number; windowLevel?: unknown }): { width: number; height: number; pixels: ArrayBuffer };
+}
+interface Logger {
+  setLevel(level: string): void;
+}
+
+// These packages ship CommonJS bundles (and dcmjs no types): loaded through require with the narrow shapes above.
+const codecs = require('dcmjs-codecs') as {
+  NativeCodecs: { initializeAsync(opts?: object): Promise<void> };
+  Transcoder: new (elementsOrBuffer: NaturalizedDataset | ArrayBuffer, transferSyntaxUid?: string) => TranscoderLike;
+  log: Logger;
+};
+const imaging = require('dcmjs-imaging') as {
+  NativePixelDecoder: { initializeAsync(opts?: object): Promise<void> };
+  DicomImage: new (elements: NaturalizedDataset, transferSyntaxUid: string) => DicomImageLike;
+  WindowLevel: new (window: number, level: number) => unknown;
+  log: Logger;
+};
+const dcmjs = require('dcmjs') as {
+  data: {
+    DicomMetaDictionary: {
+      naturalizeDataset(dataset: object): NaturalizedDataset;
+    };
+  };
+  log: Logger;
+};
+
+// The libraries log every private tag they cannot name; a worker has no one to tell.
+for (const log of [codecs.log, imaging.log, dcmjs.log]) log.setLevel('silent');
+// Worker start-up: the WebAssembly modules load once per worker thread, before the first task. (Not a top-level
+// await: piscina may load this file through require(), which refuses modules with top-level await.)
+const ready = Promise.all([codecs.NativeCodecs.initializeAsync(), imaging.NativePixelDecoder.initializeAsync()]);
+
+function arrayBufferOf(bytes: Uint8Array): ArrayBuffer {
+  return bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength && bytes.buffer instanceof ArrayBuffer
+    ? bytes.buffer
+    : (bytes.slice().buffer as ArrayBuffer);
+}
+
+/**
+ * Inline binary values as dcmjs's own reader gives them: US/SS as arrays of numbers, the O* VRs as ArrayBuffers
+ * (what dcmjs-imaging's LUT code expects).
+ */
+function inlineValues(dataset: DicomJsonDataset): DicomJsonDataset {
+  const out: DicomJsonDataset = {};
+  for (const [tag, attribute] of Object.entries(dataset)) {
+    if (attribute.vr === 'SQ' && attribute.Value) {
+      out[tag] = { vr: 'SQ', Value: (attribute.Value as DicomJsonDataset[]).map(inlineValues) };
+    } else if (attribute.InlineBinary !== undefined) {
+      const bytes = Buffer.from(attribute.InlineBinary, 'base64');
+      if (attribute.vr === 'US' || attribute.vr === 'SS') {
+        const values: number[] = [];
+        for (let i = 0; i + 1 < bytes.length; i += 2) values.push(attribute.vr === 'US' ? bytes.readUInt16LE(i) : bytes.readInt16LE(i));
+        out[tag] = { vr: attribute.vr, Value: values };
+      } else out[tag] = attribute;
+    } else out[tag] = attribute;
+  }
+  return out;
+}
+
+function binaryToArrayBuffers(elements: NaturalizedDataset): NaturalizedDataset {
+  for (const [name, value] of Object.entries(elements)) {
+    if (value && typeof value === 'object' && 'InlineBinary' in value) {
+      elements[name] = arrayBufferOf(Buffer.from(String((value as { InlineBinary: string }).InlineBinary), 'base64'));
+    } else if (Array.isArray(value)) {
+      for (const item of value) if (item && typeof item === 'object' && !(item instanceof ArrayBuffer)) binaryToArrayBuffers(item as NaturalizedDataset);
+    }
+  }
+  return elements;
+}
+
+/** The pixel module as dcmjs wants it: keyword names, binary values as dcmjs reads them, the frames given. */
+function elementsOf(module: PixelModule, frames: readonly Uint8Array[]): NaturalizedDataset {
+  const elements = binaryToArrayBuffers(dcmjs.data.DicomMetaDictionary.naturalizeDataset(inlineValues(module.dataset)));
+  elements.NumberOfFrames = frames.length;
+  elements.PixelData = frames.map(arrayBufferOf);
+  return elements;
+}
+
+/** Runs one codec task. */
+export default async function run(task: CodecTask): Promise<CodecResult> {
+  await ready;
+  switch (task.kind) {
+    case 'transcode-instance': {
+      const transcoder = new codecs.Transcoder(arrayBufferOf(task.part10));
+      transcoder.transcode(task.targetTransferSyntaxUid, task.parameters ?? {});
+      return { kind: 'transcode-instance', dataset: new Uint8Array(transcoder.getDicomDataset()) };
+    }
+    case 'transcode-frames': {
+      const transcoder = new codecs.Transcoder(elementsOf(task.module, task.frames), task.transferSyntaxUid);
+      transcoder.transcode(task.targetTransferSyntaxUid, task.parameters ?? {});
+      const out = transcoder.getElements();
+      const pixelData = out.PixelData as ArrayBuffer[];
+      return {
+        kind: 'transcode-frames',
+        frames: pixelData.map((b) => new Uint8Array(b)),
+        photometricInterpretation: String(out.PhotometricInterpretation ?? ''),
+      };
+    }
+    case 'render': {
+      const image = new imaging.DicomImage(elementsOf(task.module, [task.frame]), task.transferSyntaxUid);
+      const windowLevel = task.window ? new imaging.WindowLevel(task.window.width, task.window.center) : undefined;
+      const rendered = image.render({ frame: 0, ...(windowLevel ? { windowLevel } : {}) });
+      return { kind: 'render', width: rendered.width, height: rendered.height, rgba: new Uint8Array(rendered.pixels) };
+    }
+  }
+}

@@ -1,0 +1,161 @@
+import { availableParallelism } from 'node:os';
+import { Readable } from 'node:stream';
+import { Piscina } from 'piscina';
+import { encodeFileMetaInformation, encodePart10Prefix } from '@atrium/dicom';
+import type { BlobStore } from '@atrium/store';
+import type { CodecResult, CodecTask, PixelModule } from './codec-tasks.js';
+import { TranscodeError } from './errors.js';
+import { DECODABLE_TRANSFER_SYNTAXES, ENCODABLE_TRANSFER_SYNTAXES, NATIVE_TRANSFER_SYNTAXES } from './transfer-syntax-support.js';
+import type { StoredInstanceRef } from './retrieve-service.js';
+
+export interface TranscoderOptions {
+  store: BlobStore;
+  /** Worker threads (default: cores - 1, at least 1): codecs never run on the event loop. */
+  maxThreads?: number;
+  /** Largest object transcoded whole, in bytes (default 1 GiB): a codec needs the pixel data in memory. */
+  maxInstanceBytes?: number;
+  /** Idle workers exit after this many ms (default 30 s): each holds the codecs' WebAssembly memory. */
+  idleTimeout?: number;
+}
+
+/** What `transcode` gives: the bytes to send and the syntax they are in. */
+export interface TranscodeResult {
+  transferSyntaxUid: string;
+  /** False when the stored bytes are sent as they are. */
+  transcoded: boolean;
+  /** The object (Part 10, or the bare data set when `form: 'dataset'`), streamed. */
+  stream: Readable;
+  /** Byte length when known in advance. */
+  size?: number;
+}
+
+type Ref = Pick<StoredInstanceRef, 'blobKey' | 'transferSyntaxUid' | 'sopClassUid' | 'sopInstanceUid' | 'datasetOffset' | 'size'>;
+
+/**
+ * Transcoding and rendering in a pool of worker threads (piscina + dcmjs-codecs / dcmjs-imaging). Shared by
+ * WADO-RS, WADO-URI and the DIMSE C-MOVE / C-GET SCPs: one `transcode(ref, targets)` for whole instances, and
+ * frame-level `transcodeFrames` / `render` for frames and rendered images, which need only the frame asked.
+ */
+export class TranscoderPool {
+  readonly #pool: Piscina<CodecTask, CodecResult>;
+  readonly #store: BlobStore;
+  readonly #maxInstanceBytes: number;
+
+  constructor(options: TranscoderOptions) {
+    this.#store = options.store;
+    this.#maxInstanceBytes = options.maxInstanceBytes ?? 1024 ** 3;
+    const maxThreads = options.maxThreads ?? Math.max(1, availableParallelism() - 1);
+    // Under tsx (tests, development) the worker is the TypeScript source; built, it is the emitted .js beside this.
+    const workerFile = import.meta.url.endsWith('.ts') ? './codec-worker.ts' : './codec-worker.js';
+    this.#pool = new Piscina<CodecTask, CodecResult>({
+      filename: new URL(workerFile, import.meta.url).href,
+      minThreads: 0,
+      maxThreads,
+      idleTimeout: options.idleTimeout ?? 30_000,
+    });
+  }
+
+  /**
+   * The instance in the first of `targets` (in the caller's order of preference) that it can be sent in: as
+   * stored when that is acceptable (`*` accepts anything), otherwise transcoded in a worker. `form: 'dataset'`
+   * drops preamble and file meta information, as DIMSE sends it (PS3.7 §9.3.1).
+   * Throws `TranscodeError` (406 / A702) when no target can be produced.
+   */
+  async transcode(ref: Ref, targets: readonly string[], options: { form?: 'part10' | 'dataset' } = {}): Promise<TranscodeResult> {
+    const form = options.form ?? 'part10';
+    const stored = ref.transferSyntaxUid;
+    if (targets.includes('*') || targets.includes(stored)) {
+      const start = form === 'dataset' ? ref.datasetOffset : 0;
+      return { transferSyntaxUid: stored, transcoded: false, stream: await this.#store.get(ref.blobKey, { start }), size: ref.size - start };
+    }
+    const candidates = targets.filter(
+      (t) => ENCODABLE_TRANSFER_SYNTAXES.has(t) && (DECODABLE_TRANSFER_SYNTAXES.has(stored) || NATIVE_TRANSFER_SYNTAXES.has(stored)),
+    );
+    if (candidates.length === 0) {
+      throw new TranscodeError(
+        `Cannot send instance '${ref.sopInstanceUid}' in ${targets.map((t) => `'${t}'`).join(', ')}: it is stored in '${stored}' and no codec converts between them`,
+      );
+    }
+    if (ref.size > this.#maxInstanceBytes) {
+      throw new TranscodeError(
+        `Cannot transcode instance '${ref.sopInstanceUid}': its ${ref.size} bytes exceed the transcoding limit of ${this.#maxInstanceBytes} bytes`,
+        { code: 'ATRIUM_ERR_RETRIEVE_TOO_LARGE' },
+      );
+    }
+    const chunks: Buffer[] = [];
+    for await (const chunk of await this.#store.get(ref.blobKey)) chunks.push(chunk as Buffer);
+    const part10 = Buffer.concat(chunks);
+    let lastError: unknown;
+    for (const target of candidates) {
+      try {
+        const result = await this.#pool.run({ kind: 'transcode-instance', part10, targetTransferSyntaxUid: target });
+        if (result.kind !== 'transcode-instance') throw new TypeError('Unexpected codec result');
+        const parts: Uint8Array[] = [];
+        if (form === 'part10') {
+          parts.push(
+            encodePart10Prefix(),
+            encodeFileMetaInformation({
+              mediaStorageSopClassUid: ref.sopClassUid,
+              mediaStorageSopInstanceUid: ref.sopInstanceUid,
+              transferSyntaxUid: target,
+            }),
+          );
+        }
+        parts.push(result.dataset);
+        const size = parts.reduce((n, p) => n + p.byteLength, 0);
+        return { transferSyntaxUid: target, transcoded: true, stream: Readable.from(parts), size };
+      } catch (error) {
+        lastError = error;
+      }
+    }
+    throw new TranscodeError(
+      `Cannot transcode instance '${ref.sopInstanceUid}' from '${stored}' to ${candidates.map((t) => `'${t}'`).join(', ')}: ${(lastError as Error)?.message ?? lastError}`,
+      { cause: lastError },
+    );
+  }
+
+  /** Frames of one instance converted from `transferSyntaxUid` to `target` (decoded when `target` is native). */
+  async transcodeFrames(
+    module: PixelModule,
+    transferSyntaxUid: string,
+    frames: Uint8Array[],
+    target: string,
+  ): Promise<{ frames: Uint8Array[]; photometricInterpretation: string }> {
+    if (!DECODABLE_TRANSFER_SYNTAXES.has(transferSyntaxUid) || !ENCODABLE_TRANSFER_SYNTAXES.has(target)) {
+      throw new TranscodeError(`Cannot convert frames from '${transferSyntaxUid}' to '${target}': no codec converts between them`);
+    }
+    try {
+      const result = await this.#pool.run({ kind: 'transcode-frames', module, transferSyntaxUid, frames, targetTransferSyntaxUid: target });
+      if (result.kind !== 'transcode-frames') throw new TypeError('Unexpected codec result');
+      return result;
+    } catch (error) {
+      if (error instanceof TranscodeError) throw error;
+      throw new TranscodeError(`Cannot convert frames from '${transferSyntaxUid}' to '${target}': ${(error as Error).message}`, { cause: error });
+    }
+  }
+
+  /** One frame rendered to RGBA (modality LUT, VOI window or the given one, palette, photometric conversion). */
+  async render(
+    module: PixelModule,
+    transferSyntaxUid: string,
+    frame: Uint8Array,
+    window?: { center: number; width: number },
+  ): Promise<{ width: number; height: number; rgba: Uint8Array }> {
+    try {
+      const result = await this.#pool.run({ kind: 'render', module, transferSyntaxUid, frame, ...(window ? { window } : {}) });
+      if (result.kind !== 'render') throw new TypeError('Unexpected codec result');
+      return result;
+    } catch (error) {
+      throw new TranscodeError(`Cannot render frame in '${transferSyntaxUid}': ${(error as Error).message}`, {
+        code: 'ATRIUM_ERR_RETRIEVE_RENDER',
+        httpStatus: 500,
+        cause: error,
+      });
+    }
+  }
+
+  /** Stops the workers. */
+  async close(): Promise<void> {
+    await this.#pool.destroy();
+  }
+}
