@@ -6,3 +6,4 @@ export * from './index-record.js';
 export * from './archive-repository.js';
 export * from './job-queue.js';
 export type { AtriumMigration } from './migrations/index.js';
+export * from './sql.js';
