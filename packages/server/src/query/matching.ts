@@ -237,15 +237,14 @@ function tokenMatches(queryToken: string, component: string): boolean {
  * Atrium's fuzzy PN matching (PS3.4 C.2.2.2.1.1 leaves the rules to the SCP): every word of the query must be a
  * prefix of a different component of one of the stored names, ignoring case, accents and component order; so
  * 'john do', 'DOE^J' and 'Jöhn' all match 'Doe^John'. `stored` is a PN value in DICOM text form (values joined by
- * `\`, groups by `=`); the alphabetic and phonetic groups are searched.
+ * `\`, groups by `=`); every group is searched.
  */
 export function fuzzyPersonNameMatches(query: string, stored: string | null): boolean {
   if (stored === null) return false;
   const wanted = fuzzyTokens(query);
   if (wanted.length === 0) return true;
   for (const value of stored.split('\\')) {
-    const [alphabetic = '', , phonetic = ''] = value.split('=');
-    for (const group of [alphabetic, phonetic]) {
+    for (const group of value.split('=')) {
       const components = fuzzyTokens(group);
       const used = new Set<number>();
       const all = wanted.every((token) => {

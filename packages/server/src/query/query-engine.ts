@@ -719,7 +719,8 @@ export class QueryEngine {
     );
     if (request.fuzzyMatching) {
       const rawAlias = alias(spec.raw);
-      const texts = queries.map((q) => [q.alphabetic, q.ideographic, q.phonetic].filter((g) => g !== '').join(' '));
+      // One group of the query is compared with every group stored: the first the requester filled in.
+      const texts = queries.map((q) => q.alphabetic || q.phonetic || q.ideographic);
       postFilters.push((row) => {
         const stored = (row[rawAlias] as string | null) ?? null;
         return texts.some((t) => fuzzyPersonNameMatches(t, stored));
