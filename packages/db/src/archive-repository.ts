@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { hostname } from 'node:os';
 import type {
   BulkDataRef,
   DicomJsonDataset,
@@ -15,6 +16,7 @@ import { extractIndexRecord } from './index-record.js';
 import { PreparedQuery } from './prepared-query.js';
 import type {
   AtriumSchema,
+  BlobIntentTable,
   ChangeAction,
   ChangeFeedTable,
   ChangeLevel,
@@ -37,10 +39,26 @@ export interface CommitInstanceInput {
   source: { kind: IngestSourceKind; callingAeTitle?: string };
   duplicatePolicy: DuplicatePolicy;
   /**
+   * The store's id of the staged bytes that the caller will publish under `blobKey` after the commit. When given,
+   * a new or replacing commit records the publish (and the deletion of a replaced blob) as blob intents in the
+   * same transaction, for crash recovery; the caller clears them with `clearBlobIntents` once done.
+   */
+  stagingId?: string;
+  /** `<host>:<pid>` of the committing process, recorded with the intents (default: this process). */
+  owner?: string;
+  /**
    * Runs inside the transaction once the outcome is decided, just before the commit; throwing rolls everything
    * back. For work that must succeed or fail together with the index rows.
    */
   beforeCommit?: (decision: { outcome: CommitOutcome; replacedBlobKey?: string }) => Promise<void> | void;
+}
+
+export interface BlobIntent {
+  blobKey: string;
+  action: 'publish' | 'delete';
+  stagingId: string | null;
+  sopInstanceUid: string;
+  owner: string;
 }
 
 export interface CommitInstanceResult {
@@ -435,6 +453,24 @@ export class ArchiveRepository {
    * A study owned by another patient, or a series by another study, is refused with `IngestConflictError`. A
    * patient whose stored name or birth date differs keeps the stored values and the result carries a warning.
    */
+  /** Blob intents left by commits whose follow-up work has not been confirmed (crash recovery reads them). */
+  async listBlobIntents(): Promise<BlobIntent[]> {
+    const rows = await this.database.kysely.selectFrom('blob_intent').selectAll().orderBy('created_at').execute();
+    return rows.map((r) => ({
+      blobKey: r.blob_key,
+      action: r.action,
+      stagingId: r.staging_id,
+      sopInstanceUid: r.sop_instance_uid,
+      owner: r.owner,
+    }));
+  }
+
+  /** Confirms that the follow-up work of these intents is done. */
+  async clearBlobIntents(blobKeys: readonly string[]): Promise<void> {
+    if (blobKeys.length === 0) return;
+    await this.database.kysely.deleteFrom('blob_intent').where('blob_key', 'in', [...blobKeys]).execute();
+  }
+
   async commitInstance(input: CommitInstanceInput): Promise<CommitInstanceResult> {
     const { parsed } = input;
     const record = extractIndexRecord(parsed.dataset, parsed.fileMetaInformation);
@@ -601,6 +637,26 @@ export class ArchiveRepository {
     }
 
     await this.#appendFeed(trx, feed);
+    if (input.stagingId !== undefined) {
+      const owner = input.owner ?? `${hostname()}:${process.pid}`;
+      const intents: BlobIntentTable[] = [
+        { blob_key: input.blobKey, action: 'publish', staging_id: input.stagingId, sop_instance_uid: sopInstanceUid, owner, created_at: now },
+      ];
+      if (existing && existing.blob_key !== input.blobKey) {
+        intents.push({ blob_key: existing.blob_key, action: 'delete', staging_id: null, sop_instance_uid: sopInstanceUid, owner, created_at: now });
+      }
+      await trx
+        .insertInto('blob_intent')
+        .values(intents)
+        .onConflict((oc) => oc.column('blob_key').doUpdateSet((eb) => ({
+          action: eb.ref('excluded.action'),
+          staging_id: eb.ref('excluded.staging_id'),
+          sop_instance_uid: eb.ref('excluded.sop_instance_uid'),
+          owner: eb.ref('excluded.owner'),
+          created_at: eb.ref('excluded.created_at'),
+        })))
+        .execute();
+    }
     const outcome: CommitOutcome = existing ? 'replaced' : 'stored';
     await input.beforeCommit?.({ outcome, ...(existing ? { replacedBlobKey: existing.blob_key } : {}) });
     return result(outcome, existing?.blob_key);

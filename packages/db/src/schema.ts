@@ -15,6 +15,22 @@ export interface AtriumSchema {
   series_metadata: SeriesMetadataTable;
   change_feed: ChangeFeedTable;
   job: JobTable;
+  blob_intent: BlobIntentTable;
+}
+
+/**
+ * Blob work that must follow an index commit, recorded in the same transaction so a crash between the commit and
+ * the work cannot lose it (see the ingest pipeline): `publish` moves staged bytes (`staging_id`) to `blob_key`;
+ * `delete` removes a blob the commit superseded. Rows are cleared once the work is done.
+ */
+export interface BlobIntentTable {
+  blob_key: string;
+  action: 'publish' | 'delete';
+  staging_id: string | null;
+  sop_instance_uid: string;
+  /** `<host>:<pid>` of the process that committed: recovery leaves the intents of a live process alone. */
+  owner: string;
+  created_at: string;
 }
 
 /** Patient level, PS3.4 C.6.1.1.2 (Patient Root). Identity: (patient_id, issuer_of_patient_id). */

@@ -1,16 +1,19 @@
 import { mkdirSync } from 'node:fs';
 import { DataDictionary } from '@atrium/dicom';
-import { openFileSystemBlobStore, type BlobStore } from '@atrium/store';
+import { openFileSystemBlobStore, type BlobStore, type FilesystemBlobStore } from '@atrium/store';
 import { openDatabase, type AtriumDatabase, type ArchiveRepository } from '@atrium/db';
 import type { FastifyInstance } from 'fastify';
 import type { AtriumConfig } from './config/config.js';
 import { createLogger, type Logger } from './logger.js';
 import { IngestPipeline } from './ingest/ingest-pipeline.js';
-import { recoverPending } from './ingest/recover-pending.js';
+import { recoverBlobIntents } from './ingest/recover-blob-intents.js';
 import { RetrieveService } from './retrieve/index.js';
 import { openDevelopmentPolicy, type AuthorizationPolicy } from './auth/authorization.js';
 import { buildHttpServer } from './http/http-server.js';
 import { startDimse, type DimseListener } from './dimse-services/index.js';
+
+/** Staging files older than this belong to no live ingest: a crash left them, and recovery did not need them. */
+const STALE_STAGING_MS = 60 * 60 * 1000;
 
 /** The archive's object graph: what every command and listener works through. */
 export interface Archive {
@@ -39,16 +42,23 @@ export async function openArchive(config: AtriumConfig, logger: Logger = createL
     path: config.database.path,
     synchronous: config.database.synchronous,
   });
-  let store: BlobStore;
+  let store: FilesystemBlobStore;
   try {
-    store = await openFileSystemBlobStore({ root: config.store.root });
+    // Stale staging files are removed only after recovery, which may still need some of them.
+    store = await openFileSystemBlobStore({ root: config.store.root, staleStagingAfterMs: Number.POSITIVE_INFINITY });
   } catch (error) {
     await database.close();
     throw error;
   }
   const archive = database.archive;
   const ingest = new IngestPipeline({ config, store, archive, dictionary, logger });
-  await recoverPending(store, archive, ingest, logger);
+  try {
+    await recoverBlobIntents(store, archive, logger);
+    await store.removeStaleStaging(STALE_STAGING_MS);
+  } catch (error) {
+    await database.close();
+    throw error;
+  }
   return {
     config,
     logger,
@@ -60,6 +70,7 @@ export async function openArchive(config: AtriumConfig, logger: Logger = createL
     retrieve: new RetrieveService({ database, store }),
     policy: openDevelopmentPolicy(),
     async close() {
+      await ingest.flush();
       await store.close?.();
       await database.close();
     },

@@ -28,6 +28,12 @@ export interface BlobWriteOptions {
  * `discard` must follow; after either, both fail with `StagedBlobStateError`.
  */
 export interface StagedBlob {
+  /**
+   * Opaque id of the staged bytes, stable until they are committed or discarded, across a restart too: a caller
+   * that records it (for example in the same transaction as index rows) can find the bytes again with
+   * `resumeStaged` after a crash.
+   */
+  readonly id: string;
   readonly size: number;
   /** Publishes the bytes under `key` atomically, replacing any object there. */
   commit(key: string): Promise<void>;
@@ -61,6 +67,8 @@ export interface BlobStore {
   put(key: string, source: BlobSource, opts?: BlobWriteOptions): Promise<BlobInfo>;
   /** Streams `source` into staging, for a key chosen later. */
   stage(source: BlobSource, opts?: BlobWriteOptions): Promise<StagedBlob>;
+  /** Staged bytes left by an earlier process, by `StagedBlob.id`; undefined when they are gone. */
+  resumeStaged(id: string): Promise<StagedBlob | undefined>;
   /** A writable sink into staging, for callers that build their own `pipeline`. */
   createStagingWriter(opts?: BlobWriteOptions): StagingWriter;
   /** Opens the object (or a range of it); `BlobNotFoundError` when absent, `BlobRangeError` when unsatisfiable. */

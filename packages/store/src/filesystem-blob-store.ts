@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type { FileHandle } from 'node:fs/promises';
 import { mkdir, open, readdir, rename, rmdir, stat, unlink } from 'node:fs/promises';
-import { dirname, join, resolve, sep } from 'node:path';
+import { basename, dirname, join, resolve, sep } from 'node:path';
 import type { Readable } from 'node:stream';
 import { Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -160,11 +160,15 @@ type StagedState = 'staged' | 'committed' | 'discarded';
 class FilesystemStagedBlob implements StagedBlob {
   #state: StagedState = 'staged';
 
+  readonly id: string;
+
   constructor(
     private readonly store: FilesystemBlobStore,
     private readonly stagingPath: string,
     readonly size: number,
-  ) {}
+  ) {
+    this.id = basename(stagingPath);
+  }
 
   async commit(key: string): Promise<void> {
     validateBlobKey(key);
@@ -291,6 +295,19 @@ export class FilesystemBlobStore implements BlobStore {
       }
     }
     return removed;
+  }
+
+  async resumeStaged(id: string): Promise<StagedBlob | undefined> {
+    // Ids are the random hex names `createStagingWriter` makes; anything else could name a path outside staging.
+    if (!/^[0-9a-f]{24}$/.test(id)) return undefined;
+    const path = join(this.#stagingDir, id);
+    try {
+      const info = await stat(path);
+      return info.isFile() ? new FilesystemStagedBlob(this, path, info.size) : undefined;
+    } catch (error) {
+      if (isErrno(error, 'ENOENT')) return undefined;
+      throw error;
+    }
   }
 
   createStagingWriter(opts: BlobWriteOptions = {}): StagingWriter {

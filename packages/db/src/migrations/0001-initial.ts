@@ -170,6 +170,16 @@ export async function up(db: Kysely<any>, dialect: DialectSupport): Promise<void
     .execute();
 
   await db.schema
+    .createTable('blob_intent')
+    .addColumn('blob_key', 'text', (c) => c.primaryKey())
+    .addColumn('action', 'text', (c) => c.notNull())
+    .addColumn('staging_id', 'text')
+    .addColumn('sop_instance_uid', 'text', (c) => c.notNull())
+    .addColumn('owner', 'text', (c) => c.notNull())
+    .addColumn('created_at', 'text', (c) => c.notNull())
+    .execute();
+
+  await db.schema
     .createTable('change_feed')
     .addColumn('seq', int, (c) => dialect.idColumn(c, { monotonic: true }))
     .addColumn('recorded_at', 'text', (c) => c.notNull())

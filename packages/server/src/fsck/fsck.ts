@@ -2,7 +2,8 @@ import { createHash } from 'node:crypto';
 import type { BlobStore } from '@atrium/store';
 import type { ArchiveRepository } from '@atrium/db';
 import type { IngestPipeline } from '../ingest/ingest-pipeline.js';
-import { INSTANCE_PREFIX, PENDING_PREFIX } from '../ingest/blob-key.js';
+import { INSTANCE_PREFIX } from '../ingest/blob-key.js';
+import { ownerAlive } from '../ingest/recover-blob-intents.js';
 import { reasonOf } from '../errors.js';
 
 export interface FsckOptions {
@@ -14,7 +15,7 @@ export interface FsckOptions {
 }
 
 export interface FsckProblem {
-  kind: 'missing-blob' | 'size-mismatch' | 'digest-mismatch' | 'orphan-blob' | 'pending-blob';
+  kind: 'missing-blob' | 'size-mismatch' | 'digest-mismatch' | 'orphan-blob' | 'unfinished-commit';
   key: string;
   sopInstanceUid?: string;
   detail: string;
@@ -45,6 +46,8 @@ export async function fsck(
   const { store, archive, ingest } = deps;
   const problems: FsckProblem[] = [];
   const repairs: string[] = [];
+  // Intents this process cleared but had not yet written are not problems.
+  await ingest.flush();
   const indexedKeys = new Set<string>();
   let instancesChecked = 0;
 
@@ -104,8 +107,16 @@ export async function fsck(
       repairs.push(`Quarantined '${blob.key}': ${reasonOf(error)}`);
     }
   }
-  for await (const blob of store.list(PENDING_PREFIX)) {
-    problems.push({ kind: 'pending-blob', key: blob.key, detail: 'an ingest in progress, or one a crash interrupted' });
+  for (const intent of await archive.listBlobIntents()) {
+    if (ownerAlive(intent.owner, true)) continue; // in flight
+    if (indexedKeys.has(intent.blobKey) && intent.action === 'publish' && !(await store.head(intent.blobKey))) {
+      problems.push({
+        kind: 'unfinished-commit',
+        key: intent.blobKey,
+        sopInstanceUid: intent.sopInstanceUid,
+        detail: `committed by ${intent.owner}, which stopped before moving it into place (recovered at the next start)`,
+      });
+    }
   }
 
   return { instancesChecked, blobsChecked, problems, repairs, clean: problems.length === 0 };

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { instanceBlobKey, pendingBlobKey, parsePendingBlobKey, finalKeyHash } from './blob-key.js';
+import { instanceBlobKey } from './blob-key.js';
 
 test('instanceBlobKey - groups by study and series and ends with the digest', () => {
   const key = instanceBlobKey('1.2.3', '1.2.3.4', '1.2.3.4.5', 'ab'.repeat(32));
@@ -13,13 +13,9 @@ test('instanceBlobKey - characters outside UIDs cannot escape the key space', ()
   assert.ok(!key.split('/').includes(''));
 });
 
-test('pendingBlobKey - names the owner and a hash of the final key, within a file name limit', () => {
-  const longUid = '1.2.826.0.1.3680043.8.498.' + '1234567890'.repeat(3) + '.1';
-  const finalKey = instanceBlobKey(longUid, longUid + '.2', longUid + '.3', 'cd'.repeat(32));
-  assert.ok(finalKey.length > 150);
-  const pending = pendingBlobKey(finalKey, 4242);
-  assert.ok(pending.length < 64, pending);
-  assert.deepEqual(parsePendingBlobKey(pending), { pid: 4242, finalKeyHash: finalKeyHash(finalKey) });
-  assert.notEqual(finalKeyHash(finalKey), finalKeyHash(finalKey + 'x'));
-  assert.equal(parsePendingBlobKey('pending/nonsense'), undefined);
+test('instanceBlobKey - stays within file name limits for 64-character UIDs', () => {
+  const uid = '1.2.826.0.1.3680043.8.498.' + '1234567890'.repeat(3) + '.1234567';
+  assert.equal(uid.length, 64);
+  const key = instanceBlobKey(uid, uid, uid, 'ab'.repeat(32));
+  for (const segment of key.split('/')) assert.ok(segment.length < 255);
 });

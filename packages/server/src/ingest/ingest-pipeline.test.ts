@@ -2,8 +2,10 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { buildCtSeries, encodePart10, readPart10, getString, type SyntheticInstance, type WritableDataset } from '@atrium/dicom';
 import { openTestArchive } from '../test-support.js';
-import { instanceBlobKey, pendingBlobKey } from './blob-key.js';
-import { recoverPending } from './recover-pending.js';
+import { instanceBlobKey } from './blob-key.js';
+import { recoverBlobIntents } from './recover-blob-intents.js';
+import { createHash } from 'node:crypto';
+import { hostname } from 'node:os';
 import { fsck } from '../fsck/fsck.js';
 
 const ct = (overrides: Parameters<typeof buildCtSeries>[0] = {}) =>
@@ -159,25 +161,57 @@ test('ingest - a study filed under another patient is refused, not moved', async
   }
 });
 
-test('recoverPending - finishes a committed ingest and discards an uncommitted one', async () => {
+test('recoverBlobIntents - finishes a commit whose rename a crash interrupted, and forgets one whose bytes are gone', async () => {
   const archive = await openTestArchive();
   try {
     const [a, b] = ct({ seed: 3 }).instances;
-    await archive.ingest.ingest([a!.bytes], { kind: 'import' });
-    const stored = await archive.archive.findInstance(a!.sopInstanceUid);
-    // Simulate a crash after the index commit of `a`, before its final rename, by a process that no longer runs.
-    const deadPid = 2 ** 22 + 12345;
-    await archive.store.rename(stored!.blobKey, pendingBlobKey(stored!.blobKey, deadPid));
-    // And a crash before the index commit of `b`.
-    const orphanKey = instanceBlobKey('1.2.3', '1.2.3.4', b!.sopInstanceUid, '0'.repeat(64));
-    await archive.store.put(pendingBlobKey(orphanKey, deadPid), [b!.bytes]);
-    assert.equal((await fsck(archive)).clean, false);
-    const report = await recoverPending(archive.store, archive.archive, archive.ingest, archive.logger);
-    assert.deepEqual(report.completed, [stored!.blobKey]);
-    assert.equal(report.discarded.length, 1);
-    const after = await fsck(archive);
+    // What a crash after the index commit and before the rename leaves: staged bytes and an intent naming them.
+    const crashed = async (instance: SyntheticInstance) => {
+      const parsed = await readPart10([instance.bytes]);
+      const staged = await archive.store.stage([instance.bytes]);
+      const digest = createHash('sha256').update(instance.bytes).digest('hex');
+      const blobKey = instanceBlobKey(instance.studyInstanceUid, instance.seriesInstanceUid, instance.sopInstanceUid, digest);
+      await archive.archive.commitInstance({
+        parsed,
+        blobKey,
+        size: instance.bytes.byteLength,
+        digest,
+        source: { kind: 'import' },
+        duplicatePolicy: 'keep',
+        stagingId: staged.id,
+        owner: `${hostname()}:${2 ** 22 + 12345}`,
+      });
+      return { staged, blobKey };
+    };
+    const first = await crashed(a!);
+    const second = await crashed(b!);
+    await second.staged.discard(); // its bytes did not survive (say, staging was cleaned by hand)
+    const before = await fsck(archive);
+    assert.deepEqual(before.problems.map((p) => p.kind).sort(), ['missing-blob', 'missing-blob', 'unfinished-commit', 'unfinished-commit'], 'a dead owner\'s unfinished commits are problems until recovered');
+
+    const report = await recoverBlobIntents(archive.store, archive.archive, archive.logger);
+    assert.deepEqual(report.published, [first.blobKey]);
+    assert.deepEqual(report.removed, [b!.sopInstanceUid]);
+    assert.deepEqual(await archive.archive.listBlobIntents(), []);
+    const after = await fsck(archive, { verifyDigests: true });
     assert.ok(after.clean, JSON.stringify(after.problems));
     assert.equal(after.instancesChecked, 1);
+    const bytes = await readAll(await archive.store.get(first.blobKey));
+    assert.deepEqual(new Uint8Array(bytes), a!.bytes);
+  } finally {
+    await archive.cleanup();
+  }
+});
+
+test('ingest - leaves no blob intents behind once flushed', async () => {
+  const archive = await openTestArchive({ ATRIUM_DUPLICATE_POLICY: 'replace' });
+  try {
+    const slice = ct({ seed: 4 }).instances[0]!;
+    await archive.ingest.ingest([slice.bytes], { kind: 'import' });
+    await archive.ingest.ingest([await altered(slice, 'v2')], { kind: 'import' });
+    await archive.ingest.flush();
+    assert.deepEqual(await archive.archive.listBlobIntents(), []);
+    assert.ok((await fsck(archive)).clean);
   } finally {
     await archive.cleanup();
   }

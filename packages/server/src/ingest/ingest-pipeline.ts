@@ -9,12 +9,13 @@ import {
   encodePart10Prefix,
   encodeFileMetaInformation,
 } from '@atrium/dicom';
-import type { BlobStore } from '@atrium/store';
+import type { BlobStore, StagedBlob } from '@atrium/store';
 import type { ArchiveRepository } from '@atrium/db';
 import type { AtriumConfig } from '../config/config.js';
 import type { Logger } from '../logger.js';
 import { IngestRejectedError } from '../errors.js';
-import { instanceBlobKey, pendingBlobKey } from './blob-key.js';
+import { instanceBlobKey } from './blob-key.js';
+import { IntentClearer } from './intent-clearer.js';
 import { validateInstance } from './validate-instance.js';
 
 /** Bytes in: a stream, or any (async) iterable of chunks. */
@@ -61,17 +62,38 @@ export interface IngestDependencies {
 /**
  * The one ingest pipeline (design.md §3.1) shared by C-STORE, STOW-RS, import and demo:
  *
- *   stream in ─┬─> staging blob (temporary name, fsync)        ─> validate ─> pending blob ─> index commit ─> final blob
+ *   stream in ─┬─> staging blob (temporary name, fsync)  ─> validate ─> index commit + blob intent ─> rename into place
  *              ├─> SHA-256
  *              └─> streaming Part 10 reader (header, bulk and frame offsets; pixel data skipped, never held)
  *
- * Crash safety: the staged bytes are renamed to a pending key that names the final key; the index transaction
- * commits; then the pending blob is renamed to its final key. `recoverPending` finishes or discards whatever a
- * crash left between those steps, so an acknowledged instance is always present and an unacknowledged one is
- * either whole or absent. Success is answered only after the last step.
+ * Crash safety: the index transaction also records a blob intent naming the staged bytes and their final key;
+ * only then are the bytes renamed into place, and success answered. `recoverBlobIntents` finishes whatever a crash
+ * left between the commit and the rename, so an acknowledged instance is always present. Three fsyncs per instance
+ * (the staged file, the index, the target directory) and one rename: the minimum for that guarantee.
  */
 export class IngestPipeline {
-  constructor(private readonly deps: IngestDependencies) {}
+  private readonly intents: IntentClearer;
+
+  constructor(private readonly deps: IngestDependencies) {
+    this.intents = new IntentClearer(deps.archive, deps.logger);
+  }
+
+  /** Confirms the blob intents still waiting to be cleared; call before closing the database. */
+  flush(): Promise<void> {
+    return this.intents.flush();
+  }
+
+  /**
+   * Moves committed bytes to their key. If recovery in another process finished the move first (it found our
+   * intent while we were between the two steps), the key already holds the bytes and that is success too.
+   */
+  private async publish(staged: StagedBlob, key: string): Promise<void> {
+    try {
+      await staged.commit(key);
+    } catch (error) {
+      if (!(await this.deps.store.head(key))) throw error;
+    }
+  }
 
   /** Ingests a Part 10 file (import, STOW-RS, demo). */
   async ingest(stream: ByteSource, source: IngestSource): Promise<IngestResult> {
@@ -178,9 +200,6 @@ export class IngestPipeline {
       identity.uids.sopInstanceUid,
       digest,
     );
-    const pendingKey = pendingBlobKey(key);
-    await staged.commit(pendingKey);
-
     let committed;
     try {
       committed = await archive.commitInstance({
@@ -190,19 +209,23 @@ export class IngestPipeline {
         digest,
         source: { kind: source.kind, ...(source.callingAeTitle ? { callingAeTitle: source.callingAeTitle } : {}) },
         duplicatePolicy: config.ingest.duplicatePolicy,
+        stagingId: staged.id,
       });
     } catch (error) {
-      await store.delete(pendingKey);
+      await staged.discard();
       throw error;
     }
     if (committed.outcome === 'identical' || committed.outcome === 'kept-existing') {
       // Another ingest of the same instance won the race between our duplicate check and our transaction.
-      await store.delete(pendingKey);
+      await staged.discard();
     } else {
-      await store.rename(pendingKey, key);
+      await this.publish(staged, key);
+      const done = [key];
       if (committed.replacedBlobKey && committed.replacedBlobKey !== key) {
         await store.delete(committed.replacedBlobKey);
+        done.push(committed.replacedBlobKey);
       }
+      this.intents.clear(done);
     }
     return { ...base, outcome: committed.outcome, warnings: [...identity.warnings, ...committed.warnings] };
   }

@@ -1,17 +1,29 @@
+import { hostname } from 'node:os';
 import type { BlobStore } from '@atrium/store';
-import type { ArchiveRepository } from '@atrium/db';
+import type { ArchiveRepository, BlobIntent } from '@atrium/db';
 import type { Logger } from '../logger.js';
-import { PENDING_PREFIX, parsePendingBlobKey, finalKeyHash } from './blob-key.js';
-import type { IngestPipeline } from './ingest-pipeline.js';
 
 export interface RecoveryReport {
-  completed: string[];
-  discarded: string[];
+  /** Staged bytes moved to their key: the index commit had happened, the rename had not. */
+  published: string[];
+  /** Index entries removed because their staged bytes were gone: never acknowledged, so nothing is lost. */
+  removed: string[];
+  /** Superseded blobs deleted. */
+  deleted: string[];
+  /** Intents of processes still running, left alone. */
   skipped: string[];
 }
 
-function processAlive(pid: number): boolean {
-  if (pid === process.pid) return true;
+/**
+ * Whether the process that wrote an intent may still be working on it. At start-up this process's own pid can only
+ * be a previous process's (pids are reused), so `selfIsAlive` is false there and true everywhere else.
+ */
+export function ownerAlive(owner: string, selfIsAlive: boolean): boolean {
+  const [host, pidText] = owner.split(':');
+  const pid = Number(pidText);
+  // Another host's process cannot be checked from here; its own recovery handles it.
+  if (host !== hostname()) return true;
+  if (pid === process.pid) return selfIsAlive;
   try {
     process.kill(pid, 0);
     return true;
@@ -21,44 +33,45 @@ function processAlive(pid: number): boolean {
 }
 
 /**
- * Finishes what a crashed ingest left between its steps (see `IngestPipeline`): a pending blob whose instance the
- * index already names is moved to its final key (the index commit happened, so the sender may have been told
- * "stored"); one the index does not name is discarded (the sender was never told anything). Pending blobs of a
- * process that is still running are in flight and left alone.
+ * Finishes the blob work that index commits promised (see `IngestPipeline`): a crash between an index commit and
+ * the rename of its staged bytes leaves a `publish` intent, done here; a replaced blob not yet deleted leaves a
+ * `delete` intent. Runs at start-up, before stale staging files are cleaned, so the staged bytes are still there.
  */
-export async function recoverPending(
-  store: BlobStore,
-  archive: ArchiveRepository,
-  ingest: IngestPipeline,
-  logger: Logger,
-): Promise<RecoveryReport> {
-  const report: RecoveryReport = { completed: [], discarded: [], skipped: [] };
-  for await (const blob of store.list(PENDING_PREFIX)) {
-    const pending = parsePendingBlobKey(blob.key);
-    if (!pending) {
-      report.skipped.push(blob.key);
+export async function recoverBlobIntents(store: BlobStore, archive: ArchiveRepository, logger: Logger): Promise<RecoveryReport> {
+  const report: RecoveryReport = { published: [], removed: [], deleted: [], skipped: [] };
+  const done: string[] = [];
+  for (const intent of await archive.listBlobIntents()) {
+    if (ownerAlive(intent.owner, false)) {
+      report.skipped.push(intent.blobKey);
       continue;
     }
-    if (processAlive(pending.pid)) {
-      report.skipped.push(blob.key);
-      continue;
-    }
-    // The blob is a whole, fsync'd Part 10 file: its header says which instance it is.
-    const sopInstanceUid = await ingest.identify(blob.key).catch(() => undefined);
-    const indexed = sopInstanceUid ? await archive.findInstance(sopInstanceUid) : undefined;
-    if (indexed && finalKeyHash(indexed.blobKey) === pending.finalKeyHash && !(await store.head(indexed.blobKey))) {
-      await store.rename(blob.key, indexed.blobKey);
-      report.completed.push(indexed.blobKey);
-    } else {
-      await store.delete(blob.key);
-      report.discarded.push(blob.key);
-    }
+    await recoverOne(store, archive, intent, report);
+    done.push(intent.blobKey);
   }
-  if (report.completed.length || report.discarded.length) {
+  await archive.clearBlobIntents(done);
+  if (report.published.length || report.removed.length || report.deleted.length) {
     logger.warn(
-      { completed: report.completed.length, discarded: report.discarded.length },
-      'Recovered ingests interrupted by a crash',
+      { published: report.published.length, removed: report.removed, deleted: report.deleted.length },
+      'Finished blob work interrupted by a crash',
     );
   }
   return report;
+}
+
+async function recoverOne(store: BlobStore, archive: ArchiveRepository, intent: BlobIntent, report: RecoveryReport): Promise<void> {
+  const indexed = await archive.findInstance(intent.sopInstanceUid);
+  if (intent.action === 'delete') {
+    if (indexed?.blobKey !== intent.blobKey && (await store.delete(intent.blobKey))) report.deleted.push(intent.blobKey);
+    return;
+  }
+  if (indexed?.blobKey !== intent.blobKey) return; // replaced or deleted since: nothing to publish
+  if (await store.head(intent.blobKey)) return; // the rename happened
+  const staged = intent.stagingId ? await store.resumeStaged(intent.stagingId) : undefined;
+  if (staged) {
+    await staged.commit(intent.blobKey);
+    report.published.push(intent.blobKey);
+  } else {
+    await archive.deleteInstance(intent.sopInstanceUid);
+    report.removed.push(intent.sopInstanceUid);
+  }
 }
