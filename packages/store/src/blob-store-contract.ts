@@ -206,6 +206,21 @@ export function describeBlobStoreContract(
       await assert.rejects(staged.discard(), { code: 'ATRIUM_ERR_STORE_STAGED_STATE' });
     });
 
+    test('resumeStaged - finds staged bytes by id until they are committed or discarded', async () => {
+      const staged = await store.stage(chunksOf('kept across a restart'));
+      assert.ok(staged.id.length > 0);
+      const resumed = await store.resumeStaged(staged.id);
+      assert.ok(resumed, 'the staged bytes are found by id');
+      assert.equal(resumed.size, staged.size);
+      await resumed.commit('stage/resumed');
+      assert.equal((await readAll(await store.get('stage/resumed'))).toString(), 'kept across a restart');
+      assert.equal(await store.resumeStaged(staged.id), undefined, 'committed bytes are no longer staged');
+      const dropped = await store.stage(chunksOf('dropped'));
+      await dropped.discard();
+      assert.equal(await store.resumeStaged(dropped.id), undefined);
+      assert.equal(await store.resumeStaged('../../etc/passwd'), undefined, 'an id never names a path');
+    });
+
     test('stage - discard leaves nothing behind', async () => {
       const staged = await store.stage(chunksOf('to be dropped'));
       await staged.discard();
