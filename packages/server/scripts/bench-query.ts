@@ -36,7 +36,7 @@ const searches: Array<[string, QueryRequest]> = [
   ['all studies, first 100', study({})],
   ['patient id', study({ '00100020': { vr: 'LO', Value: [`PID${Math.floor(patients / 2)}`] } })],
   ['patient name prefix', study({ '00100010': { vr: 'PN', Value: [{ Alphabetic: 'smith1*' }] } })],
-  ['patient name fuzzy', study({ '00100010': { vr: 'PN', Value: [{ Alphabetic: 'muller 12' }] } }, { fuzzyMatching: true })],
+  ['patient name fuzzy', study({ '00100010': { vr: 'PN', Value: [{ Alphabetic: 'muller lena' }] } }, { fuzzyMatching: true })],
   ['accession number', study({ '00080050': { vr: 'SH', Value: ['A4242'] } })],
   ['date range (1 month)', study({ '00080020': { vr: 'DA', Value: ['20200101-20200131'] } })],
   ['date range + modality', study({ '00080020': { vr: 'DA', Value: ['20200101-20201231'] }, '00080061': { vr: 'CS', Value: ['MR'] } })],

@@ -5,6 +5,7 @@ import {
   combineDateTimeRange,
   foldForFuzzy,
   fuzzyPersonNameMatches,
+  fuzzyPrefilterGlob,
   globLiteral,
   literalPrefix,
   parseDateTerm,
@@ -99,4 +100,10 @@ test('fuzzyPersonNameMatches - prefixes of distinct components in any order, any
   assert.ok(!fuzzyPersonNameMatches('doe doe', 'Doe^John'), 'one component answers one word');
   assert.ok(!fuzzyPersonNameMatches('ohn', 'Doe^John'), 'prefixes only');
   assert.ok(!fuzzyPersonNameMatches('doe', null));
+});
+
+test('fuzzyPrefilterGlob - letters become classes of their accented and lower-case variants', () => {
+  const pattern = fuzzyPrefilterGlob('MUL');
+  assert.match(pattern, /^\*\[M[^\]]*m[^\]]*\]\[U[^\]]*ü[^\]]*\]\[L[^\]]*\]\*$/u);
+  assert.equal(fuzzyPrefilterGlob('J*1'), `*${fuzzyPrefilterGlob('J').slice(1, -1)}*1*`);
 });

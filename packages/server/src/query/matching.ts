@@ -218,7 +218,8 @@ export function foldForFuzzy(text: string): string {
   return text.normalize('NFD').replace(/\p{M}+/gu, '').toUpperCase().normalize('NFC');
 }
 
-function fuzzyTokens(text: string): string[] {
+/** The words of a name as fuzzy matching compares them: folded, split on component and word separators. */
+export function fuzzyTokens(text: string): string[] {
   return foldForFuzzy(text)
     .split(/[\s^,.\-'=]+/u)
     .filter((t) => t.length > 0);
@@ -257,4 +258,40 @@ export function fuzzyPersonNameMatches(query: string, stored: string | null): bo
     }
   }
   return false;
+}
+
+/**
+ * Every letter of Latin-1 Supplement, Latin Extended-A/B and Latin Extended Additional, grouped by the single
+ * letter it folds to: the GLOB character classes of `fuzzyPrefilterGlob`. Built once; never changed.
+ */
+const FOLD_CLASSES: ReadonlyMap<string, string> = (() => {
+  const classes = new Map<string, string>();
+  const ranges: Array<[number, number]> = [[0x41, 0x5a], [0x61, 0x7a], [0xc0, 0x24f], [0x1e00, 0x1eff]];
+  for (const [from, to] of ranges) {
+    for (let cp = from; cp <= to; cp++) {
+      const ch = String.fromCodePoint(cp);
+      const folded = foldForFuzzy(ch);
+      if ([...folded].length !== 1 || !/\p{L}/u.test(ch)) continue;
+      classes.set(folded, (classes.get(folded) ?? '') + ch);
+    }
+  }
+  return classes;
+})();
+
+/**
+ * A GLOB pattern that every stored PN value whose words fuzzy-match `token` (one folded word of the query)
+ * matches, so SQLite discards most rows before `fuzzyPersonNameMatches` decides: each letter becomes the class of
+ * its accented and lower-case variants (`U` → `[UuÙùÚú...]`). A coarse superset, not the rule: it looks for the
+ * word anywhere in the value. A letter folding to two (`ß` → `SS`) is the one case it cannot follow.
+ */
+export function fuzzyPrefilterGlob(token: string): string {
+  let out = '*';
+  for (const ch of token) {
+    if (ch === '*' || ch === '?') out += ch;
+    else {
+      const variants = FOLD_CLASSES.get(ch);
+      out += variants === undefined ? globLiteral(ch) : `[${variants}]`;
+    }
+  }
+  return `${out}*`;
 }

@@ -18,6 +18,8 @@ import { QueryError } from './errors.js';
 import {
   combineDateTimeRange,
   fuzzyPersonNameMatches,
+  fuzzyPrefilterGlob,
+  fuzzyTokens,
   globLiteral,
   isRangeValue,
   isUniversalWildcard,
@@ -721,6 +723,14 @@ export class QueryEngine {
       const rawAlias = alias(spec.raw);
       // One group of the query is compared with every group stored: the first the requester filled in.
       const texts = queries.map((q) => q.alphabetic || q.phonetic || q.ideographic);
+      // SQLite drops most rows with a coarse GLOB per word; the exact rule runs on what is left.
+      const prefilters = texts.map((t) => {
+        const words = fuzzyTokens(t).map((w) => sql`${sql.raw(spec.raw)} glob ${fuzzyPrefilterGlob(w)}`);
+        return words.length === 0 ? undefined : sql`(${sql.join(words, sql` and `)})`;
+      });
+      if (prefilters.length > 0 && prefilters.every((p) => p !== undefined)) {
+        conditions.push(prefilters.length === 1 ? prefilters[0]! : sql`(${sql.join(prefilters as RawBuilder<unknown>[], sql` or `)})`);
+      }
       postFilters.push((row) => {
         const stored = (row[rawAlias] as string | null) ?? null;
         return texts.some((t) => fuzzyPersonNameMatches(t, stored));
