@@ -1,7 +1,8 @@
 import type { Association, IncomingMessage } from './association.js';
 import { CommandField } from './command-set.js';
 import { cStore } from './c-store.js';
-import type { CGetHandler, CGetPlan, DimseStatusResult, SubOperationProgress } from './handlers.js';
+import type { CGetHandler, CGetInstance, CGetPlan, DimseStatusResult, SubOperationProgress } from './handlers.js';
+import { DimseStatusError } from './errors.js';
 import { queryRequest } from './c-find.js';
 import type { RetrieveOptions, SubOperationResult } from './retrieve.js';
 import { failedListIdentifier, finalStatus, progressResponse, retrieve } from './retrieve.js';
@@ -47,11 +48,11 @@ export async function serveCGet(association: Association, message: IncomingMessa
     for await (const instance of plan.instances) {
       if (request.signal.aborted) break;
       try {
-        const dataset = await instance.open();
+        const { transferSyntaxUid, dataset } = await openForContexts(association, instance);
         const result = await cStore(association, {
           sopClassUid: instance.sopClassUid,
           sopInstanceUid: instance.sopInstanceUid,
-          transferSyntaxUid: instance.transferSyntaxUid,
+          transferSyntaxUid,
           dataset,
         });
         if (statusKind(result.status) === 'warning') progress.warning++;
@@ -60,7 +61,8 @@ export async function serveCGet(association: Association, message: IncomingMessa
         if (association.state !== 'established') return;
         progress.failed++;
         failedSopInstanceUids.push(instance.sopInstanceUid);
-        void error;
+        // The first reason is the one worth reading (often: no context with the stored transfer syntax).
+        progress.errorComment ??= resultFromError(error, Status.UnableToProcess).errorComment;
       }
       progress.remaining = Math.max(0, progress.remaining - 1);
       if (progress.remaining > 0 && !request.signal.aborted) {
@@ -74,7 +76,42 @@ export async function serveCGet(association: Association, message: IncomingMessa
     detach();
   }
   if (association.state !== 'established') return;
-  const result = failure ?? { status: finalStatus(progress, request.signal.aborted) };
+  const status = finalStatus(progress, request.signal.aborted);
+  const result = failure ?? {
+    status,
+    errorComment: status === Status.SubOperationsWarning ? progress.errorComment : undefined,
+  };
   const identifier = result.status === Status.Success ? undefined : failedListIdentifier(progress, message.context.transferSyntaxUid);
   await association.send(message.contextId, progressResponse(command, CommandField.CGetRsp, result, progress), identifier);
+}
+
+/**
+ * The instance's bytes in a syntax the requestor accepted for its class: as stored when a context has that syntax,
+ * else through `transcodeTo`; otherwise the sub-operation fails with a comment naming the syntaxes (PS3.4 C.4.3.3).
+ */
+async function openForContexts(
+  association: Association,
+  instance: CGetInstance,
+): Promise<{ transferSyntaxUid: string; dataset: Buffer | AsyncIterable<Buffer> }> {
+  if (association.findContext(instance.sopClassUid, [instance.transferSyntaxUid])) {
+    return { transferSyntaxUid: instance.transferSyntaxUid, dataset: await instance.open() };
+  }
+  const accepted = [...association.presentationContexts.values()]
+    .filter((c) => c.abstractSyntaxUid === instance.sopClassUid)
+    .map((c) => c.transferSyntaxUid);
+  if (accepted.length === 0) {
+    throw new DimseStatusError(
+      `Cannot send instance '${instance.sopInstanceUid}': no presentation context for SOP class '${instance.sopClassUid}' was accepted`,
+      Status.UnableToProcess,
+      { errorComment: `No context for SOP class ${instance.sopClassUid}` },
+    );
+  }
+  if (!instance.transcodeTo) {
+    throw new DimseStatusError(
+      `Cannot send instance '${instance.sopInstanceUid}': it is stored as '${instance.transferSyntaxUid}' and the requestor accepted only '${accepted.join("', '")}'`,
+      Status.UnableToProcess,
+      { errorComment: `Stored syntax ${instance.transferSyntaxUid} not accepted` },
+    );
+  }
+  return instance.transcodeTo(accepted);
 }

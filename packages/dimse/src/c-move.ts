@@ -55,7 +55,11 @@ export async function serveCMove(association: Association, message: IncomingMess
     detach();
   }
   if (association.state !== 'established') return;
-  const result = failure ?? { status: finalStatus(progress, request.signal.aborted) };
+  const status = finalStatus(progress, request.signal.aborted);
+  const result = failure ?? {
+    status,
+    errorComment: status === Status.SubOperationsWarning ? progress.errorComment?.slice(0, 64) : undefined,
+  };
   const identifier = result.status === Status.Success ? undefined : failedListIdentifier(progress, message.context.transferSyntaxUid);
   await association.send(message.contextId, progressResponse(command, CommandField.CMoveRsp, result, progress), identifier);
 }

@@ -74,6 +74,8 @@ export interface SubOperationProgress {
   warning: number;
   /** SOP Instance UIDs of failed sub-operations, sent as (0008,0058) in the final response. */
   failedSopInstanceUids?: readonly string[] | undefined;
+  /** Why sub-operations failed, sent as (0000,0902) Error Comment with a final warning status. */
+  errorComment?: string | undefined;
 }
 
 export interface CMoveRequest extends QueryRequest {
@@ -97,6 +99,12 @@ export interface CGetInstance {
   transferSyntaxUid: string;
   /** The data set bytes (no file meta), opened only when the sub-operation starts. */
   open: () => Buffer | AsyncIterable<Buffer> | Promise<Buffer | AsyncIterable<Buffer>>;
+  /**
+   * Called instead of `open` when the requestor accepted no context for this class with `transferSyntaxUid`:
+   * the data set converted to one of the syntaxes it did accept for the class. Without it such an instance is a
+   * failed sub-operation.
+   */
+  transcodeTo?: (acceptedTransferSyntaxUids: readonly string[]) => Promise<{ transferSyntaxUid: string; dataset: Buffer | AsyncIterable<Buffer> }>;
 }
 
 export type CGetRequest = QueryRequest;

@@ -1,0 +1,423 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import {
+  ExplicitVrLittleEndian,
+  ImplicitVrLittleEndian,
+  RleLossless,
+  readPart10,
+  type DicomJsonDataset,
+} from '@atrium/dicom';
+import {
+  AssociationRejectedError,
+  DimseServer,
+  DimseStatusError,
+  SopClass,
+  StorageCommitment,
+  VerificationSopClass,
+  cEcho,
+  cGet,
+  cMove,
+  cStore,
+  connect,
+  nAction,
+  withAssociation,
+  type CStoreRequest,
+  type NEventReportRequest,
+} from '@atrium/dimse';
+import { datasetOf, smallCtSeries, startTestNode } from './test-support.js';
+
+const CT = '1.2.840.10008.5.1.4.1.1.2';
+
+async function collect(stream: AsyncIterable<Uint8Array>): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  for await (const c of stream) chunks.push(Buffer.from(c));
+  return Buffer.concat(chunks);
+}
+
+function storeContexts(transferSyntaxUids: readonly string[] = [ExplicitVrLittleEndian]) {
+  return [{ abstractSyntaxUid: CT, transferSyntaxUids }, { abstractSyntaxUid: VerificationSopClass }];
+}
+
+test('C-ECHO - a configured calling AE is accepted, an unknown one is rejected with reason 3', async () => {
+  const node = await startTestNode({ ATRIUM_REMOTE_AES: 'MODALITY1@127.0.0.1:104' });
+  try {
+    const port = node.dimse.port;
+    const ok = await withAssociation(
+      { host: '127.0.0.1', port, callingAeTitle: 'MODALITY1', calledAeTitle: 'ATRIUM', presentationContexts: [{ abstractSyntaxUid: VerificationSopClass }] },
+      (a) => cEcho(a),
+    );
+    assert.equal(ok.status, 0);
+    await assert.rejects(
+      connect({ host: '127.0.0.1', port, callingAeTitle: 'STRANGER', calledAeTitle: 'ATRIUM', presentationContexts: [{ abstractSyntaxUid: VerificationSopClass }] }),
+      (error: unknown) => error instanceof AssociationRejectedError && error.reason === 3,
+    );
+    await assert.rejects(
+      connect({ host: '127.0.0.1', port, callingAeTitle: 'MODALITY1', calledAeTitle: 'OTHER', presentationContexts: [{ abstractSyntaxUid: VerificationSopClass }] }),
+      (error: unknown) => error instanceof AssociationRejectedError && error.reason === 7,
+    );
+  } finally {
+    await node.close();
+  }
+});
+
+test('C-ECHO - ATRIUM_ACCEPT_ANY_AE accepts an unknown calling AE; a remote AE added through the registry is known at once', async () => {
+  const node = await startTestNode({ ATRIUM_ACCEPT_ANY_AE: 'true' });
+  try {
+    const result = await withAssociation(
+      { host: '127.0.0.1', port: node.dimse.port, callingAeTitle: 'ANYONE', calledAeTitle: 'ATRIUM', presentationContexts: [{ abstractSyntaxUid: VerificationSopClass }] },
+      (a) => cEcho(a),
+    );
+    assert.equal(result.status, 0);
+  } finally {
+    await node.close();
+  }
+});
+
+test('C-STORE - instances go through ingest and are in the index when the response arrives', async () => {
+  const node = await startTestNode({ ATRIUM_REMOTE_AES: 'CT01@127.0.0.1:104' });
+  try {
+    const slices = smallCtSeries();
+    await withAssociation(
+      { host: '127.0.0.1', port: node.dimse.port, callingAeTitle: 'CT01', calledAeTitle: 'ATRIUM', presentationContexts: storeContexts() },
+      async (a) => {
+        for (const slice of slices) {
+          const result = await cStore(a, { sopClassUid: CT, sopInstanceUid: slice.sopInstanceUid, transferSyntaxUid: ExplicitVrLittleEndian, dataset: datasetOf(slice.bytes) });
+          assert.equal(result.status, 0);
+          // Durable before the answer: the index already holds it.
+          const stored = await node.archive.archive.findInstance(slice.sopInstanceUid);
+          assert.equal(stored?.sopClassUid, CT);
+          assert.equal(stored?.studyInstanceUid, slice.studyInstanceUid);
+        }
+      },
+    );
+    const stats = await node.archive.archive.stats();
+    assert.equal(stats.instances, 3);
+    const ref = (await node.archive.archive.findInstance(slices[0]!.sopInstanceUid))!;
+    const part10 = await collect(await node.archive.store.get(ref.blobKey));
+    const parsed = await readPart10([part10]);
+    assert.equal(parsed.fileMetaInformation['00020002']?.Value?.[0], CT);
+    assert.equal(parsed.fileMetaInformation['00020010']?.Value?.[0], ExplicitVrLittleEndian);
+    assert.equal(parsed.fileMetaInformation['00020016']?.Value?.[0], 'CT01', 'Source Application Entity Title');
+    assert.deepEqual(datasetOf(part10), datasetOf(slices[0]!.bytes), 'the data set is stored byte for byte');
+  } finally {
+    await node.close();
+  }
+});
+
+test('C-STORE - failures answer their status with a reason: C000 for bytes that are not a data set, B007 for a UID mismatch', async () => {
+  const node = await startTestNode({ ATRIUM_ACCEPT_ANY_AE: 'true' });
+  try {
+    const [slice] = smallCtSeries();
+    await withAssociation(
+      { host: '127.0.0.1', port: node.dimse.port, callingAeTitle: 'CT01', calledAeTitle: 'ATRIUM', presentationContexts: storeContexts() },
+      async (a) => {
+        const garbage = Buffer.from([0x08, 0x00, 0x16, 0x00, 0x55, 0x49, 0xff, 0xff, 1, 2, 3]);
+        const error = await cStore(a, { sopClassUid: CT, sopInstanceUid: '1.2.3.4', transferSyntaxUid: ExplicitVrLittleEndian, dataset: garbage }).then(
+          () => undefined,
+          (e: unknown) => e,
+        );
+        assert.ok(error instanceof DimseStatusError);
+        assert.equal((error.dicomStatus & 0xf000), 0xc000, `status ${error.dicomStatus.toString(16)}`);
+        assert.match(error.errorComment ?? '', /\S/);
+        // The association is still usable after a refused instance.
+        const mismatch = await cStore(a, { sopClassUid: CT, sopInstanceUid: '1.2.3.999', transferSyntaxUid: ExplicitVrLittleEndian, dataset: datasetOf(slice!.bytes) });
+        assert.equal(mismatch.status, 0xb007);
+        assert.match(mismatch.errorComment ?? '', /SOP Instance UID differs/);
+      },
+    );
+    assert.equal((await node.archive.archive.stats()).instances, 1);
+  } finally {
+    await node.close();
+  }
+});
+
+test('C-STORE - the requestor order decides among storable syntaxes; unstorable ones are refused', async () => {
+  const node = await startTestNode({ ATRIUM_ACCEPT_ANY_AE: 'true' });
+  try {
+    const association = await connect({
+      host: '127.0.0.1',
+      port: node.dimse.port,
+      callingAeTitle: 'US01',
+      calledAeTitle: 'ATRIUM',
+      presentationContexts: [
+        { abstractSyntaxUid: CT, transferSyntaxUids: [RleLossless, ExplicitVrLittleEndian] },
+        { abstractSyntaxUid: CT, transferSyntaxUids: ['1.2.840.10008.1.2.4.94'] },
+        { abstractSyntaxUid: SopClass.StudyRootMove, transferSyntaxUids: [ImplicitVrLittleEndian, ExplicitVrLittleEndian] },
+        { abstractSyntaxUid: '1.2.3.4.5.6.7' },
+      ],
+    });
+    try {
+      const contexts = [...association.presentationContexts.values()];
+      assert.deepEqual(
+        contexts.map((c) => [c.abstractSyntaxUid, c.transferSyntaxUid]),
+        [
+          [CT, RleLossless],
+          [SopClass.StudyRootMove, ExplicitVrLittleEndian],
+        ],
+      );
+    } finally {
+      await association.release();
+    }
+  } finally {
+    await node.close();
+  }
+});
+
+test('C-STORE - a service the calling AE is not allowed answers 0124', async () => {
+  const node = await startTestNode({}, {});
+  try {
+    const { RemoteAeRegistry } = await import('../remote-nodes/remote-ae-registry.js');
+    await new RemoteAeRegistry(node.archive).put({ aeTitle: 'VIEWER', host: '127.0.0.1', port: 104, services: ['echo', 'find'] });
+    await withAssociation(
+      { host: '127.0.0.1', port: node.dimse.port, callingAeTitle: 'VIEWER', calledAeTitle: 'ATRIUM', presentationContexts: storeContexts() },
+      async (a) => {
+        assert.equal((await cEcho(a)).status, 0);
+        const [slice] = smallCtSeries();
+        await assert.rejects(
+          cStore(a, { sopClassUid: CT, sopInstanceUid: slice!.sopInstanceUid, transferSyntaxUid: ExplicitVrLittleEndian, dataset: datasetOf(slice!.bytes) }),
+          (e: unknown) => e instanceof DimseStatusError && e.dicomStatus === 0x0124 && /may not use store/.test(e.errorComment ?? ''),
+        );
+      },
+    );
+    assert.equal((await node.archive.archive.stats()).instances, 0);
+  } finally {
+    await node.close();
+  }
+});
+
+async function seed(node: Awaited<ReturnType<typeof startTestNode>>, options: Parameters<typeof smallCtSeries>[0] = {}) {
+  const slices = smallCtSeries(options);
+  for (const slice of slices) await node.archive.ingest.ingest([slice.bytes], { kind: 'import' });
+  return slices;
+}
+
+test('C-GET - a study comes back as C-STOREs on the same association, byte for byte, with counts', async () => {
+  const node = await startTestNode({ ATRIUM_ACCEPT_ANY_AE: 'true' });
+  try {
+    const slices = await seed(node);
+    const received = new Map<string, Buffer>();
+    const store = async (request: CStoreRequest) => {
+      received.set(request.affectedSopInstanceUid, await collect(request.dataset));
+      return { status: 0 };
+    };
+    const pending: number[] = [];
+    const result = await withAssociation(
+      {
+        host: '127.0.0.1',
+        port: node.dimse.port,
+        callingAeTitle: 'WS1',
+        calledAeTitle: 'ATRIUM',
+        presentationContexts: [{ abstractSyntaxUid: SopClass.StudyRootGet }, { abstractSyntaxUid: CT, transferSyntaxUids: [ExplicitVrLittleEndian] }],
+        roleSelections: [{ sopClassUid: CT, scuRole: false, scpRole: true }],
+        handlers: { store },
+      },
+      (a) =>
+        cGet(a, {
+          sopClassUid: SopClass.StudyRootGet,
+          identifier: { '00080052': { vr: 'CS', Value: ['STUDY'] }, '0020000D': { vr: 'UI', Value: [slices[0]!.studyInstanceUid] } },
+          onProgress: (p) => pending.push(p.remaining),
+        }),
+    );
+    assert.equal(result.status, 0);
+    assert.equal(result.completed, 3);
+    assert.equal(result.failed, 0);
+    assert.deepEqual(pending, [2, 1]);
+    for (const slice of slices) assert.deepEqual(received.get(slice.sopInstanceUid), datasetOf(slice.bytes));
+  } finally {
+    await node.close();
+  }
+});
+
+test('C-GET - an instance whose stored syntax the requestor refused fails with a reason and is listed', async () => {
+  const node = await startTestNode({ ATRIUM_ACCEPT_ANY_AE: 'true' });
+  try {
+    const slices = await seed(node, { transferSyntaxUid: RleLossless });
+    const result = await withAssociation(
+      {
+        host: '127.0.0.1',
+        port: node.dimse.port,
+        callingAeTitle: 'WS1',
+        calledAeTitle: 'ATRIUM',
+        presentationContexts: [{ abstractSyntaxUid: SopClass.StudyRootGet }, { abstractSyntaxUid: CT, transferSyntaxUids: [ExplicitVrLittleEndian] }],
+        roleSelections: [{ sopClassUid: CT, scuRole: false, scpRole: true }],
+        handlers: { store: async () => ({ status: 0 }) },
+      },
+      (a) =>
+        cGet(a, {
+          sopClassUid: SopClass.StudyRootGet,
+          identifier: { '00080052': { vr: 'CS', Value: ['SERIES'] }, '0020000E': { vr: 'UI', Value: [slices[0]!.seriesInstanceUid] } },
+        }),
+    );
+    assert.equal(result.status, 0xb000);
+    assert.equal(result.failed, 3);
+    assert.deepEqual([...result.failedSopInstanceUids].sort(), slices.map((s) => s.sopInstanceUid).sort());
+    assert.match(result.errorComment ?? '', /Stored syntax 1\.2\.840\.10008\.1\.2\.5 not accepted/);
+  } finally {
+    await node.close();
+  }
+});
+
+test('C-GET - an identifier without the unique key of its level answers A900 naming the element', async () => {
+  const node = await startTestNode({ ATRIUM_ACCEPT_ANY_AE: 'true' });
+  try {
+    await withAssociation(
+      { host: '127.0.0.1', port: node.dimse.port, callingAeTitle: 'WS1', calledAeTitle: 'ATRIUM', presentationContexts: [{ abstractSyntaxUid: SopClass.StudyRootGet }] },
+      async (a) => {
+        await assert.rejects(
+          cGet(a, { sopClassUid: SopClass.StudyRootGet, identifier: { '00080052': { vr: 'CS', Value: ['STUDY'] }, '0020000D': { vr: 'UI' } } }),
+          (e: unknown) => e instanceof DimseStatusError && e.dicomStatus === 0xa900 && /Study Instance UID missing/.test(e.errorComment ?? ''),
+        );
+      },
+    );
+  } finally {
+    await node.close();
+  }
+});
+
+test('C-MOVE - a study goes to a configured destination with pending counts and the move originator; unknown destinations answer A801', async () => {
+  const received: CStoreRequest[] = [];
+  const bytes = new Map<string, Buffer>();
+  const destination = new DimseServer({
+    policy: { aeTitle: 'DEST' },
+    handlers: {
+      store: async (request) => {
+        received.push(request);
+        bytes.set(request.affectedSopInstanceUid, await collect(request.dataset));
+        return { status: 0 };
+      },
+    },
+  });
+  const { port: destPort } = await destination.listen(0, '127.0.0.1');
+  const node = await startTestNode({ ATRIUM_ACCEPT_ANY_AE: 'true', ATRIUM_REMOTE_AES: `DEST@127.0.0.1:${destPort}` });
+  try {
+    const slices = await seed(node);
+    const progress: number[] = [];
+    await withAssociation(
+      { host: '127.0.0.1', port: node.dimse.port, callingAeTitle: 'WS1', calledAeTitle: 'ATRIUM', presentationContexts: [{ abstractSyntaxUid: SopClass.PatientRootMove }] },
+      async (a) => {
+        const result = await cMove(a, {
+          sopClassUid: SopClass.PatientRootMove,
+          moveDestination: 'DEST',
+          identifier: { '00080052': { vr: 'CS', Value: ['PATIENT'] }, '00100020': { vr: 'LO', Value: [slices[0]!.patientId] } },
+          onProgress: (p) => progress.push(p.completed),
+        });
+        assert.equal(result.status, 0);
+        assert.equal(result.completed, 3);
+        await assert.rejects(
+          cMove(a, {
+            sopClassUid: SopClass.PatientRootMove,
+            moveDestination: 'NOWHERE',
+            identifier: { '00080052': { vr: 'CS', Value: ['PATIENT'] }, '00100020': { vr: 'LO', Value: [slices[0]!.patientId] } },
+          }),
+          (e: unknown) => e instanceof DimseStatusError && e.dicomStatus === 0xa801,
+        );
+      },
+    );
+    assert.deepEqual(progress, [0, 1, 2]);
+    assert.equal(received.length, 3);
+    assert.equal(received[0]!.moveOriginator?.aeTitle, 'WS1');
+    assert.equal(received[0]!.association.callingAeTitle, 'ATRIUM');
+    for (const slice of slices) assert.deepEqual(bytes.get(slice.sopInstanceUid), datasetOf(slice.bytes));
+  } finally {
+    await node.close();
+    await destination.close();
+  }
+});
+
+function commitmentRequest(transactionUid: string, sops: { sopClassUid: string; sopInstanceUid: string }[]): DicomJsonDataset {
+  return {
+    '00081195': { vr: 'UI', Value: [transactionUid] },
+    '00081199': {
+      vr: 'SQ',
+      Value: sops.map((s) => ({ '00081150': { vr: 'UI', Value: [s.sopClassUid] }, '00081155': { vr: 'UI', Value: [s.sopInstanceUid] } })),
+    },
+  };
+}
+
+test('Storage commitment - the result comes on the same association: stored instances committed, others failed with 0112', async () => {
+  const node = await startTestNode({ ATRIUM_ACCEPT_ANY_AE: 'true' });
+  try {
+    const slices = await seed(node);
+    const events: NEventReportRequest[] = [];
+    let gotEvent!: () => void;
+    const eventArrived = new Promise<void>((resolve) => (gotEvent = resolve));
+    await withAssociation(
+      {
+        host: '127.0.0.1',
+        port: node.dimse.port,
+        callingAeTitle: 'CT01',
+        calledAeTitle: 'ATRIUM',
+        presentationContexts: [{ abstractSyntaxUid: SopClass.StorageCommitmentPushModel }],
+        handlers: {
+          eventReport: async (request) => {
+            events.push(request);
+            gotEvent();
+            return { status: 0 };
+          },
+        },
+      },
+      async (a) => {
+        const result = await nAction(a, {
+          sopClassUid: SopClass.StorageCommitmentPushModel,
+          sopInstanceUid: SopClass.StorageCommitmentPushModelInstance,
+          actionTypeId: StorageCommitment.ActionRequest,
+          actionInformation: commitmentRequest('2.25.1001', [
+            { sopClassUid: CT, sopInstanceUid: slices[0]!.sopInstanceUid },
+            { sopClassUid: CT, sopInstanceUid: '1.2.3.404' },
+          ]),
+        });
+        assert.equal(result.status, 0);
+        await eventArrived;
+      },
+    );
+    assert.equal(events.length, 1);
+    const info = events[0]!.eventInformation!;
+    assert.equal(events[0]!.eventTypeId, StorageCommitment.EventFailures);
+    assert.equal(info['00081195']?.Value?.[0], '2.25.1001');
+    const committed = info['00081199']?.Value as DicomJsonDataset[];
+    const failed = info['00081198']?.Value as DicomJsonDataset[];
+    assert.deepEqual(committed.map((i) => i['00081155']?.Value?.[0]), [slices[0]!.sopInstanceUid]);
+    assert.deepEqual(failed.map((i) => [i['00081155']?.Value?.[0], i['00081197']?.Value?.[0]]), [['1.2.3.404', 0x0112]]);
+  } finally {
+    await node.close();
+  }
+});
+
+test('Storage commitment - after the requestor released, the result goes on a new association to its configured AE', async () => {
+  const events: NEventReportRequest[] = [];
+  let gotEvent!: () => void;
+  const eventArrived = new Promise<void>((resolve) => (gotEvent = resolve));
+  const requestor = new DimseServer({
+    policy: { aeTitle: 'CT01', isAbstractSyntaxAccepted: (uid) => uid === SopClass.StorageCommitmentPushModel },
+    handlers: {
+      eventReport: async (request) => {
+        events.push(request);
+        gotEvent();
+        return { status: 0 };
+      },
+    },
+  });
+  const { port: requestorPort } = await requestor.listen(0, '127.0.0.1');
+  const node = await startTestNode({ ATRIUM_REMOTE_AES: `CT01@127.0.0.1:${requestorPort}` });
+  try {
+    const slices = await seed(node);
+    await withAssociation(
+      { host: '127.0.0.1', port: node.dimse.port, callingAeTitle: 'CT01', calledAeTitle: 'ATRIUM', presentationContexts: [{ abstractSyntaxUid: SopClass.StorageCommitmentPushModel }] },
+      (a) =>
+        nAction(a, {
+          sopClassUid: SopClass.StorageCommitmentPushModel,
+          sopInstanceUid: SopClass.StorageCommitmentPushModelInstance,
+          actionTypeId: StorageCommitment.ActionRequest,
+          actionInformation: commitmentRequest('2.25.1002', slices.map((s) => ({ sopClassUid: CT, sopInstanceUid: s.sopInstanceUid }))),
+        }),
+    );
+    await eventArrived;
+    assert.equal(events[0]!.eventTypeId, StorageCommitment.EventSuccess);
+    assert.equal(events[0]!.association.callingAeTitle, 'ATRIUM');
+    const committed = events[0]!.eventInformation!['00081199']?.Value as DicomJsonDataset[];
+    assert.equal(committed.length, 3);
+  } finally {
+    await node.close();
+    await requestor.close();
+  }
+});
