@@ -7,3 +7,4 @@ export * from './archive-repository.js';
 export * from './job-queue.js';
 export type { AtriumMigration } from './migrations/index.js';
 export * from './sql.js';
+export * from './schema-dimse.js';
