@@ -110,9 +110,9 @@ export class IngestPipeline {
     description: DatasetDescription,
     source: IngestSource,
   ): Promise<IngestResult> {
-    const header = new Uint8Array([
-      ...encodePart10Prefix(),
-      ...encodeFileMetaInformation({
+    const header = Buffer.concat([
+      encodePart10Prefix(),
+      encodeFileMetaInformation({
         mediaStorageSopClassUid: description.sopClassUid,
         mediaStorageSopInstanceUid: description.sopInstanceUid,
         transferSyntaxUid: description.transferSyntaxUid,
@@ -130,11 +130,7 @@ export class IngestPipeline {
     const { store, archive, config, logger } = this.deps;
     const maxBytes = config.ingest.maxObjectBytes;
     const hash = createHash('sha256');
-    const reader = new Part10Reader({
-      dictionary: this.deps.dictionary,
-      bulkDataThreshold: config.ingest.bulkDataThreshold,
-      bulkDataUri: bulkDataUriTemplate,
-    });
+    const reader = this.createReader();
     let size = 0;
 
     async function* withHeader(): AsyncGenerator<Uint8Array> {
@@ -254,19 +250,18 @@ export class IngestPipeline {
     return { ...base, outcome: committed.outcome, warnings: [...identity.warnings, ...committed.warnings] };
   }
 
-  /** The SOP Instance UID of a stored blob, read from its header (crash recovery). */
-  async identify(key: string): Promise<string> {
-    return (await this.readStored(key)).identity.uids.sopInstanceUid;
+  private createReader(): Part10Reader {
+    return new Part10Reader({
+      dictionary: this.deps.dictionary,
+      bulkDataThreshold: this.deps.config.ingest.bulkDataThreshold,
+      bulkDataUri: bulkDataUriTemplate,
+    });
   }
 
   private async readStored(key: string) {
-    const { store, config } = this.deps;
+    const { store } = this.deps;
     const hash = createHash('sha256');
-    const reader = new Part10Reader({
-      dictionary: this.deps.dictionary,
-      bulkDataThreshold: config.ingest.bulkDataThreshold,
-      bulkDataUri: bulkDataUriTemplate,
-    });
+    const reader = this.createReader();
     let size = 0;
     for await (const chunk of await store.get(key)) {
       const bytes = chunk as Uint8Array;
