@@ -342,6 +342,23 @@ describe('QueryEngine', () => {
     assert.deepEqual(all['00080054']?.Value, ['ATRIUM']);
   });
 
+  test('return keys - attributes without a column come from the first stored instance of each level', async () => {
+    const [patient] = await collect(engine, {
+      level: 'PATIENT',
+      model: 'PATIENT_ROOT',
+      keys: { '00100020': text('LO', 'P1'), '00101010': { vr: 'AS' } },
+    });
+    assert.deepEqual(patient?.['00101010'], { vr: 'AS', Value: ['054Y'] });
+    const series = await collect(engine, {
+      level: 'SERIES',
+      model: 'STUDY_ROOT',
+      keys: { '0020000D': text('UI', '1.2.1'), '00180050': { vr: 'DS' } },
+    });
+    const bySeries = new Map(series.map((r) => [r['0020000E']?.Value?.[0], r['00180050']]));
+    assert.deepEqual(bySeries.get('1.2.1.1'), { vr: 'DS', Value: [1.25] });
+    assert.deepEqual(bySeries.get('1.2.1.2'), { vr: 'DS' });
+  });
+
   test('character set - ISO_IR 192 whenever a returned value is not ASCII', async () => {
     const results = await collect(engine, STUDY_ROOT_STUDY({ '00100010': { vr: 'PN' } }));
     const byUid = new Map(results.map((r) => [r['0020000D']?.Value?.[0], r]));
