@@ -1,0 +1,176 @@
+import type { Readable } from 'node:stream';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { DicomJsonDataset } from '@atrium/dicom';
+import { protocolAnswerOf, reasonOf } from '../../errors.js';
+import type { IngestResult } from '../../ingest/ingest-pipeline.js';
+import { datasetMediaTypeOf, instanceUrl, originOf, sendDatasets, studyUrl, type DicomwebContext } from '../context.js';
+import { MultipartError, MultipartLimitError, badRequest, unsupportedMediaType } from '../errors.js';
+import { parseMediaType } from '../multipart/media-type.js';
+import { boundaryOf, parseMultipart } from '../multipart/multipart-parser.js';
+
+/** PS3.18 Table 10.5.3-2 / PS3.4 Annex B failure reasons used by STOW-RS. */
+const DATA_SET_DOES_NOT_MATCH = 0xa900;
+const CANNOT_UNDERSTAND = 0xc000;
+const OUT_OF_RESOURCES = 0xa700;
+/** Warning B006 "Elements discarded" (PS3.4 Annex B): the copy sent was discarded, the stored one with other bytes kept. */
+const ELEMENTS_DISCARDED = 0xb006;
+
+interface Failure {
+  sopClassUid?: string;
+  sopInstanceUid?: string;
+  reason: number;
+  message: string;
+}
+
+interface Stored {
+  result: IngestResult;
+  warning?: { reason: number; message: string };
+}
+
+const ui = (value: string | undefined) => (value ? { vr: 'UI' as const, Value: [value] } : { vr: 'UI' as const });
+
+/**
+ * STOW-RS (PS3.18 §10.5): `POST /studies` and `POST /studies/{study}` with a `multipart/related;
+ * type="application/dicom"` body. Each part streams straight into the ingest pipeline as it arrives (no part is
+ * buffered); the response lists what was stored (ReferencedSOPSequence) and what failed (FailedSOPSequence, with
+ * the PS3.4 failure reason), with 200 when all were stored, 202 when some failed or carry warnings, 409 when none
+ * was stored. Textual reasons go in `Warning` headers.
+ */
+export function registerStowRs(app: FastifyInstance, context: DicomwebContext): void {
+  // The request body is handed to the route as the raw stream: parts are read as the ingest consumes them.
+  app.addContentTypeParser('multipart/related', (_request, payload, done) => done(null, payload));
+  const handler = (request: FastifyRequest<{ Params: { study?: string } }>, reply: FastifyReply) => store(request, reply, context);
+  app.post('/studies', handler);
+  app.post('/studies/:study', handler);
+}
+
+async function store(
+  request: FastifyRequest<{ Params: { study?: string } }>,
+  reply: FastifyReply,
+  context: DicomwebContext,
+): Promise<FastifyReply> {
+  const { archive } = context;
+  const responseType = datasetMediaTypeOf(request);
+  const contentType = parseMediaType(request.headers['content-type'] ?? '');
+  if (!contentType || contentType.essence !== 'multipart/related') {
+    throw unsupportedMediaType(
+      `Cannot store instances sent as '${request.headers['content-type'] ?? '(no Content-Type)'}': STOW-RS takes multipart/related; type="application/dicom"`,
+    );
+  }
+  const declaredType = contentType.parameters.type?.toLowerCase();
+  if (declaredType && declaredType !== 'application/dicom') {
+    throw unsupportedMediaType(
+      `Cannot store instances sent as multipart/related of '${declaredType}': Atrium accepts Part 10 instances (type="application/dicom") only; metadata with bulk data (application/dicom+json, +xml) is not supported`,
+    );
+  }
+  const boundary = boundaryOf(contentType.parameters);
+  const targetStudy = request.params.study;
+  const stored: Stored[] = [];
+  const failed: Failure[] = [];
+  let parts = 0;
+  try {
+    for await (const part of parseMultipart(request.body as Readable, boundary, context.limits)) {
+      parts++;
+      const partType = parseMediaType(part.headers['content-type'] ?? declaredType ?? 'application/dicom');
+      if (partType?.essence !== 'application/dicom') {
+        failed.push({
+          reason: CANNOT_UNDERSTAND,
+          message: `Cannot store part ${parts}: its Content-Type '${part.headers['content-type']}' is not application/dicom`,
+        });
+        continue;
+      }
+      let result: IngestResult;
+      try {
+        result = await archive.ingest.ingest(part.body, { kind: 'stow', origin: request.ip });
+      } catch (error) {
+        // A broken body ends the request; what was stored before stays stored and is reported.
+        if (error instanceof MultipartError || error instanceof MultipartLimitError) throw error;
+        const answer = protocolAnswerOf(error);
+        failed.push({ reason: answer.dicomStatus, message: `Cannot store part ${parts}: ${reasonOf(error)}` });
+        continue;
+      }
+      if (targetStudy !== undefined && result.studyInstanceUid !== targetStudy) {
+        // PS3.18 §10.5.1.2: instances of another study than the target resource are refused. The pipeline has
+        // already committed it; a fresh copy is removed again, an existing one stays as it was.
+        if (result.outcome === 'stored') {
+          const removed = await archive.archive.deleteInstance(result.sopInstanceUid);
+          if (removed) await archive.store.delete(removed.blobKey);
+        }
+        failed.push({
+          sopClassUid: result.sopClassUid,
+          sopInstanceUid: result.sopInstanceUid,
+          reason: DATA_SET_DOES_NOT_MATCH,
+          message: `Cannot store instance '${result.sopInstanceUid}' under study '${targetStudy}': it belongs to study '${result.studyInstanceUid}'`,
+        });
+        continue;
+      }
+      stored.push({
+        result,
+        ...(result.outcome === 'kept-existing'
+          ? {
+              warning: {
+                reason: ELEMENTS_DISCARDED,
+                message: `Instance '${result.sopInstanceUid}' is already stored with other bytes: the stored copy was kept`,
+              },
+            }
+          : {}),
+      });
+    }
+  } catch (error) {
+    if (!(error instanceof MultipartError || error instanceof MultipartLimitError)) throw error;
+    if (parts === 0 && stored.length === 0) throw error;
+    failed.push({
+      reason: error instanceof MultipartLimitError ? OUT_OF_RESOURCES : CANNOT_UNDERSTAND,
+      message: error.message,
+    });
+  }
+  if (parts === 0) throw badRequest('Cannot store instances: the multipart body has no parts');
+
+  const origin = originOf(request);
+  const body: DicomJsonDataset = {};
+  const studies = new Set(stored.map((s) => s.result.studyInstanceUid));
+  const retrieveStudy = targetStudy ?? (studies.size === 1 ? [...studies][0] : undefined);
+  if (retrieveStudy && stored.length > 0) body['00081190'] = { vr: 'UR', Value: [studyUrl(origin, retrieveStudy)] };
+  if (failed.length > 0) {
+    body['00081198'] = {
+      vr: 'SQ',
+      Value: failed.map((f) => ({
+        '00081150': ui(f.sopClassUid),
+        '00081155': ui(f.sopInstanceUid),
+        '00081197': { vr: 'US', Value: [f.reason] },
+      })),
+    };
+  }
+  if (stored.length > 0) {
+    body['00081199'] = {
+      vr: 'SQ',
+      Value: stored.map(({ result, warning }) => {
+        const item: DicomJsonDataset = {
+          '00081150': ui(result.sopClassUid),
+          '00081155': ui(result.sopInstanceUid),
+          '00081190': {
+            vr: 'UR',
+            Value: [instanceUrl(origin, result.studyInstanceUid, result.seriesInstanceUid, result.sopInstanceUid)],
+          },
+        };
+        if (warning) item['00081196'] = { vr: 'US', Value: [warning.reason] };
+        return item;
+      }),
+    };
+  }
+  const warnings = [
+    ...failed.map((f) => f.message),
+    ...stored.flatMap((s) => (s.warning ? [s.warning.message] : [])),
+    ...stored.flatMap((s) => s.result.warnings.map((w) => `Instance '${s.result.sopInstanceUid}': ${w}`)),
+  ];
+  if (warnings.length > 0) {
+    // RFC 7234 §5.5 warn-text is a quoted string; keep each on one line and bounded.
+    reply.header(
+      'Warning',
+      warnings.slice(0, 20).map((w) => `299 atrium "${w.replace(/["\\\r\n]/g, ' ').slice(0, 300)}"`),
+    );
+  }
+  const anyWarning = stored.some((s) => s.warning);
+  reply.code(stored.length === 0 ? 409 : failed.length > 0 || anyWarning ? 202 : 200);
+  return sendDatasets(reply, context, responseType, body);
+}

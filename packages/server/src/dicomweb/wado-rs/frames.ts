@@ -1,0 +1,120 @@
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { ExplicitVrLittleEndian, ImplicitVrLittleEndian, DeflatedExplicitVrLittleEndian } from '@atrium/dicom';
+import {
+  DECODABLE_TRANSFER_SYNTAXES,
+  ENCODABLE_TRANSFER_SYNTAXES,
+  pixelModuleOf,
+  readFrame,
+  type PixelModule,
+} from '../../retrieve/index.js';
+import type { DicomwebContext } from '../context.js';
+import { badRequest, notAcceptable, notFound } from '../errors.js';
+import { formatMediaType } from '../multipart/media-type.js';
+import { newBoundary, writeMultipart, type OutgoingPart } from '../multipart/multipart-writer.js';
+import { findInstanceLayout, type InstanceLayout } from './lookup.js';
+import { pixelChoicesOf, pixelMediaTypeOf, type PixelChoice } from './pixel-media-types.js';
+
+/** Little endian native syntaxes: their frames are the same bytes (deflate is undone when frames are read). */
+const NATIVE_LE = new Set([ImplicitVrLittleEndian, ExplicitVrLittleEndian, DeflatedExplicitVrLittleEndian]);
+
+export interface FramesParams {
+  study: string;
+  series: string;
+  instance: string;
+  frames: string;
+}
+
+/** Parses a frame list (`1`, `1,3,5`): 1-based, positive integers (PS3.18 §8.3.4). */
+export function parseFrameList(text: string): number[] {
+  const numbers = text.split(',').map((s) => s.trim());
+  if (numbers.length === 0 || numbers.some((n) => !/^[1-9][0-9]{0,8}$/.test(n))) {
+    throw badRequest(`Cannot read frame list '${text}': expected comma-separated frame numbers from 1`);
+  }
+  return numbers.map(Number);
+}
+
+/** How the frames will be sent. */
+interface FramePlan {
+  mediaType: string;
+  /** The syntax named in the part's Content-Type. */
+  transferSyntaxUid: string;
+  /** Convert from the stored syntax in a worker. */
+  transcode: boolean;
+  singlePart: boolean;
+}
+
+function planFor(layout: InstanceLayout, choice: PixelChoice): FramePlan | undefined {
+  const stored = layout.transferSyntaxUid;
+  const storedType = pixelMediaTypeOf(stored);
+  const octet = choice.mediaType === 'application/octet-stream';
+  const asStored = { mediaType: octet ? 'application/octet-stream' : storedType, transferSyntaxUid: stored, transcode: false, singlePart: choice.singlePart };
+  if (choice.transferSyntaxUid === '*') return octet || choice.mediaType === storedType ? asStored : undefined;
+  if (choice.transferSyntaxUid === stored) return octet || choice.mediaType === storedType ? asStored : undefined;
+  if (NATIVE_LE.has(stored) && NATIVE_LE.has(choice.transferSyntaxUid) && octet) {
+    return { ...asStored, transferSyntaxUid: choice.transferSyntaxUid };
+  }
+  if (DECODABLE_TRANSFER_SYNTAXES.has(stored) && ENCODABLE_TRANSFER_SYNTAXES.has(choice.transferSyntaxUid)) {
+    const targetType = pixelMediaTypeOf(choice.transferSyntaxUid);
+    if (octet || choice.mediaType === targetType) {
+      return { mediaType: choice.mediaType, transferSyntaxUid: choice.transferSyntaxUid, transcode: true, singlePart: choice.singlePart };
+    }
+  }
+  return undefined;
+}
+
+/**
+ * WADO-RS frames (PS3.18 §10.4.1.1.4): `GET .../instances/{sop}/frames/{list}`. Each frame is read by the byte
+ * offsets recorded at ingest (a native frame is one range of the blob; an encapsulated frame is its fragments),
+ * sent as stored when the client accepts it (`transfer-syntax=*` or the stored syntax), otherwise converted in the
+ * codec workers. Parts are produced one at a time as the client reads.
+ */
+export function registerFrames(app: FastifyInstance, context: DicomwebContext): void {
+  app.get('/studies/:study/series/:series/instances/:instance/frames/:frames', (request: FastifyRequest<{ Params: FramesParams }>, reply) =>
+    sendFrames(request, reply, context),
+  );
+}
+
+async function sendFrames(request: FastifyRequest<{ Params: FramesParams }>, reply: FastifyReply, context: DicomwebContext): Promise<FastifyReply> {
+  const { study, series, instance } = request.params;
+  const numbers = parseFrameList(request.params.frames);
+  const { archive, transcoder } = context;
+  const layout = await findInstanceLayout(archive.database, study, series, instance);
+  if (!layout) throw notFound(`Cannot retrieve frames of instance '${instance}': it is not stored in series '${series}' of study '${study}'`);
+  if (layout.frames.length === 0) throw notFound(`Cannot retrieve frames of instance '${instance}': it has no pixel data`);
+  const missing = numbers.find((n) => n > layout.frames.length);
+  if (missing !== undefined) {
+    throw notFound(`Cannot retrieve frame ${missing} of instance '${instance}': it has ${layout.frames.length} frame${layout.frames.length === 1 ? '' : 's'}`);
+  }
+  const choices = pixelChoicesOf(request.headers.accept).filter((c) => !c.singlePart || numbers.length === 1);
+  let plan: FramePlan | undefined;
+  for (const choice of choices) if ((plan = planFor(layout, choice))) break;
+  if (!plan) {
+    throw notAcceptable(
+      `Cannot send frames of instance '${instance}' as '${String(request.headers.accept)}': it is stored in '${layout.transferSyntaxUid}' and cannot be converted to what is accepted`,
+    );
+  }
+  const chosen = plan;
+  const contentType = formatMediaType(chosen.mediaType, { 'transfer-syntax': chosen.transferSyntaxUid });
+  let module: Promise<PixelModule> | undefined;
+  const frameBytes = async (n: number): Promise<Uint8Array> => {
+    const bytes = await readFrame(archive.store, layout, layout.frames[n - 1]!);
+    if (!chosen.transcode) return bytes;
+    module ??= archive.archive.getInstanceMetadata(instance).then((meta) => pixelModuleOf(archive.store, meta!));
+    const out = await transcoder.transcodeFrames(await module, layout.transferSyntaxUid, [bytes], chosen.transferSyntaxUid);
+    return out.frames[0]!;
+  };
+  if (chosen.singlePart) {
+    const bytes = await frameBytes(numbers[0]!);
+    return reply.type(contentType).send(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength));
+  }
+  async function* parts(): AsyncGenerator<OutgoingPart> {
+    for (const n of numbers) {
+      const body = await frameBytes(n);
+      yield { headers: { 'Content-Type': contentType, 'Content-Length': String(body.byteLength) }, body };
+    }
+  }
+  const boundary = newBoundary();
+  return reply
+    .type(formatMediaType('multipart/related', { type: chosen.mediaType, 'transfer-syntax': chosen.transferSyntaxUid, boundary }))
+    .send(writeMultipart(parts(), boundary));
+}

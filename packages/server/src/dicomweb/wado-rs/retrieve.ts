@@ -1,0 +1,106 @@
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { ExplicitVrLittleEndian } from '@atrium/dicom';
+import { canTranscode, type RetrieveScope } from '../../retrieve/index.js';
+import { instanceUrl, originOf, type DicomwebContext } from '../context.js';
+import { notAcceptable, notFound } from '../errors.js';
+import { formatMediaType, parseAccept } from '../multipart/media-type.js';
+import { newBoundary, writeMultipart, type OutgoingPart } from '../multipart/multipart-writer.js';
+import { transferSyntaxesIn } from './lookup.js';
+
+interface Params {
+  study: string;
+  series?: string;
+  instance?: string;
+}
+
+/** What an instance retrieve accepts: transfer syntaxes in preference order, and whether a bare body will do. */
+export interface InstanceAccept {
+  transferSyntaxes: string[];
+  singlePart: boolean;
+}
+
+/**
+ * Reads the Accept header of a study, series or instance retrieve (PS3.18 §8.7.3.5.2): `multipart/related;
+ * type="application/dicom"` with an optional `transfer-syntax` (absent means Explicit VR Little Endian; `*` means
+ * as stored). A bare `application/dicom` is accepted for a single instance. Undefined when nothing fits.
+ */
+export function instanceAcceptOf(accept: string | string[] | undefined, singleInstance: boolean): InstanceAccept | undefined {
+  const transferSyntaxes: string[] = [];
+  let multipart = false;
+  let single = false;
+  for (const range of parseAccept(accept)) {
+    const ts = range.parameters['transfer-syntax'] ?? ExplicitVrLittleEndian;
+    if (range.essence === 'multipart/related') {
+      const type = range.parameters.type?.toLowerCase();
+      if (type !== undefined && type !== 'application/dicom' && type !== '*/*' && type !== 'application/*') continue;
+      multipart = true;
+      transferSyntaxes.push(ts);
+    } else if (range.essence === '*/*') {
+      multipart = true;
+      transferSyntaxes.push(ts);
+    } else if (range.essence === 'application/dicom' && singleInstance) {
+      single = true;
+      transferSyntaxes.push(ts);
+    }
+  }
+  if (transferSyntaxes.length === 0) return undefined;
+  return { transferSyntaxes, singlePart: single && !multipart };
+}
+
+/**
+ * WADO-RS retrieve of a study, a series or an instance (PS3.18 §10.4.1.1.1) as `multipart/related;
+ * type="application/dicom"`: instances are opened one after the other as the client reads, each streamed from
+ * the blob store (bounded memory whatever the study size) or, when its stored syntax is not acceptable,
+ * transcoded in the worker pool. The response is refused with 406 before the first byte when some instance in
+ * scope cannot be produced in any accepted syntax.
+ */
+export function registerRetrieve(app: FastifyInstance, context: DicomwebContext): void {
+  const handler = (request: FastifyRequest<{ Params: Params }>, reply: FastifyReply) => retrieve(request, reply, context);
+  app.get('/studies/:study', handler);
+  app.get('/studies/:study/series/:series', handler);
+  app.get('/studies/:study/series/:series/instances/:instance', handler);
+}
+
+async function retrieve(request: FastifyRequest<{ Params: Params }>, reply: FastifyReply, context: DicomwebContext): Promise<FastifyReply> {
+  const { study, series, instance } = request.params;
+  const { archive, transcoder } = context;
+  const scope: RetrieveScope = {
+    studyInstanceUid: study,
+    ...(series !== undefined ? { seriesInstanceUid: series } : {}),
+    ...(instance !== undefined ? { sopInstanceUids: [instance] } : {}),
+  };
+  const what = instance ? `instance '${instance}'` : series ? `series '${series}'` : `study '${study}'`;
+  const accept = instanceAcceptOf(request.headers.accept, instance !== undefined);
+  if (!accept) {
+    throw notAcceptable(`Cannot send ${what} as '${String(request.headers.accept)}': instances are sent as multipart/related; type="application/dicom"`);
+  }
+  const stored = await transferSyntaxesIn(archive.database, scope);
+  if (stored.length === 0) throw notFound(`Cannot retrieve ${what}: it is not stored`);
+  const targets = accept.transferSyntaxes;
+  for (const ts of stored) {
+    if (!targets.includes('*') && !targets.some((t) => canTranscode(ts, t, true) || canTranscode(ts, t, false))) {
+      throw notAcceptable(`Cannot send ${what} in ${targets.map((t) => `'${t}'`).join(', ')}: instances stored in '${ts}' cannot be converted to it`);
+    }
+  }
+  const origin = originOf(request);
+  if (accept.singlePart) {
+    for await (const ref of archive.retrieve.instances(scope)) {
+      const result = await transcoder.transcode(ref, targets);
+      if (result.size !== undefined) reply.header('Content-Length', result.size);
+      return reply.type(formatMediaType('application/dicom', { 'transfer-syntax': result.transferSyntaxUid })).send(result.stream);
+    }
+  }
+  async function* parts(): AsyncGenerator<OutgoingPart> {
+    for await (const ref of archive.retrieve.instances(scope)) {
+      const result = await transcoder.transcode(ref, targets);
+      const headers: Record<string, string> = {
+        'Content-Type': formatMediaType('application/dicom', { 'transfer-syntax': result.transferSyntaxUid }),
+        'Content-Location': instanceUrl(origin, ref.studyInstanceUid, ref.seriesInstanceUid, ref.sopInstanceUid),
+      };
+      if (result.size !== undefined) headers['Content-Length'] = String(result.size);
+      yield { headers, body: result.stream };
+    }
+  }
+  const boundary = newBoundary();
+  return reply.type(formatMediaType('multipart/related', { type: 'application/dicom', boundary })).send(writeMultipart(parts(), boundary));
+}
