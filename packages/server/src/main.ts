@@ -8,6 +8,7 @@ import { createLogger, type Logger } from './logger.js';
 import { IngestPipeline } from './ingest/ingest-pipeline.js';
 import { recoverBlobIntents } from './ingest/recover-blob-intents.js';
 import { RetrieveService } from './retrieve/index.js';
+import { createQueryEngine, type QueryEngine } from './query/index.js';
 import { openDevelopmentPolicy, type AuthorizationPolicy } from './auth/authorization.js';
 import { buildHttpServer } from './http/http-server.js';
 import { startDimse, type DimseListener } from './dimse-services/index.js';
@@ -25,6 +26,8 @@ export interface Archive {
   store: BlobStore;
   ingest: IngestPipeline;
   retrieve: RetrieveService;
+  /** The one query engine of C-FIND, QIDO-RS and the worklist. */
+  query: QueryEngine;
   policy: AuthorizationPolicy;
   close(): Promise<void>;
 }
@@ -68,6 +71,7 @@ export async function openArchive(config: AtriumConfig, logger: Logger = createL
     store,
     ingest,
     retrieve: new RetrieveService({ database, store }),
+    query: createQueryEngine({ database, config }),
     policy: openDevelopmentPolicy(),
     async close() {
       await ingest.flush();
