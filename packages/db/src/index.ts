@@ -6,5 +6,8 @@ export * from './index-record.js';
 export * from './archive-repository.js';
 export * from './job-queue.js';
 export type { AtriumMigration } from './migrations/index.js';
+export * from './fhir-schema.js';
+export * from './fhir-repository.js';
+export * from './fhir-imaging-source.js';
 export * from './sql.js';
 export * from './schema-dimse.js';
