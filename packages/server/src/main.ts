@@ -12,6 +12,7 @@ import { createQueryEngine, type QueryEngine } from './query/index.js';
 import { openDevelopmentPolicy, type AuthorizationPolicy } from './auth/authorization.js';
 import { buildHttpServer } from './http/http-server.js';
 import { startDimse, type DimseListener } from './dimse-services/index.js';
+import { startFhirImagingSync } from './fhir/index.js';
 
 /** Staging files older than this belong to no live ingest: a crash left them, and recovery did not need them. */
 const STALE_STAGING_MS = 60 * 60 * 1000;
@@ -111,12 +112,14 @@ export async function startServer(config: AtriumConfig, logger: Logger = createL
   const address = http.server.address();
   const port = typeof address === 'object' && address ? address.port : config.http.port;
   const host = config.http.host.includes(':') ? `[${config.http.host}]` : config.http.host;
+  const fhirSync = startFhirImagingSync(archive, `http://${host}:${port}`);
   return {
     archive,
     http,
     dimse,
     httpUrl: `http://${host}:${port}`,
     async close() {
+      await fhirSync.stop();
       await dimse?.close();
       await http.close();
       await archive.close();

@@ -37,7 +37,7 @@ function send(reply: FastifyReply, response: FhirResponse): FastifyReply {
 /**
  * The FHIR R4 API under `/fhir` (FHIR R4 http.html): every interaction of `FhirService`, JSON only
  * (`application/fhir+json`, `application/json`; JSON Patch as `application/json-patch+json`), every error an
- * OperationOutcome. Also starts nothing: the ImagingStudy sync is started by `startFhirImagingSync`.
+ * OperationOutcome. The ImagingStudy sync is started apart, by `startFhirImagingSync`.
  */
 export async function registerFhir(app: FastifyInstance, archive: Archive): Promise<void> {
   const service = new FhirService({ database: archive.database, logger: archive.logger.child({ component: 'fhir' }) });
@@ -129,10 +129,9 @@ export async function registerFhir(app: FastifyInstance, archive: Archive): Prom
  * Starts deriving ImagingStudy resources from the archive's change feed (design.md §4); `stop()` before closing
  * the archive.
  */
-export function startFhirImagingSync(archive: Archive): ImagingStudySync {
-  const { host, port } = archive.config.http;
+export function startFhirImagingSync(archive: Archive, httpUrl: string): ImagingStudySync {
   const service = new FhirService({ database: archive.database, logger: archive.logger.child({ component: 'fhir' }) });
   return new ImagingStudySync(service, archive.archive, archive.logger.child({ component: 'fhir-imaging-sync' }), {
-    dicomwebAddress: `http://${host.includes(':') ? `[${host}]` : host}:${port}/dicomweb`,
+    dicomwebAddress: `${httpUrl}/dicomweb`,
   }).start();
 }
