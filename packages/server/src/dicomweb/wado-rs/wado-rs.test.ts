@@ -1,0 +1,254 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { gunzipSync } from 'node:zlib';
+import sharp from 'sharp';
+import {
+  buildCtSeries,
+  buildEcg12Lead,
+  buildUltrasoundClip,
+  ExplicitVrLittleEndian,
+  readPart10,
+  RleLossless,
+  type DicomJsonDataset,
+} from '@atrium/dicom';
+import { openTestServer, readMultipartResponse } from '../test-support.js';
+
+async function nativePixels(bytes: Uint8Array): Promise<Buffer> {
+  const parsed = await readPart10([bytes]);
+  const px = parsed.pixelData!;
+  return Buffer.from(bytes.subarray(px.offset, px.offset + px.length));
+}
+
+async function bytesOf(object: { chunks(): AsyncIterable<Uint8Array> }): Promise<Buffer> {
+  const parts: Buffer[] = [];
+  for await (const c of object.chunks()) parts.push(Buffer.from(c));
+  return Buffer.concat(parts);
+}
+
+/** A server holding a 3-slice CT (explicit LE), a 2-slice RLE CT in another series of the same study, a 4-frame
+ * US clip and an ECG. */
+async function fixture() {
+  const server = await openTestServer();
+  const ct = buildCtSeries({ slices: 3, rows: 32, columns: 32, seed: 21 });
+  const rle = buildCtSeries({
+    slices: 2, rows: 32, columns: 32, seed: 21, transferSyntaxUid: RleLossless,
+    study: { studyInstanceUid: ct.studyInstanceUid }, series: { seriesInstanceUid: `${ct.seriesInstanceUid}.2`, seriesNumber: 2 },
+  });
+  const us = buildUltrasoundClip({ frames: 4, rows: 24, columns: 32, seed: 5 });
+  const ecg = buildEcg12Lead({ seed: 3 });
+  for (const i of [...ct.instances, ...rle.instances]) await server.archive.ingest.ingest([i.bytes], { kind: 'import' });
+  const usBytes = await bytesOf(us);
+  await server.archive.ingest.ingest([usBytes], { kind: 'import' });
+  await server.archive.ingest.ingest([ecg.bytes], { kind: 'import' });
+  return { server, ct, rle, us, usBytes, ecg };
+}
+
+test('WADO-RS - study, series and instance retrieve as multipart/related application/dicom', async () => {
+  const { server, ct, rle } = await fixture();
+  try {
+    const study = ct.studyInstanceUid;
+    const all = await server.app.inject({ url: `/dicom-web/studies/${study}`, headers: { accept: 'multipart/related; type="application/dicom"; transfer-syntax=*' } });
+    assert.equal(all.statusCode, 200);
+    assert.match(all.headers['content-type'] as string, /^multipart\/related; type="application\/dicom"; boundary=/);
+    const parts = await readMultipartResponse(all.headers['content-type'] as string, all.rawPayload);
+    assert.equal(parts.length, 5);
+    const originals = new Map([...ct.instances, ...rle.instances].map((i) => [i.sopInstanceUid, i.bytes]));
+    for (const part of parts) {
+      const sop = part.headers['content-location']!.split('/').pop()!;
+      assert.deepEqual(new Uint8Array(part.body), originals.get(sop), `part ${sop} is the stored object, byte for byte`);
+      assert.match(part.headers['content-type']!, /^application\/dicom; transfer-syntax=1\.2\.840\.10008\.1\.2\.(1|5)$/);
+      assert.equal(Number(part.headers['content-length']), part.body.length);
+    }
+
+    // No transfer-syntax parameter: Explicit VR Little Endian (PS3.18 §8.7.3.5.2), so the RLE series is decoded.
+    const series = await server.app.inject({ url: `/dicom-web/studies/${study}/series/${rle.seriesInstanceUid}`, headers: { accept: 'multipart/related; type="application/dicom"' } });
+    assert.equal(series.statusCode, 200);
+    const decoded = await readMultipartResponse(series.headers['content-type'] as string, series.rawPayload);
+    assert.equal(decoded.length, 2);
+    for (const part of decoded) {
+      assert.equal(part.headers['content-type'], `application/dicom; transfer-syntax=${ExplicitVrLittleEndian}`);
+      const parsed = await readPart10([part.body]);
+      assert.equal(parsed.transferSyntaxUid, ExplicitVrLittleEndian);
+      const sop = String(parsed.dataset['00080018']!.Value![0]);
+      const twin = ct.instances.find((i) => i.instanceNumber === rle.instances.find((r) => r.sopInstanceUid === sop)!.instanceNumber)!;
+      assert.deepEqual(await nativePixels(part.body), await nativePixels(twin.bytes), 'decoded pixels equal the native twin');
+    }
+
+    const one = ct.instances[1]!;
+    const single = await server.app.inject({ url: `/dicom-web/studies/${study}/series/${ct.seriesInstanceUid}/instances/${one.sopInstanceUid}`, headers: { accept: 'application/dicom' } });
+    assert.equal(single.statusCode, 200);
+    assert.equal(single.headers['content-type'], `application/dicom; transfer-syntax=${ExplicitVrLittleEndian}`);
+    assert.deepEqual(new Uint8Array(single.rawPayload), one.bytes);
+
+    const missing = await server.app.inject({ url: '/dicom-web/studies/1.2.3.4.5.6.7.8.9.404', headers: { accept: 'multipart/related; type="application/dicom"' } });
+    assert.equal(missing.statusCode, 404);
+    const video = await server.app.inject({ url: `/dicom-web/studies/${study}`, headers: { accept: 'multipart/related; type="application/dicom"; transfer-syntax=1.2.840.10008.1.2.4.100' } });
+    assert.equal(video.statusCode, 406);
+    assert.match(JSON.parse(video.body).detail, /cannot be converted/);
+    const zip = await server.app.inject({ url: `/dicom-web/studies/${study}`, headers: { accept: 'application/zip' } });
+    assert.equal(zip.statusCode, 406);
+  } finally {
+    await server.close();
+  }
+});
+
+test('WADO-RS metadata - series document from ingest, absolute BulkDataURIs, ETag and 304, gzip, XML', async () => {
+  const { server, ct, ecg } = await fixture();
+  try {
+    const url = `/dicom-web/studies/${ct.studyInstanceUid}/series/${ct.seriesInstanceUid}/metadata`;
+    const res = await server.app.inject({ url, headers: { accept: 'application/dicom+json', host: 'viewer.test' } });
+    assert.equal(res.statusCode, 200);
+    assert.match(res.headers['content-type'] as string, /^application\/dicom\+json/);
+    const instances = JSON.parse(res.body) as DicomJsonDataset[];
+    assert.deepEqual(instances.map((i) => i['00080018']!.Value![0]), ct.instances.map((i) => i.sopInstanceUid), 'Instance Number order');
+    assert.equal(instances[0]!['00100010']!.vr, 'PN');
+    const pixel = instances[0]!['7FE00010']!;
+    assert.equal(pixel.BulkDataURI, `http://viewer.test/dicom-web/studies/${ct.studyInstanceUid}/series/${ct.seriesInstanceUid}/instances/${ct.instances[0]!.sopInstanceUid}/bulk/7FE00010`);
+    const etag = res.headers.etag as string;
+    assert.match(etag, /^"[A-Za-z0-9_-]+"$/);
+    const again = await server.app.inject({ url, headers: { accept: 'application/dicom+json', host: 'viewer.test', 'if-none-match': etag } });
+    assert.equal(again.statusCode, 304);
+    assert.equal(again.body, '');
+    const zipped = await server.app.inject({ url, headers: { accept: 'application/dicom+json', host: 'viewer.test', 'accept-encoding': 'gzip' } });
+    assert.equal(zipped.headers['content-encoding'], 'gzip');
+    assert.equal(gunzipSync(zipped.rawPayload).toString(), res.body);
+    assert.equal(zipped.headers.etag, etag);
+
+    // A new instance changes the document and its validator.
+    const more = buildCtSeries({ slices: 4, rows: 32, columns: 32, seed: 21 });
+    await server.archive.ingest.ingest([more.instances[3]!.bytes], { kind: 'import' });
+    const changed = await server.app.inject({ url, headers: { accept: 'application/dicom+json', host: 'viewer.test', 'if-none-match': etag } });
+    assert.equal(changed.statusCode, 200);
+    assert.equal((JSON.parse(changed.body) as unknown[]).length, 4);
+    assert.notEqual(changed.headers.etag, etag);
+
+    const study = await server.app.inject({ url: `/dicom-web/studies/${ct.studyInstanceUid}/metadata` });
+    assert.equal((JSON.parse(study.body) as unknown[]).length, 6, 'both series of the study');
+    const inst = await server.app.inject({ url: `/dicom-web/studies/${ecg.studyInstanceUid}/series/${ecg.seriesInstanceUid}/instances/${ecg.sopInstanceUid}/metadata` });
+    const ecgMeta = (JSON.parse(inst.body) as DicomJsonDataset[])[0]!;
+    const waveform = (ecgMeta['54000100']!.Value![0] as DicomJsonDataset)['54001010']!;
+    assert.match(waveform.BulkDataURI!, /\/instances\/[0-9.]+\/bulk\/54000100\/0\/54001010$/);
+    const xml = await server.app.inject({ url, headers: { accept: 'multipart/related; type="application/dicom+xml"' } });
+    assert.equal(xml.statusCode, 200);
+    const xmlParts = await readMultipartResponse(xml.headers['content-type'] as string, xml.rawPayload);
+    assert.equal(xmlParts.length, 4);
+    assert.match(xmlParts[0]!.body.toString(), /<DicomAttribute tag="00100010" vr="PN" keyword="PatientName"><PersonName number="1"><Alphabetic><FamilyName>/);
+    const wrongSeries = await server.app.inject({ url: `/dicom-web/studies/1.2.3/series/${ct.seriesInstanceUid}/metadata` });
+    assert.equal(wrongSeries.statusCode, 404);
+  } finally {
+    await server.close();
+  }
+});
+
+test('WADO-RS frames - native by offset, lists, RLE as stored or decoded, image media types, 404/400/406', async () => {
+  const { server, ct, rle, us, usBytes } = await fixture();
+  try {
+    const ctUrl = (i: number) => `/dicom-web/studies/${ct.studyInstanceUid}/series/${ct.seriesInstanceUid}/instances/${ct.instances[i]!.sopInstanceUid}`;
+    // OHIF's request.
+    const res = await server.app.inject({ url: `${ctUrl(0)}/frames/1`, headers: { accept: 'multipart/related; type=application/octet-stream; transfer-syntax=*' } });
+    assert.equal(res.statusCode, 200);
+    assert.match(res.headers['content-type'] as string, /^multipart\/related; type="application\/octet-stream"; transfer-syntax=1\.2\.840\.10008\.1\.2\.1; boundary=/);
+    const [frame] = await readMultipartResponse(res.headers['content-type'] as string, res.rawPayload);
+    assert.equal(frame!.headers['content-type'], 'application/octet-stream; transfer-syntax=1.2.840.10008.1.2.1');
+    assert.deepEqual(frame!.body, await nativePixels(ct.instances[0]!.bytes));
+
+    const usUrl = `/dicom-web/studies/${us.studyInstanceUid}/series/${us.seriesInstanceUid}/instances/${us.sopInstanceUid}`;
+    const list = await server.app.inject({ url: `${usUrl}/frames/3,1`, headers: { accept: 'multipart/related; type="application/octet-stream"' } });
+    const frames = await readMultipartResponse(list.headers['content-type'] as string, list.rawPayload);
+    const usPixels = await nativePixels(usBytes);
+    const frameSize = 24 * 32;
+    assert.deepEqual(frames.map((f) => f.body), [usPixels.subarray(2 * frameSize, 3 * frameSize), usPixels.subarray(0, frameSize)]);
+
+    const rleUrl = `/dicom-web/studies/${ct.studyInstanceUid}/series/${rle.seriesInstanceUid}/instances/${rle.instances[0]!.sopInstanceUid}`;
+    const asStored = await server.app.inject({ url: `${rleUrl}/frames/1`, headers: { accept: 'multipart/related; type="application/octet-stream"; transfer-syntax=*' } });
+    const [rleFrame] = await readMultipartResponse(asStored.headers['content-type'] as string, asStored.rawPayload);
+    assert.equal(rleFrame!.headers['content-type'], 'application/octet-stream; transfer-syntax=1.2.840.10008.1.2.5');
+    assert.equal(rleFrame!.body.readUInt32LE(0), 2, 'RLE header: two segments');
+    const rleImage = await server.app.inject({ url: `${rleUrl}/frames/1`, headers: { accept: 'multipart/related; type="image/dicom-rle"' } });
+    const [rleTyped] = await readMultipartResponse(rleImage.headers['content-type'] as string, rleImage.rawPayload);
+    assert.equal(rleTyped!.headers['content-type'], 'image/dicom-rle; transfer-syntax=1.2.840.10008.1.2.5');
+    assert.deepEqual(rleTyped!.body, rleFrame!.body);
+    const decoded = await server.app.inject({ url: `${rleUrl}/frames/1`, headers: { accept: 'multipart/related; type="application/octet-stream"' } });
+    const [native] = await readMultipartResponse(decoded.headers['content-type'] as string, decoded.rawPayload);
+    const twin = ct.instances.find((i) => i.instanceNumber === rle.instances[0]!.instanceNumber)!;
+    assert.deepEqual(native!.body, await nativePixels(twin.bytes), 'decoded in a worker to the native pixels');
+    const bare = await server.app.inject({ url: `${ctUrl(1)}/frames/1`, headers: { accept: 'application/octet-stream' } });
+    assert.equal(bare.headers['content-type'], 'application/octet-stream; transfer-syntax=1.2.840.10008.1.2.1');
+    assert.deepEqual(bare.rawPayload, await nativePixels(ct.instances[1]!.bytes));
+
+    assert.equal((await server.app.inject({ url: `${ctUrl(0)}/frames/2` })).statusCode, 404);
+    assert.equal((await server.app.inject({ url: `${ctUrl(0)}/frames/0` })).statusCode, 400);
+    assert.equal((await server.app.inject({ url: `${ctUrl(0)}/frames/1`, headers: { accept: 'multipart/related; type="video/mp4"' } })).statusCode, 406);
+  } finally {
+    await server.close();
+  }
+});
+
+test('WADO-RS bulk data - values by recorded offsets, byte ranges (206), unknown paths 404', async () => {
+  const { server, ecg, ct } = await fixture();
+  try {
+    const base = `/dicom-web/studies/${ecg.studyInstanceUid}/series/${ecg.seriesInstanceUid}/instances/${ecg.sopInstanceUid}`;
+    const parsed = await readPart10([ecg.bytes], { bulkDataThreshold: 1024 });
+    const ref = parsed.bulkData.find((r) => r.path === '54000100/0/54001010')!;
+    const expected = Buffer.from(ecg.bytes.subarray(ref.offset, ref.offset + ref.length!));
+    const whole = await server.app.inject({ url: `${base}/bulk/54000100/0/54001010` });
+    assert.equal(whole.statusCode, 200);
+    const [part] = await readMultipartResponse(whole.headers['content-type'] as string, whole.rawPayload);
+    assert.deepEqual(part!.body, expected);
+    const range = await server.app.inject({ url: `${base}/bulk/54000100/0/54001010`, headers: { accept: 'application/octet-stream', range: 'bytes=10-29' } });
+    assert.equal(range.statusCode, 206);
+    assert.equal(range.headers['content-range'], `bytes 10-29/${expected.length}`);
+    assert.deepEqual(range.rawPayload, expected.subarray(10, 30));
+    const suffix = await server.app.inject({ url: `${base}/bulk/54000100/0/54001010`, headers: { accept: 'application/octet-stream', range: 'bytes=-4' } });
+    assert.deepEqual(suffix.rawPayload, expected.subarray(expected.length - 4));
+    const bad = await server.app.inject({ url: `${base}/bulk/54000100/0/54001010`, headers: { range: `bytes=${expected.length + 5}-` } });
+    assert.equal(bad.statusCode, 416);
+    assert.equal((await server.app.inject({ url: `${base}/bulk/00100010` })).statusCode, 404);
+    const pixels = await server.app.inject({ url: `/dicom-web/studies/${ct.studyInstanceUid}/series/${ct.seriesInstanceUid}/instances/${ct.instances[0]!.sopInstanceUid}/bulk/7FE00010`, headers: { accept: 'application/octet-stream' } });
+    assert.deepEqual(pixels.rawPayload, await nativePixels(ct.instances[0]!.bytes));
+  } finally {
+    await server.close();
+  }
+});
+
+test('WADO-RS rendered and thumbnail - JPEG/PNG of an instance, a frame, a series; parameters checked', async () => {
+  const { server, ct, us } = await fixture();
+  try {
+    const inst = `/dicom-web/studies/${ct.studyInstanceUid}/series/${ct.seriesInstanceUid}/instances/${ct.instances[0]!.sopInstanceUid}`;
+    const jpeg = await server.app.inject({ url: `${inst}/rendered`, headers: { accept: 'image/jpeg' } });
+    assert.equal(jpeg.statusCode, 200);
+    assert.equal(jpeg.headers['content-type'], 'image/jpeg');
+    assert.deepEqual([...jpeg.rawPayload.subarray(0, 2)], [0xff, 0xd8]);
+    const png = await server.app.inject({ url: `${inst}/rendered?viewport=16,16&window=40,400`, headers: { accept: 'image/png' } });
+    const meta = await sharp(png.rawPayload).metadata();
+    assert.deepEqual([meta.format, meta.width, meta.height], ['png', 16, 16]);
+    const viaParam = await server.app.inject({ url: `${inst}/rendered?accept=image/png&quality=50` });
+    assert.equal(viaParam.headers['content-type'], 'image/png');
+
+    const usFrame = `/dicom-web/studies/${us.studyInstanceUid}/series/${us.seriesInstanceUid}/instances/${us.sopInstanceUid}/frames/2/rendered`;
+    const frame = await server.app.inject({ url: usFrame, headers: { accept: 'image/png' } });
+    const frameInfo = await sharp(frame.rawPayload).metadata();
+    assert.deepEqual([frameInfo.width, frameInfo.height], [32, 24]);
+
+    const thumb = await server.app.inject({ url: `/dicom-web/studies/${ct.studyInstanceUid}/thumbnail`, headers: { accept: 'image/jpeg' } });
+    assert.equal(thumb.statusCode, 200);
+    const thumbInfo = await sharp(thumb.rawPayload).metadata();
+    assert.ok(thumbInfo.width! <= 128 && thumbInfo.height! <= 128);
+    const seriesThumb = await server.app.inject({ url: `/dicom-web/studies/${ct.studyInstanceUid}/series/${ct.seriesInstanceUid}/thumbnail?viewport=8,8` });
+    assert.equal((await sharp(seriesThumb.rawPayload).metadata()).width, 8);
+
+    const seriesRendered = await server.app.inject({ url: `/dicom-web/studies/${ct.studyInstanceUid}/series/${ct.seriesInstanceUid}/rendered`, headers: { accept: 'multipart/related; type="image/png"' } });
+    const renderedParts = await readMultipartResponse(seriesRendered.headers['content-type'] as string, seriesRendered.rawPayload);
+    assert.equal(renderedParts.length, 3);
+    for (const p of renderedParts) assert.equal((await sharp(p.body).metadata()).format, 'png');
+
+    const unknown = await server.app.inject({ url: `${inst}/rendered?zoom=2` });
+    assert.equal(unknown.statusCode, 400);
+    assert.match(JSON.parse(unknown.body).detail, /Cannot use parameter 'zoom'/);
+    assert.equal((await server.app.inject({ url: `${inst}/rendered?annotation=patient` })).statusCode, 400);
+    assert.equal((await server.app.inject({ url: `${inst}/rendered?quality=500` })).statusCode, 400);
+    assert.equal((await server.app.inject({ url: `${inst}/rendered`, headers: { accept: 'image/tiff' } })).statusCode, 406);
+  } finally {
+    await server.close();
+  }
+});
