@@ -17,6 +17,8 @@ import { resolveRetrieve } from './retrieve-scope.js';
 import { sendInstances } from './send-instances.js';
 import { StorageCommitmentScp, type CommitmentOutcome } from './storage-commitment-scp.js';
 import { serverTlsOptions } from './tls.js';
+import { answerFindExtendedNegotiation, createFindHandler } from './c-find-scp.js';
+import { createQueryEngine } from '../query/index.js';
 import type { DimseTranscoder } from './transcoding.js';
 
 export type { DimseTranscoder } from './transcoding.js';
@@ -31,7 +33,7 @@ export interface DimseListener {
 export interface DimseServicesOptions {
   /** Converts stored instances a peer cannot take as stored (C-MOVE, C-GET); without it such a transfer fails. */
   transcoder?: DimseTranscoder | undefined;
-  /** C-FIND handler over the query engine; C-FIND is not offered without it. */
+  /** C-FIND handler; default: the archive's query engine (the one QIDO-RS uses). */
   find?: CFindHandler | undefined;
   /** Told each storage commitment result once it was reported (or could not be): for tests and audit. */
   onCommitment?: (outcome: CommitmentOutcome) => void;
@@ -141,12 +143,11 @@ export async function startDimse(archive: Archive, options: DimseServicesOptions
     };
   };
 
-  const find: CFindHandler | undefined = options.find
-    ? async function* (request) {
-        await authorize(request.association, 'find');
-        yield* options.find!(request);
-      }
-    : undefined;
+  const findMatches = options.find ?? createFindHandler(createQueryEngine(archive));
+  const find: CFindHandler = async function* (request) {
+    await authorize(request.association, 'find');
+    yield* findMatches(request);
+  };
 
   const server = new DimseServer(
     {
@@ -165,7 +166,8 @@ export async function startDimse(archive: Archive, options: DimseServicesOptions
           });
           return decision.allow;
         },
-        isAbstractSyntaxAccepted: (uid) => catalogue.isServed(uid, { find: find !== undefined, acceptUnknown: dicom.acceptUnknownSopClasses }),
+        isAbstractSyntaxAccepted: (uid) => catalogue.isServed(uid, { find: true, acceptUnknown: dicom.acceptUnknownSopClasses }),
+        answerExtendedNegotiation: answerFindExtendedNegotiation,
         chooseTransferSyntax: (uid, proposed) => catalogue.chooseTransferSyntax(uid, proposed, dicom.acceptUnknownSopClasses),
       },
       handlers: {

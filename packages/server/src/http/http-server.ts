@@ -1,6 +1,7 @@
 import Fastify, { type FastifyBaseLogger, type FastifyError, type FastifyInstance, type FastifyReply } from 'fastify';
 import type { Archive } from '../main.js';
 import { registerDicomweb } from '../dicomweb/index.js';
+import { registerRemoteAes } from '../remote-nodes/routes.js';
 import { registerFhir } from '../fhir/index.js';
 
 /** An RFC 9457 problem document: every HTTP error Atrium answers has a reason a person can act on. */
@@ -40,6 +41,7 @@ export async function buildHttpServer(archive: Archive): Promise<FastifyInstance
   );
 
   await registerDicomweb(app, archive);
+  await registerRemoteAes(app, archive);
   await registerFhir(app, archive);
 
   app.get('/healthz', async () => ({ status: 'ok' }));

@@ -15,4 +15,9 @@ export class RemoteAeError extends TypeError {
     super(message);
     this.name = 'RemoteAeError';
   }
+
+  /** The HTTP status under the name fastify's default error handler reads. */
+  get statusCode(): number {
+    return this.httpStatus;
+  }
 }
