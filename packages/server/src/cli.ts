@@ -7,6 +7,7 @@ import { fsck } from './fsck/fsck.js';
 import { loadDemo } from './demo/demo.js';
 import { ProgressLine, bar, formatMegabytes } from './cli/progress.js';
 import { reasonOf } from './errors.js';
+import { echoRemote, queryKeys, queryRemote, retrieveRemote, sendToRemote } from './dimse-services/scu.js';
 
 const USAGE = `Usage: atrium <command> [options]
 
@@ -19,6 +20,14 @@ Commands:
   fsck [--repair] [--verify-digests] [--json]
                              prove that the index and the stored files agree; --repair fixes what it safely can
   demo                       load synthetic studies (CT, echo clip, 12-lead ECG) so there is something to look at
+  echo <AE>                  C-ECHO a remote AE (a configured title, or AE@host:port)
+  send <AE> --study UID | --series UID | --instance UID...
+                             send stored instances to a remote AE (C-STORE, the stored transfer syntax)
+  query <AE> [--level STUDY] [--patient-root] [-k Key=Value]... [--json]
+                             C-FIND on a remote AE; -k PatientName=DOE* matches, -k StudyDate returns a key
+  retrieve <AE> --study UID | --series UID | --instance UID... | -k Key=Value... [--level L] [--move [--dest AE]]
+                             C-GET from a remote AE into this archive (default), or C-MOVE to --dest (default:
+                             this AE, which must then be running)
   help                       this text
 
 Configuration: atrium.config.json in the working directory (or ATRIUM_CONFIG) and ATRIUM_* environment variables;
@@ -161,6 +170,142 @@ async function demoCommand(config: AtriumConfig): Promise<number> {
   });
 }
 
+type Level = 'PATIENT' | 'STUDY' | 'SERIES' | 'IMAGE';
+
+function levelOf(value: string | undefined, fallback: Level): Level {
+  const level = (value ?? fallback).toUpperCase();
+  if (level !== 'PATIENT' && level !== 'STUDY' && level !== 'SERIES' && level !== 'IMAGE') {
+    throw new TypeError(`Cannot use --level '${value}': expected PATIENT, STUDY, SERIES or IMAGE`);
+  }
+  return level;
+}
+
+function remoteAeArgument(command: string, rest: string[]): string {
+  const [ae] = rest;
+  if (!ae) throw new TypeError(`Cannot ${command}: name the remote AE (a configured title, or AE@host:port)`);
+  return ae;
+}
+
+async function echoCommand(config: AtriumConfig, ae: string): Promise<number> {
+  return withArchive(config, async (archive) => {
+    const ms = await echoRemote(archive, ae);
+    process.stdout.write(`C-ECHO ${ae}: success in ${ms.toFixed(0)} ms\n`);
+    return 0;
+  });
+}
+
+interface ScopeOptions {
+  study?: string[] | undefined;
+  series?: string[] | undefined;
+  instance?: string[] | undefined;
+}
+
+async function sendCommand(config: AtriumConfig, ae: string, scope: ScopeOptions): Promise<number> {
+  const scopes = [
+    ...(scope.study ?? []).map((studyInstanceUid) => ({ studyInstanceUid })),
+    ...(scope.series ?? []).map((seriesInstanceUid) => ({ seriesInstanceUid })),
+    ...(scope.instance?.length ? [{ sopInstanceUids: scope.instance }] : []),
+  ];
+  if (scopes.length === 0) throw new TypeError('Cannot send: name a --study, --series or --instance');
+  return withArchive(config, async (archive) => {
+    const progress = new ProgressLine();
+    let failed = 0;
+    for (const s of scopes) {
+      let last: { completed: number; warning: number; failed: number; remaining: number; failures: { sopInstanceUid: string; reason: string }[] } | undefined;
+      for await (const p of sendToRemote(archive, ae, s)) {
+        last = p;
+        const done = p.completed + p.warning + p.failed;
+        progress.update(() => `${bar(done / Math.max(1, done + p.remaining))} ${done}/${done + p.remaining} sent to ${ae}  failed ${p.failed}`, p.remaining === 0);
+      }
+      progress.done();
+      if (last) {
+        process.stdout.write(`Sent ${last.completed + last.warning} instance(s) to ${ae}${last.warning ? ` (${last.warning} with warnings)` : ''}, ${last.failed} failed\n`);
+        for (const f of last.failures) process.stdout.write(`    ${f.sopInstanceUid}: ${f.reason}\n`);
+        failed += last.failed;
+      }
+    }
+    return failed > 0 ? 1 : 0;
+  });
+}
+
+function formatMatch(match: Record<string, { Value?: readonly unknown[] }>, dictionary: { lookup(tag: number): { keyword?: string } | undefined }): string {
+  return Object.entries(match)
+    .map(([tag, attribute]) => {
+      const keyword = dictionary.lookup(parseInt(tag, 16))?.keyword ?? tag;
+      const values = (attribute.Value ?? []).map((v) => (typeof v === 'object' && v !== null ? ((v as { Alphabetic?: string }).Alphabetic ?? JSON.stringify(v)) : String(v)));
+      return `${keyword}=${values.join('\\')}`;
+    })
+    .join('  ');
+}
+
+async function queryCommand(config: AtriumConfig, ae: string, options: { level?: string | undefined; patientRoot: boolean; key: string[]; json: boolean }): Promise<number> {
+  return withArchive(config, async (archive) => {
+    const level = levelOf(options.level, options.patientRoot ? 'PATIENT' : 'STUDY');
+    const keys = queryKeys(archive.dictionary, options.key.length ? options.key : defaultReturnKeys(level));
+    let n = 0;
+    for await (const match of queryRemote(archive, ae, { model: options.patientRoot ? 'PATIENT' : 'STUDY', level, keys })) {
+      n++;
+      process.stdout.write((options.json ? JSON.stringify(match) : formatMatch(match, archive.dictionary)) + '\n');
+    }
+    if (!options.json) process.stdout.write(`${n} match(es)\n`);
+    return 0;
+  });
+}
+
+function defaultReturnKeys(level: Level): string[] {
+  switch (level) {
+    case 'PATIENT':
+      return ['PatientID', 'PatientName', 'PatientBirthDate', 'NumberOfPatientRelatedStudies'];
+    case 'STUDY':
+      return ['StudyInstanceUID', 'PatientID', 'PatientName', 'StudyDate', 'AccessionNumber', 'ModalitiesInStudy', 'StudyDescription', 'NumberOfStudyRelatedInstances'];
+    case 'SERIES':
+      return ['SeriesInstanceUID', 'Modality', 'SeriesNumber', 'SeriesDescription', 'NumberOfSeriesRelatedInstances'];
+    case 'IMAGE':
+      return ['SOPInstanceUID', 'SOPClassUID', 'InstanceNumber'];
+  }
+}
+
+async function retrieveCommand(
+  config: AtriumConfig,
+  ae: string,
+  options: ScopeOptions & { level?: string | undefined; patientRoot: boolean; key: string[]; move: boolean; dest?: string | undefined },
+): Promise<number> {
+  return withArchive(config, async (archive) => {
+    const texts = [...options.key];
+    let fallback: Level = options.patientRoot ? 'PATIENT' : 'STUDY';
+    if (options.study?.length) texts.push(`StudyInstanceUID=${options.study.join('\\')}`);
+    if (options.series?.length) {
+      texts.push(`SeriesInstanceUID=${options.series.join('\\')}`);
+      fallback = 'SERIES';
+    }
+    if (options.instance?.length) {
+      texts.push(`SOPInstanceUID=${options.instance.join('\\')}`);
+      fallback = 'IMAGE';
+    }
+    if (texts.length === 0) throw new TypeError('Cannot retrieve: name a --study, --series, --instance or -k keys');
+    const progress = new ProgressLine();
+    const result = await retrieveRemote(archive, ae, {
+      model: options.patientRoot ? 'PATIENT' : 'STUDY',
+      level: levelOf(options.level, fallback),
+      keys: queryKeys(archive.dictionary, texts),
+      method: options.move ? 'move' : 'get',
+      ...(options.dest ? { destination: options.dest } : {}),
+      onProgress: (p) => progress.update(() => `${p.completed + p.warning + p.failed} done, ${p.remaining} remaining, ${p.failed} failed`),
+    });
+    progress.done();
+    const verb = options.move ? `Moved to ${options.dest ?? config.dicom.aeTitle}` : 'Retrieved';
+    process.stdout.write(`${verb}: ${result.completed} completed, ${result.warning} warning, ${result.failed} failed\n`);
+    if (!options.move) {
+      const counts = new Map<string, number>();
+      for (const s of result.stored) counts.set(s.outcome, (counts.get(s.outcome) ?? 0) + 1);
+      for (const [outcome, n] of counts) process.stdout.write(`  ${outcome}: ${n}\n`);
+      for (const r of result.refused) process.stdout.write(`  refused ${r.sopInstanceUid}: ${r.reason}\n`);
+    }
+    for (const uid of result.failedSopInstanceUids) process.stdout.write(`  failed: ${uid}\n`);
+    return result.failed > 0 || result.refused.length > 0 ? 1 : 0;
+  });
+}
+
 export async function main(argv: string[]): Promise<number> {
   const { values, positionals } = parseArgs({
     args: argv,
@@ -171,6 +316,14 @@ export async function main(argv: string[]): Promise<number> {
       'verify-digests': { type: 'boolean', default: false },
       concurrency: { type: 'string', default: '4' },
       help: { type: 'boolean', short: 'h', default: false },
+      study: { type: 'string', multiple: true },
+      series: { type: 'string', multiple: true },
+      instance: { type: 'string', multiple: true },
+      key: { type: 'string', short: 'k', multiple: true, default: [] },
+      level: { type: 'string' },
+      'patient-root': { type: 'boolean', default: false },
+      move: { type: 'boolean', default: false },
+      dest: { type: 'string' },
     },
   });
   const [command, ...rest] = positionals;
@@ -194,6 +347,23 @@ export async function main(argv: string[]): Promise<number> {
       return fsckCommand(config, values.repair, values['verify-digests'], values.json);
     case 'demo':
       return demoCommand(config);
+    case 'echo':
+      return echoCommand(config, remoteAeArgument('echo', rest));
+    case 'send':
+      return sendCommand(config, remoteAeArgument('send', rest), values);
+    case 'query':
+      return queryCommand(config, remoteAeArgument('query', rest), {
+        level: values.level,
+        patientRoot: values['patient-root'],
+        key: values.key,
+        json: values.json,
+      });
+    case 'retrieve':
+      return retrieveCommand(config, remoteAeArgument('retrieve', rest), {
+        ...values,
+        patientRoot: values['patient-root'],
+        key: values.key,
+      });
     default:
       process.stderr.write(`Unknown command '${command}'\n\n${USAGE}\n`);
       return 2;
