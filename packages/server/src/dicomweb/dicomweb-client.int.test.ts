@@ -42,7 +42,7 @@ class FetchXmlHttpRequest {
     return [...this.#responseHeaders].map(([k, v]) => `${k}: ${v}\r\n`).join('');
   }
   send(body?: ArrayBuffer | Uint8Array | string): void {
-    void fetch(this.#url, { method: this.#method, headers: this.#headers, ...(body !== undefined ? { body: body as BodyInit } : {}) })
+    void fetch(this.#url, { method: this.#method, headers: this.#headers, ...(body !== undefined ? { body: body as NonNullable<RequestInit['body']> } : {}) })
       .then(async (res) => {
         this.status = res.status;
         this.#responseHeaders = res.headers;
