@@ -185,8 +185,10 @@ test('C-STORE - many small instances on one association', async () => {
     });
     const seconds = Number(process.hrtime.bigint() - started) / 1e9;
     assert.equal(count, 300);
-    // Loopback in-process: far above the 250 instances/s target, unless Nagle or a timer sneaks in.
-    assert.ok(300 / seconds > 250, `${(300 / seconds).toFixed(0)} instances/s`);
+    // Regression guard for Nagle's algorithm or a timer between exchanges, not a speed test (that is the
+    // benchmark's job): either costs about 40 ms per exchange, 12 s for 300, while even a loaded machine does
+    // these in well under a second. The bound is loose so that load never fails it.
+    assert.ok(seconds < 9, `300 stores took ${seconds.toFixed(1)} s: is something waiting between exchanges?`);
   } finally {
     await server.close();
   }
