@@ -1,6 +1,7 @@
 import { FHIR_MODEL, type FhirElementSpec } from './fhir-model.generated.js';
 import type { FhirIssue } from './fhir-error.js';
 import { isPrimitiveType, NUMBER_TYPES, PRIMITIVE_PATTERNS } from './fhir-primitives.js';
+import { CONTAINED_INVARIANTS, INVARIANTS, type Invariant } from './invariants.js';
 
 /** Elements every Element and BackboneElement has (FHIR R4 element.html, backboneelement.html). */
 const ELEMENT_BASE: Readonly<Record<string, FhirElementSpec>> = {
@@ -17,8 +18,8 @@ const MAX_ISSUES = 50;
  * Structural validation of a resource against the FHIR R4 definitions (json.html, the StructureDefinitions of
  * the resource and its datatypes): known elements only, JSON shapes (array or single, object or primitive),
  * cardinality, required elements, one value per choice element, primitive lexical forms, and codes of elements
- * bound `required`. Each issue names the element by its FHIRPath (`Observation.component[1].code`).
- * Invariants in FHIRPath beyond these are left to the tests' independent checker (`docs/fhir.md`).
+ * bound `required`, `ele-1` (no empty elements) and the invariants of `invariants.ts`. Each issue names the element by
+ * its FHIRPath (`Observation.component[1].code`).
  */
 export function validateResource(resource: unknown, allowedTypes: ReadonlySet<string>, path = ''): FhirIssue[] {
   const issues: FhirIssue[] = [];
@@ -99,6 +100,23 @@ export function validateResource(resource: unknown, allowedTypes: ReadonlySet<st
     for (const [choice, keys] of choices) {
       if (keys.length > 1) fail(`${where}.${keys[1]}`, `Cannot accept element '${where}.${choice}[x]': only one of ${keys.join(', ')} may be present`);
     }
+    if (!isResource && Object.keys(value).every((k) => k === 'id')) {
+      fail(where, `Cannot accept element '${where}': ele-1 failed: All FHIR elements must have a @value or children`, 'invariant');
+    }
+    const invariant = (inv: Invariant) => {
+      if (!inv.check(value, root)) fail(where, `Cannot accept element '${where}': ${inv.key} failed: ${inv.human}`, 'invariant');
+    };
+    (INVARIANTS[type] ?? []).forEach(invariant);
+    if (isResource && value !== root) CONTAINED_INVARIANTS.forEach(invariant);
+    if (isResource && value === root) {
+      // dom-3: every contained resource is referred to from the container (or refers to it with '#').
+      const text = JSON.stringify(value);
+      ((value.contained ?? []) as Array<{ id?: string }>).forEach((c, i) => {
+        if (!text.includes(`"#${c?.id ?? ''}"`) && !text.includes('"#"')) {
+          fail(`${where}.contained[${i}]`, `Cannot accept element '${where}.contained[${i}]': dom-3 failed: a contained resource SHALL be referred to from elsewhere in the resource`, 'invariant');
+        }
+      });
+    }
   };
 
   const check = (item: unknown, spec: FhirElementSpec, at: string, depth: number) => {
@@ -145,6 +163,7 @@ export function validateResource(resource: unknown, allowedTypes: ReadonlySet<st
     walk(item as Record<string, unknown>, type, at, depth + 1, false);
   };
 
-  walk(resource as Record<string, unknown>, resourceType, path || resourceType, 0, true);
+  const root = resource as Record<string, any>;
+  walk(root, resourceType, path || resourceType, 0, true);
   return issues;
 }
