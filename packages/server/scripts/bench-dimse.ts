@@ -1,0 +1,307 @@
+/**
+ * DIMSE benchmark (issue 3): Atrium beside Orthanc (Debian) and DCMTK storescp, same run, same machine, loopback.
+ *
+ *   npm run bench -- dimse
+ *
+ * Measures, for each receiver started alone in turn: storescu of many small instances on one association
+ * (instances/s) and of several large multi-frame objects (MB/s), the receiver's peak RSS; then C-FIND study-level
+ * latency (median, p95 of findscu round trips) on an archive of BENCH_DIMSE_FIND_INSTANCES instances in Atrium and
+ * Orthanc. Sizes come from the environment so a quick run is possible:
+ *
+ *   BENCH_DIMSE_SMALL (2000)  BENCH_DIMSE_LARGE (10)  BENCH_DIMSE_LARGE_MB (100)
+ *   BENCH_DIMSE_FIND_INSTANCES (100000)  BENCH_DIMSE_FIND_QUERIES (50)  BENCH_DIMSE_SKIP (e.g. "orthanc,find")
+ *
+ * Targets: Atrium >= 2x Orthanc's instances/s, >= 80% of storescp's MB/s, peak RSS < 300 MB, C-FIND median <=
+ * Orthanc's. DCMTK tools run with TCP_NODELAY=1 (Debian's DCMTK keeps Nagle on otherwise). Every process started
+ * here is stopped by its PID; everything listens on 127.0.0.1 ports chosen at run time.
+ */
+import { execFile, spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { createWriteStream, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pipeline } from 'node:stream/promises';
+import { Readable } from 'node:stream';
+import { promisify } from 'node:util';
+import { buildCtSeries, buildUltrasoundClip } from '@atrium/dicom';
+
+const execFileAsync = promisify(execFile);
+const env = (name: string, fallback: number) => Number(process.env[name] ?? fallback);
+const SMALL = env('BENCH_DIMSE_SMALL', 2000);
+const LARGE = env('BENCH_DIMSE_LARGE', 10);
+const LARGE_MB = env('BENCH_DIMSE_LARGE_MB', 100);
+const FIND_INSTANCES = env('BENCH_DIMSE_FIND_INSTANCES', 100_000);
+const FIND_QUERIES = env('BENCH_DIMSE_FIND_QUERIES', 50);
+const SKIP = new Set((process.env.BENCH_DIMSE_SKIP ?? '').split(',').filter(Boolean));
+const DCMTK_ENV = { ...process.env, TCP_NODELAY: '1' };
+const ROOT = new URL('../../..', import.meta.url).pathname;
+const CLI = join(ROOT, 'packages/server/src/cli.ts');
+const SHIM = join(ROOT, '../shared/tools/lib/bind-loopback.so');
+
+for (const tool of ['storescu', 'findscu', 'storescp']) {
+  if (spawnSync(tool, ['--version']).status !== 0) {
+    console.log(`bench-dimse: skipped, ${tool} (DCMTK) is not installed`);
+    process.exit(0);
+  }
+}
+const hasOrthanc = spawnSync('Orthanc', ['--version']).status === 0 && !SKIP.has('orthanc');
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+/** Distinct free ports: the servers stay open until all are known, so no number is handed out twice. */
+async function freePorts(n: number): Promise<number[]> {
+  const servers = await Promise.all(
+    Array.from({ length: n }, () => new Promise<ReturnType<typeof createServer>>((resolve, reject) => {
+      const server = createServer();
+      server.once('error', reject);
+      server.listen(0, '127.0.0.1', () => resolve(server));
+    })),
+  );
+  const ports = servers.map((s) => (s.address() as { port: number }).port);
+  await Promise.all(servers.map((s) => new Promise((r) => s.close(r))));
+  return ports;
+}
+
+async function waitFor(probe: () => Promise<boolean>, what: string, ms = 120_000): Promise<void> {
+  const started = Date.now();
+  while (!(await probe().catch(() => false))) {
+    if (Date.now() - started > ms) throw new Error(`${what} did not start within ${ms} ms`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
+const echo = (ae: string, port: number) => async () =>
+  (await execFileAsync('echoscu', ['-aet', 'BENCH', '-aec', ae, '127.0.0.1', String(port)], { env: DCMTK_ENV }).then(() => true, () => false));
+
+/** Peak resident set (VmHWM) of a process, in MB. */
+function peakRssMb(pid: number): number {
+  const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return m ? Number(m[1]) / 1024 : NaN;
+}
+
+async function stop(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null) return;
+  const exited = new Promise((r) => child.once('exit', r));
+  child.kill('SIGTERM');
+  await Promise.race([exited, new Promise((r) => setTimeout(r, 15_000))]);
+  if (child.exitCode === null) child.kill('SIGKILL');
+}
+
+interface Receiver {
+  name: string;
+  ae: string;
+  port: number;
+  pid: number;
+  stop(): Promise<void>;
+}
+
+async function startAtrium(work: string, name = 'atrium'): Promise<Receiver> {
+  const [port, httpPort] = await freePorts(2);
+  const child = spawn(process.execPath, ['--import', 'tsx', '--conditions=source', CLI, 'serve'], {
+    cwd: ROOT,
+    env: {
+      ...process.env,
+      ATRIUM_DATA_DIR: join(work, name),
+      ATRIUM_DICOM_HOST: '127.0.0.1',
+      ATRIUM_DICOM_PORT: String(port),
+      ATRIUM_HTTP_PORT: String(httpPort),
+      ATRIUM_ACCEPT_ANY_AE: 'true',
+      ATRIUM_LOG_LEVEL: 'warn',
+    },
+    stdio: ['ignore', 'ignore', 'inherit'],
+  });
+  await waitFor(echo('ATRIUM', port), 'Atrium');
+  return { name: 'Atrium', ae: 'ATRIUM', port, pid: child.pid!, stop: () => stop(child) };
+}
+
+async function startOrthanc(work: string): Promise<Receiver> {
+  const dir = join(work, 'orthanc');
+  mkdirSync(dir, { recursive: true });
+  const [port, httpPort] = await freePorts(2);
+  writeFileSync(
+    join(dir, 'config.json'),
+    JSON.stringify({
+      StorageDirectory: join(dir, 'storage'),
+      IndexDirectory: join(dir, 'storage'),
+      HttpPort: httpPort,
+      RemoteAccessAllowed: false,
+      DicomAet: 'ORTHANC',
+      DicomPort: port,
+      DicomCheckCalledAet: false,
+      DicomAlwaysAllowStore: true,
+      DicomAlwaysAllowFind: true,
+      DicomAlwaysAllowEcho: true,
+      StorageCompression: false,
+      DicomThreadsCount: 4,
+      Plugins: [],
+    }),
+  );
+  const child = spawn('Orthanc', [`--logdir=${dir}`, join(dir, 'config.json')], {
+    env: { ...DCMTK_ENV, ...(existsSync(SHIM) ? { LD_PRELOAD: SHIM } : {}) },
+    stdio: 'ignore',
+  });
+  await waitFor(echo('ORTHANC', port), 'Orthanc');
+  return { name: 'Orthanc', ae: 'ORTHANC', port, pid: child.pid!, stop: () => stop(child) };
+}
+
+async function startStorescp(work: string): Promise<Receiver> {
+  const dir = join(work, 'storescp');
+  mkdirSync(dir, { recursive: true });
+  const port = await freePort();
+  const child = spawn('storescp', ['-aet', 'STORESCP', '+xa', '-od', dir, String(port)], {
+    env: { ...DCMTK_ENV, ...(existsSync(SHIM) ? { LD_PRELOAD: SHIM } : {}) },
+    stdio: 'ignore',
+  });
+  await waitFor(echo('STORESCP', port), 'storescp');
+  return { name: 'DCMTK storescp', ae: 'STORESCP', port, pid: child.pid!, stop: () => stop(child) };
+}
+
+/** storescu of a folder on one association; seconds of wall time. */
+async function storescu(receiver: Receiver, folder: string): Promise<number> {
+  const started = performance.now();
+  // +xa: propose every syntax so compressed files travel as they are; -R would narrow to the classes present.
+  await execFileAsync('storescu', ['-aet', 'BENCH', '-aec', receiver.ae, '+sd', '+r', '127.0.0.1', String(receiver.port), folder], {
+    env: DCMTK_ENV,
+    maxBuffer: 64 << 20,
+  });
+  return (performance.now() - started) / 1000;
+}
+
+async function writeSmall(folder: string, count: number, prefix: string, rows = 64): Promise<number> {
+  mkdirSync(folder, { recursive: true });
+  let bytes = 0;
+  let written = 0;
+  for (let s = 0; written < count; s++) {
+    const slices = Math.min(100, count - written);
+    const series = buildCtSeries({
+      rows,
+      columns: rows,
+      slices,
+      noiseHu: 0,
+      seed: s + 1,
+      patient: { patientId: `${prefix}-P${Math.floor(s / 2)}`, patientName: `${prefix}^Patient${s % 500}` },
+      study: { accessionNumber: `${prefix}-A${s}` },
+    });
+    for (const slice of series.instances) {
+      const data = (slice as unknown as { bytes: Uint8Array }).bytes;
+      writeFileSync(join(folder, `${prefix}-${written}.dcm`), data);
+      bytes += data.byteLength;
+      written++;
+    }
+  }
+  return bytes;
+}
+
+async function writeLarge(folder: string, count: number, megabytes: number): Promise<number> {
+  mkdirSync(folder, { recursive: true });
+  const frameBytes = 480 * 640;
+  const frames = Math.max(1, Math.round((megabytes * 1e6) / frameBytes));
+  let bytes = 0;
+  for (let i = 0; i < count; i++) {
+    const clip = buildUltrasoundClip({ frames, rows: 480, columns: 640, seed: i + 1, patient: { patientId: `LARGE-${i}` } });
+    await pipeline(Readable.from(clip.chunks()), createWriteStream(join(folder, `large-${i}.dcm`)));
+    bytes += statSync(join(folder, `large-${i}.dcm`)).size;
+  }
+  return bytes;
+}
+
+function quantile(sorted: number[], q: number): number {
+  return sorted[Math.min(sorted.length - 1, Math.ceil(q * sorted.length) - 1)] ?? NaN;
+}
+
+async function findLatency(receiver: Receiver, queries: number, names: string[]): Promise<{ median: number; p95: number; matches: number }> {
+  const times: number[] = [];
+  let matches = 0;
+  for (let i = 0; i < queries; i++) {
+    const name = names[i % names.length]!;
+    const started = performance.now();
+    const { stderr } = await execFileAsync(
+      'findscu',
+      ['-v', '-S', '-aet', 'BENCH', '-aec', receiver.ae, '-k', 'QueryRetrieveLevel=STUDY', '-k', `PatientName=${name}*`, '-k', 'StudyInstanceUID', '-k', 'StudyDate', '-k', 'NumberOfStudyRelatedInstances', '127.0.0.1', String(receiver.port)],
+      { env: DCMTK_ENV, maxBuffer: 64 << 20 },
+    );
+    times.push(performance.now() - started);
+    matches += (stderr.match(/Find Response: \d+ \(Pending\)/g) ?? []).length;
+  }
+  times.sort((a, b) => a - b);
+  return { median: quantile(times, 0.5), p95: quantile(times, 0.95), matches: matches / queries };
+}
+
+const rows: string[] = [];
+const row = (...cells: (string | number)[]) => rows.push(`| ${cells.map((c) => (typeof c === 'number' ? c.toFixed(1) : c)).join(' | ')} |`);
+
+async function main(): Promise<void> {
+  const work = mkdtempSync(join(tmpdir(), 'atrium-bench-dimse-'));
+  try {
+    console.log(`Generating ${SMALL} small instances and ${LARGE} objects of ${LARGE_MB} MB in ${work} ...`);
+    const smallBytes = await writeSmall(join(work, 'small'), SMALL, 'SMALL');
+    const largeBytes = LARGE > 0 ? await writeLarge(join(work, 'large'), LARGE, LARGE_MB) : 0;
+    const results = new Map<string, { smallRate: number; largeMbps: number; rss: number }>();
+    const starters: [string, () => Promise<Receiver>][] = [['atrium', () => startAtrium(work)], ['storescp', () => startStorescp(work)]];
+    if (hasOrthanc) starters.splice(1, 0, ['orthanc', () => startOrthanc(work)]);
+    for (const [, start] of starters) {
+      const receiver = await start();
+      try {
+        const smallSeconds = await storescu(receiver, join(work, 'small'));
+        const largeSeconds = LARGE > 0 ? await storescu(receiver, join(work, 'large')) : NaN;
+        const result = { smallRate: SMALL / smallSeconds, largeMbps: largeBytes / 1e6 / largeSeconds, rss: peakRssMb(receiver.pid) };
+        results.set(receiver.name, result);
+        console.log(`${receiver.name}: ${result.smallRate.toFixed(1)} instances/s, ${result.largeMbps.toFixed(1)} MB/s, peak RSS ${result.rss.toFixed(0)} MB`);
+      } finally {
+        await receiver.stop();
+      }
+      rmSync(join(work, receiver.name === 'Atrium' ? 'atrium' : receiver.name === 'Orthanc' ? 'orthanc' : 'storescp'), { recursive: true, force: true });
+    }
+    rows.push(`| receiver | ${SMALL} small (${(smallBytes / SMALL / 1024).toFixed(0)} KB) instances/s | ${LARGE} x ${LARGE_MB} MB MB/s | peak RSS MB |`, '|---|---|---|---|');
+    for (const [name, r] of results) row(name, r.smallRate, r.largeMbps, r.rss);
+    const atrium = results.get('Atrium')!;
+    const orthanc = results.get('Orthanc');
+    const scp = results.get('DCMTK storescp')!;
+    const verdicts = [
+      orthanc ? `instances/s ${(atrium.smallRate / orthanc.smallRate).toFixed(2)}x Orthanc (target >= 2x)` : 'Orthanc not run',
+      `MB/s ${((atrium.largeMbps / scp.largeMbps) * 100).toFixed(0)}% of storescp (target >= 80%)`,
+      `peak RSS ${atrium.rss.toFixed(0)} MB (target < 300 MB)`,
+    ];
+
+    if (!SKIP.has('find') && FIND_INSTANCES > 0) {
+      console.log(`Building a ${FIND_INSTANCES}-instance archive for C-FIND (tiny images) ...`);
+      const findDir = join(work, 'find');
+      await writeSmall(findDir, FIND_INSTANCES, 'FIND', 16);
+      const names = Array.from({ length: 20 }, (_, i) => `FIND^Patient${i * 7}`);
+      const findRows: string[] = [];
+      const latency = new Map<string, { median: number; p95: number; matches: number }>();
+      const targets: [string, () => Promise<Receiver>][] = [['atrium', () => startAtrium(work, 'atrium-find')]];
+      if (hasOrthanc) targets.push(['orthanc', () => startOrthanc(work)]);
+      for (const [, start] of targets) {
+        const receiver = await start();
+        try {
+          const seconds = await storescu(receiver, findDir);
+          console.log(`${receiver.name}: loaded ${FIND_INSTANCES} instances in ${seconds.toFixed(0)} s`);
+          const l = await findLatency(receiver, FIND_QUERIES, names);
+          latency.set(receiver.name, l);
+          findRows.push(`| ${receiver.name} | ${l.median.toFixed(1)} | ${l.p95.toFixed(1)} | ${l.matches.toFixed(1)} |`);
+        } finally {
+          await receiver.stop();
+        }
+      }
+      rows.push('', `| C-FIND study level on ${FIND_INSTANCES} instances (findscu round trip) | median ms | p95 ms | matches |`, '|---|---|---|---|', ...findRows);
+      const o = latency.get('Orthanc');
+      const a = latency.get('Atrium')!;
+      verdicts.push(o ? `C-FIND median ${a.median.toFixed(1)} ms vs Orthanc ${o.median.toFixed(1)} ms (target <=)` : 'C-FIND: Orthanc not run');
+    }
+    console.log('\n' + rows.join('\n') + '\n\n' + verdicts.map((v) => `- ${v}`).join('\n'));
+  } finally {
+    rmSync(work, { recursive: true, force: true });
+  }
+}
+
+await main();
