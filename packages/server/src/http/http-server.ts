@@ -3,6 +3,7 @@ import type { Archive } from '../main.js';
 import { registerDicomweb } from '../dicomweb/index.js';
 import { registerRemoteAes } from '../remote-nodes/routes.js';
 import { registerFhir } from '../fhir/index.js';
+import { registerWebApp } from '../web-app/index.js';
 
 /** An RFC 9457 problem document: every HTTP error Atrium answers has a reason a person can act on. */
 export function sendProblem(reply: FastifyReply, status: number, title: string, detail: string): FastifyReply {
@@ -43,23 +44,9 @@ export async function buildHttpServer(archive: Archive): Promise<FastifyInstance
   await registerDicomweb(app, archive);
   await registerRemoteAes(app, archive);
   await registerFhir(app, archive);
+  await registerWebApp(app, archive);
 
   app.get('/healthz', async () => ({ status: 'ok' }));
   app.get('/api/stats', async () => archive.archive.stats());
-  app.get('/', async (_request, reply) => {
-    const stats = await archive.archive.stats();
-    const { aeTitle, port } = archive.config.dicom;
-    return reply.type('text/html; charset=utf-8').send(landingPage(stats.instances, stats.studies, aeTitle, port));
-  });
   return app;
-}
-
-function landingPage(instances: number, studies: number, aeTitle: string, dicomPort: number): string {
-  const body =
-    instances === 0
-      ? `<p>No studies yet. Import files with <code>npx atrium import &lt;folder&gt;</code>, load the demo with
-         <code>npx atrium demo</code>, or send images to AE <code>${aeTitle}</code> on port ${dicomPort}.</p>`
-      : `<p>${studies} studies, ${instances} instances.</p>`;
-  return `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Atrium</title></head>
-<body><h1>Atrium</h1>${body}<p><a href="/api/stats">Archive statistics (JSON)</a></p></body></html>`;
 }

@@ -1,0 +1,1 @@
+export { registerChangeEvents, type ChangeEventsOptions, type StudyChangeEvent } from './change-events.js';
