@@ -80,6 +80,7 @@ export function openConformanceChecker(): ConformanceChecker {
   const evaluate = (resource: unknown, expression: string): unknown[] =>
     fhirpath.evaluate(resource as object, expression, { resource, rootResource: resource }, r4Model, { traceFn: () => {} }) as unknown[];
 
+  const checked = new Map<string, string[]>();
   return {
     problems(resource: unknown): string[] {
       const problems: string[] = [];
@@ -100,6 +101,18 @@ export function openConformanceChecker(): ConformanceChecker {
         }
       };
       const checkResource = (node: any) => {
+        // Search answers repeat the same resources: their invariants are evaluated once per content.
+        const key = JSON.stringify(node);
+        const known = checked.get(key);
+        if (known) {
+          problems.push(...known);
+          return;
+        }
+        const before = problems.length;
+        checkInvariants(node);
+        checked.set(key, problems.slice(before));
+      };
+      const checkInvariants = (node: any) => {
         const nodeType = node?.resourceType as string;
         for (const { path, constraint } of byType.get(nodeType) ?? []) {
           const focus = path === nodeType ? '' : path.slice(nodeType.length + 1);
