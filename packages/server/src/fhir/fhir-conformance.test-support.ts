@@ -116,12 +116,13 @@ export function openConformanceChecker(): ConformanceChecker {
         const nodeType = node?.resourceType as string;
         for (const { path, constraint } of byType.get(nodeType) ?? []) {
           const focus = path === nodeType ? '' : path.slice(nodeType.length + 1);
-          const expression = focus ? `${focus}.all(${constraint.expression})` : constraint.expression;
+          // An invariant fails where it evaluates to false; empty is not a failure (FHIR R4 conformance-rules).
+          const expression = focus ? `${focus}.where((${constraint.expression}) = false).exists().not()` : constraint.expression;
           check(`${constraint.key} (${path})`, node, expression);
         }
         for (const { type: dt, constraint } of datatypeConstraints) {
           if (dt === 'Element' || dt === 'Extension') continue;
-          check(`${constraint.key} (${dt})`, node, `descendants().ofType(${dt}).all(${constraint.expression})`);
+          check(`${constraint.key} (${dt})`, node, `descendants().ofType(${dt}).where((${constraint.expression}) = false).exists().not()`);
         }
       };
       checkResource(resource);
