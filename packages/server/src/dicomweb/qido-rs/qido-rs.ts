@@ -24,6 +24,8 @@ const STUDY_UID = '0020000D';
 const SERIES_UID = '0020000E';
 const SOP_UID = '00080018';
 const RETRIEVE_URL = '00081190';
+/** Largest `limit` answered by fetching one result more (held in memory) rather than by counting. */
+const PROBE_LIMIT = 5000;
 
 function uid(dataset: DicomJsonDataset, tag: string): string | undefined {
   const v = dataset[tag]?.Value?.[0];
@@ -73,6 +75,9 @@ async function search(
   const unscoped = (level === 'SERIES' && study === undefined) || (level === 'IMAGE' && series === undefined);
   addDefaultReturnKeys(parsed.keys, level, unscoped, dictionary);
 
+  // A limit up to PROBE_LIMIT is asked as limit + 1: the extra result, never sent, tells whether the result was
+  // cut without a second (count) query. Larger limits stream and are counted.
+  const probe = parsed.limit !== undefined && parsed.limit <= PROBE_LIMIT;
   const queryRequest: QueryRequest = {
     level,
     model: 'STUDY_ROOT',
@@ -81,7 +86,7 @@ async function search(
     fuzzyMatching: parsed.fuzzyMatching,
     includeAllFields: parsed.includeAllFields,
     offset: parsed.offset,
-    ...(parsed.limit !== undefined ? { limit: parsed.limit } : {}),
+    ...(parsed.limit !== undefined ? { limit: probe ? parsed.limit + 1 : parsed.limit } : {}),
   };
   const abort = new AbortController();
   // The client went away: stop reading the index (a finished response also closes, which is harmless).
@@ -90,14 +95,24 @@ async function search(
   });
   queryRequest.signal = abort.signal;
 
-  const iterator = engine.find(queryRequest)[Symbol.asyncIterator]();
+  let source: { next(): Promise<IteratorResult<DicomJsonDataset>> } = engine.find(queryRequest)[Symbol.asyncIterator]();
   // Validation errors come with the first result: take it before answering so they become a 400, not a cut stream.
-  const first = await iterator.next();
-  if (parsed.limit !== undefined && !first.done) {
-    const total = await engine.count(queryRequest);
-    if (total > parsed.offset + parsed.limit) {
-      reply.header('Warning', `299 atrium "There are additional results that can be requested: ${total} match, ${parsed.limit} returned from offset ${parsed.offset}"`);
+  let first = await source.next();
+  const cut = () =>
+    reply.header('Warning', `299 atrium "There are additional results that can be requested: ${parsed.limit} returned from offset ${parsed.offset}"`);
+  if (probe && !first.done) {
+    const buffered: DicomJsonDataset[] = [];
+    for (let next: IteratorResult<DicomJsonDataset> = first; !next.done; next = await source.next()) buffered.push(next.value);
+    if (buffered.length > parsed.limit!) {
+      buffered.length = parsed.limit!;
+      cut();
     }
+    const replay = buffered.values();
+    source = { next: async () => replay.next() };
+    first = await source.next();
+  } else if (parsed.limit !== undefined && !first.done) {
+    const total = await engine.count({ ...queryRequest, limit: parsed.limit });
+    if (total > parsed.offset + parsed.limit) cut();
   }
   const origin = originOf(request);
   const withUrl = (dataset: DicomJsonDataset): DicomJsonDataset => {
@@ -114,7 +129,7 @@ async function search(
     let next = first;
     while (!next.done) {
       yield withUrl(next.value);
-      next = await iterator.next();
+      next = await source.next();
     }
   }
 
