@@ -104,7 +104,6 @@ const DEFINITIONS: Record<string, Def[]> = {
   AllergyIntolerance: [
     ['identifier', 'token', 'identifier'],
     ['patient', 'reference', 'patient', PATIENT],
-    ['encounter', 'reference', 'encounter', ['Encounter']],
     ['clinical-status', 'token', 'clinicalStatus'],
     ['verification-status', 'token', 'verificationStatus'],
     ['type', 'token', 'type'],
@@ -131,7 +130,7 @@ const DEFINITIONS: Record<string, Def[]> = {
     ['authoredon', 'date', 'authoredOn'],
     ['date', 'date', 'dosageInstruction.timing.event'],
     ['requester', 'reference', 'requester', PERSONS],
-    ['intended-performer', 'reference', 'performer', [...PERSONS, 'CareTeam', 'HealthcareService']],
+    ['intended-performer', 'reference', 'performer', [...PERSONS, 'CareTeam']],
   ],
   MedicationStatement: [
     ['identifier', 'token', 'identifier'],
@@ -213,7 +212,7 @@ const DEFINITIONS: Record<string, Def[]> = {
   ],
   DocumentReference: [
     ['identifier', 'token', ['masterIdentifier', 'identifier']],
-    ['subject', 'reference', 'subject', ['Practitioner', 'Group', 'Organization', 'Device', 'Patient', 'PractitionerRole']],
+    ['subject', 'reference', 'subject', ['Practitioner', 'Group', 'Device', 'Patient']],
     ['patient', 'reference', 'subject', PATIENT],
     ['encounter', 'reference', 'context.encounter', ['EpisodeOfCare', 'Encounter']],
     ['status', 'token', 'status'],
