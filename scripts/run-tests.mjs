@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// Runs every `*.test.ts` under packages/*/src with node:test (Node 20's runner does not expand globs itself).
+// Runs every `*.test.ts` under packages/*/src (and the browser tests under packages/web/e2e) with node:test (Node 20's runner does not expand globs itself).
 //   node scripts/run-tests.mjs                 all tests
 //   node scripts/run-tests.mjs --unit          skip *.int.test.ts (tests that need real peers or services)
 //   node scripts/run-tests.mjs ingest store    only files whose path contains one of the words
@@ -24,10 +24,10 @@ function walk(dir, out) {
 
 const packagesDir = join(root, 'packages');
 let files = readdirSync(packagesDir)
-  .flatMap((p) => {
-    const src = join(packagesDir, p, 'src');
+  .flatMap((p) => ['src', 'e2e'].map((d) => join(packagesDir, p, d)))
+  .flatMap((dir) => {
     try {
-      return walk(src, []);
+      return walk(dir, []);
     } catch {
       return [];
     }

@@ -43,7 +43,8 @@ export function ohifAppConfig(): string {
     routerBasename: OHIF_PATH.replace(/\/$/, ''),
     extensions: [],
     modes: [],
-    customizationService: {},
+    // OHIF's onboarding tour would cover the first image of every new browser profile.
+    customizationService: [{ 'ohif.tours': { $set: [] } }],
     showStudyList: true,
     maxNumberOfWebWorkers: 2,
     showWarningMessageForCrossOrigin: false,
