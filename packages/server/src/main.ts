@@ -7,7 +7,7 @@ import type { AtriumConfig } from './config/config.js';
 import { createLogger, type Logger } from './logger.js';
 import { IngestPipeline } from './ingest/ingest-pipeline.js';
 import { recoverBlobIntents } from './ingest/recover-blob-intents.js';
-import { RetrieveService } from './retrieve/index.js';
+import { RetrieveService, TranscoderPool } from './retrieve/index.js';
 import { createQueryEngine, type QueryEngine } from './query/index.js';
 import { openDevelopmentPolicy, type AuthorizationPolicy } from './auth/authorization.js';
 import { buildHttpServer } from './http/http-server.js';
@@ -29,6 +29,8 @@ export interface Archive {
   retrieve: RetrieveService;
   /** The one query engine of C-FIND, QIDO-RS and the worklist. */
   query: QueryEngine;
+  /** Codecs in worker threads, shared by every retrieve that needs another transfer syntax (no thread until used). */
+  transcoder: TranscoderPool;
   policy: AuthorizationPolicy;
   close(): Promise<void>;
 }
@@ -56,6 +58,7 @@ export async function openArchive(config: AtriumConfig, logger: Logger = createL
   }
   const archive = database.archive;
   const ingest = new IngestPipeline({ config, store, archive, dictionary, logger });
+  const transcoder = new TranscoderPool({ store });
   try {
     await recoverBlobIntents(store, archive, logger);
     await store.removeStaleStaging(STALE_STAGING_MS);
@@ -73,8 +76,10 @@ export async function openArchive(config: AtriumConfig, logger: Logger = createL
     ingest,
     retrieve: new RetrieveService({ database, store }),
     query: createQueryEngine({ database, config }),
+    transcoder,
     policy: openDevelopmentPolicy(),
     async close() {
+      await transcoder.close();
       await ingest.flush();
       await store.close?.();
       await database.close();

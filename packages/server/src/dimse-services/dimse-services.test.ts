@@ -228,10 +228,12 @@ test('C-GET - a study comes back as C-STOREs on the same association, byte for b
   }
 });
 
-test('C-GET - an instance whose stored syntax the requestor refused fails with a reason and is listed', async () => {
+test('C-GET - an instance stored in a syntax the requestor refused is transcoded to one it accepts', async () => {
   const node = await startTestNode({ ATRIUM_ACCEPT_ANY_AE: 'true' });
   try {
     const slices = await seed(node, { transferSyntaxUid: RleLossless });
+    const native = smallCtSeries({ transferSyntaxUid: ExplicitVrLittleEndian });
+    const received = new Map<string, { transferSyntaxUid: string; bytes: Buffer }>();
     const result = await withAssociation(
       {
         host: '127.0.0.1',
@@ -240,7 +242,12 @@ test('C-GET - an instance whose stored syntax the requestor refused fails with a
         calledAeTitle: 'ATRIUM',
         presentationContexts: [{ abstractSyntaxUid: SopClass.StudyRootGet }, { abstractSyntaxUid: CT, transferSyntaxUids: [ExplicitVrLittleEndian] }],
         roleSelections: [{ sopClassUid: CT, scuRole: false, scpRole: true }],
-        handlers: { store: async () => ({ status: 0 }) },
+        handlers: {
+          store: async (request: CStoreRequest) => {
+            received.set(request.affectedSopInstanceUid, { transferSyntaxUid: request.transferSyntaxUid, bytes: await collect(request.dataset) });
+            return { status: 0 };
+          },
+        },
       },
       (a) =>
         cGet(a, {
@@ -248,10 +255,19 @@ test('C-GET - an instance whose stored syntax the requestor refused fails with a
           identifier: { '00080052': { vr: 'CS', Value: ['SERIES'] }, '0020000E': { vr: 'UI', Value: [slices[0]!.seriesInstanceUid] } },
         }),
     );
-    assert.equal(result.status, 0xb000);
-    assert.equal(result.failed, 3);
-    assert.deepEqual([...result.failedSopInstanceUids].sort(), slices.map((s) => s.sopInstanceUid).sort());
-    assert.match(result.errorComment ?? '', /Stored syntax 1\.2\.840\.10008\.1\.2\.5 not accepted/);
+    assert.equal(result.status, 0);
+    assert.equal(result.completed, 3);
+    assert.equal(result.failed, 0);
+    for (const [i, slice] of slices.entries()) {
+      const got = received.get(slice.sopInstanceUid);
+      assert.ok(got, `instance ${i} received`);
+      assert.equal(got.transferSyntaxUid, ExplicitVrLittleEndian);
+      // RLE is lossless: the converted pixel data equals the same slice built uncompressed.
+      const parsed = await readPart10([got.bytes], { format: 'dataset', transferSyntaxUid: ExplicitVrLittleEndian });
+      const expected = await readPart10([native[i]!.bytes]);
+      const pixels = (p: typeof parsed, bytes: Uint8Array) => Buffer.from(bytes.subarray(p.pixelData!.offset, p.pixelData!.offset + p.pixelData!.length));
+      assert.ok(pixels(parsed, got.bytes).equals(pixels(expected, native[i]!.bytes)), `pixels of instance ${i}`);
+    }
   } finally {
     await node.close();
   }
