@@ -12,6 +12,8 @@ import { boundaryOf, parseMultipart } from '../multipart/multipart-parser.js';
 const DATA_SET_DOES_NOT_MATCH = 0xa900;
 const CANNOT_UNDERSTAND = 0xc000;
 const OUT_OF_RESOURCES = 0xa700;
+/** Parts of one request staged but not yet committed, at most (memory stays bounded: each is on disk). */
+const MAX_PARTS_IN_FLIGHT = 4;
 /** Warning B006 "Elements discarded" (PS3.4 Annex B): the copy sent was discarded, the stored one with other bytes kept. */
 const ELEMENTS_DISCARDED = 0xb006;
 
@@ -68,61 +70,93 @@ async function store(
   const stored: Stored[] = [];
   const failed: Failure[] = [];
   let parts = 0;
+
+  /** One part through the pipeline: what the response says of it. */
+  const processPart = async (partNumber: number, body: AsyncIterable<Buffer>): Promise<Stored | Failure> => {
+    let result: IngestResult;
+    try {
+      result = await archive.ingest.ingest(body, { kind: 'stow', origin: request.ip });
+    } catch (error) {
+      // A broken body ends the request; what was stored before stays stored and is reported.
+      if (error instanceof MultipartError || error instanceof MultipartLimitError) throw error;
+      return { reason: protocolAnswerOf(error).dicomStatus, message: `Cannot store part ${partNumber}: ${reasonOf(error)}` };
+    }
+    if (targetStudy !== undefined && result.studyInstanceUid !== targetStudy) {
+      // PS3.18 §10.5.1.2: instances of another study than the target resource are refused. The pipeline has
+      // already committed it; a fresh copy is removed again, an existing one stays as it was.
+      if (result.outcome === 'stored') {
+        const removed = await archive.archive.deleteInstance(result.sopInstanceUid);
+        if (removed) await archive.store.delete(removed.blobKey);
+      }
+      return {
+        sopClassUid: result.sopClassUid,
+        sopInstanceUid: result.sopInstanceUid,
+        reason: DATA_SET_DOES_NOT_MATCH,
+        message: `Cannot store instance '${result.sopInstanceUid}' under study '${targetStudy}': it belongs to study '${result.studyInstanceUid}'`,
+      };
+    }
+    if (result.outcome !== 'kept-existing') return { result };
+    return {
+      result,
+      warning: {
+        reason: ELEMENTS_DISCARDED,
+        message: `Instance '${result.sopInstanceUid}' is already stored with other bytes: the stored copy was kept`,
+      },
+    };
+  };
+
+  // Parts are pipelined: the next part is read from the socket as soon as the previous one has been staged, while
+  // that one commits (its fsyncs overlap the next transfer). At most MAX_PARTS_IN_FLIGHT parts are between
+  // "received" and "committed"; outcomes are reported in request order.
+  const inFlight: Promise<Stored | Failure>[] = [];
+  const outcomes: Promise<Stored | Failure>[] = [];
+  let fatal: unknown;
   try {
     for await (const part of parseMultipart(request.body as Readable, boundary, context.limits)) {
       parts++;
       const partType = parseMediaType(part.headers['content-type'] ?? declaredType ?? 'application/dicom');
       if (partType?.essence !== 'application/dicom') {
-        failed.push({
-          reason: CANNOT_UNDERSTAND,
-          message: `Cannot store part ${parts}: its Content-Type '${part.headers['content-type']}' is not application/dicom`,
-        });
+        outcomes.push(
+          Promise.resolve({
+            reason: CANNOT_UNDERSTAND,
+            message: `Cannot store part ${parts}: its Content-Type '${part.headers['content-type']}' is not application/dicom`,
+          }),
+        );
         continue;
       }
-      let result: IngestResult;
-      try {
-        result = await archive.ingest.ingest(part.body, { kind: 'stow', origin: request.ip });
-      } catch (error) {
-        // A broken body ends the request; what was stored before stays stored and is reported.
-        if (error instanceof MultipartError || error instanceof MultipartLimitError) throw error;
-        const answer = protocolAnswerOf(error);
-        failed.push({ reason: answer.dicomStatus, message: `Cannot store part ${parts}: ${reasonOf(error)}` });
-        continue;
-      }
-      if (targetStudy !== undefined && result.studyInstanceUid !== targetStudy) {
-        // PS3.18 §10.5.1.2: instances of another study than the target resource are refused. The pipeline has
-        // already committed it; a fresh copy is removed again, an existing one stays as it was.
-        if (result.outcome === 'stored') {
-          const removed = await archive.archive.deleteInstance(result.sopInstanceUid);
-          if (removed) await archive.store.delete(removed.blobKey);
+      let consumed!: () => void;
+      const bodyDone = new Promise<void>((resolve) => (consumed = resolve));
+      async function* tracked(source: AsyncIterable<Buffer>): AsyncGenerator<Buffer> {
+        try {
+          yield* source;
+        } finally {
+          consumed();
         }
-        failed.push({
-          sopClassUid: result.sopClassUid,
-          sopInstanceUid: result.sopInstanceUid,
-          reason: DATA_SET_DOES_NOT_MATCH,
-          message: `Cannot store instance '${result.sopInstanceUid}' under study '${targetStudy}': it belongs to study '${result.studyInstanceUid}'`,
-        });
-        continue;
       }
-      stored.push({
-        result,
-        ...(result.outcome === 'kept-existing'
-          ? {
-              warning: {
-                reason: ELEMENTS_DISCARDED,
-                message: `Instance '${result.sopInstanceUid}' is already stored with other bytes: the stored copy was kept`,
-              },
-            }
-          : {}),
-      });
+      const task = processPart(parts, tracked(part.body));
+      // A rejection is collected with the outcomes below; this handler only keeps it from being unhandled here.
+      task.catch(() => undefined);
+      outcomes.push(task);
+      inFlight.push(task);
+      await Promise.race([bodyDone, task.then(() => undefined, () => undefined)]);
+      while (inFlight.length >= MAX_PARTS_IN_FLIGHT) await inFlight.shift()!.catch(() => undefined);
     }
   } catch (error) {
-    if (!(error instanceof MultipartError || error instanceof MultipartLimitError)) throw error;
-    if (parts === 0 && stored.length === 0) throw error;
-    failed.push({
-      reason: error instanceof MultipartLimitError ? OUT_OF_RESOURCES : CANNOT_UNDERSTAND,
-      message: error.message,
-    });
+    fatal = error;
+  }
+  const settled = await Promise.allSettled(outcomes);
+  for (const outcome of settled) {
+    if (outcome.status === 'rejected') {
+      fatal ??= outcome.reason;
+      continue;
+    }
+    if ('result' in outcome.value) stored.push(outcome.value);
+    else failed.push(outcome.value);
+  }
+  if (fatal !== undefined) {
+    if (!(fatal instanceof MultipartError || fatal instanceof MultipartLimitError)) throw fatal;
+    if (parts === 0 && stored.length === 0) throw fatal;
+    failed.push({ reason: fatal instanceof MultipartLimitError ? OUT_OF_RESOURCES : CANNOT_UNDERSTAND, message: fatal.message });
   }
   if (parts === 0) throw badRequest('Cannot store instances: the multipart body has no parts');
 
