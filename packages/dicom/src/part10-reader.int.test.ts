@@ -3,12 +3,14 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { test } from 'node:test';
+import { fileURLToPath } from 'node:url';
 import { getNumber } from './attribute-value.js';
 import type { DicomJsonAttribute } from './dicom-json.js';
 import type { ParsedInstance } from './parsed-instance.js';
 import { Part10Reader } from './part10-reader.js';
 
-const CORPUS = '/work/shared/testdata/dev';
+// The shared corpus lives beside the repository (`../shared/testdata/dev`), wherever the clone is.
+const CORPUS = fileURLToPath(new URL('../../../../shared/testdata/dev', import.meta.url));
 const PYTHON = '/usr/bin/python3';
 const skip = !existsSync(CORPUS) && 'corpus absent';
 

@@ -6,6 +6,7 @@ import { createServer, connect as netConnect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
 import { ExplicitVrLittleEndian, ImplicitVrLittleEndian } from '@atrium/dicom';
@@ -22,7 +23,8 @@ import { CtImageStorage, part10File, syntheticInstance } from './test-support.js
 const run = promisify(execFile);
 const hasDcmtk = ['echoscu', 'storescu', 'findscu', 'storescp', 'getscu', 'movescu'].every((t) => existsSync(`/usr/bin/${t}`));
 const skip = !hasDcmtk && 'DCMTK tools absent';
-const corpus = '/work/shared/testdata/dev/pydicom';
+// The shared corpus lives beside the repository (`../shared/testdata/dev`), wherever the clone is.
+const corpus = fileURLToPath(new URL('../../../../shared/testdata/dev/pydicom', import.meta.url));
 const STUDY_UID = '1.2.826.0.1.3680043.10.1561.9.1';
 
 async function freePort(): Promise<number> {
