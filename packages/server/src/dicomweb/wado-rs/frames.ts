@@ -1,8 +1,10 @@
+import type { Readable } from 'node:stream';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { ExplicitVrLittleEndian, ImplicitVrLittleEndian, DeflatedExplicitVrLittleEndian } from '@atrium/dicom';
 import {
   DECODABLE_TRANSFER_SYNTAXES,
   ENCODABLE_TRANSFER_SYNTAXES,
+  openRecordedRange,
   pixelModuleOf,
   readFrame,
   type PixelModule,
@@ -103,14 +105,26 @@ async function sendFrames(request: FastifyRequest<{ Params: FramesParams }>, rep
     const out = await transcoder.transcodeFrames(await module, layout.transferSyntaxUid, [bytes], chosen.transferSyntaxUid);
     return out.frames[0]!;
   };
+  // A frame sent as stored in one piece (every native frame, single-fragment encapsulated ones) streams straight
+  // from its byte range: no copy on the way.
+  const framePart = async (n: number): Promise<{ body: Uint8Array | Readable; length: number }> => {
+    const fragments = layout.frames[n - 1]!.fragments;
+    if (!chosen.transcode && !layout.deflated && fragments.length === 1) {
+      const { offset, length } = fragments[0]!;
+      return { body: await openRecordedRange(archive.store, layout, offset, length), length };
+    }
+    const bytes = await frameBytes(n);
+    return { body: bytes, length: bytes.byteLength };
+  };
   if (chosen.singlePart) {
-    const bytes = await frameBytes(numbers[0]!);
-    return reply.type(contentType).send(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength));
+    const { body, length } = await framePart(numbers[0]!);
+    reply.header('Content-Length', length).type(contentType);
+    return body instanceof Uint8Array ? reply.send(Buffer.from(body.buffer, body.byteOffset, body.byteLength)) : reply.send(body);
   }
   async function* parts(): AsyncGenerator<OutgoingPart> {
     for (const n of numbers) {
-      const body = await frameBytes(n);
-      yield { headers: { 'Content-Type': contentType, 'Content-Length': String(body.byteLength) }, body };
+      const { body, length } = await framePart(n);
+      yield { headers: { 'Content-Type': contentType, 'Content-Length': String(length) }, body };
     }
   }
   const boundary = newBoundary();

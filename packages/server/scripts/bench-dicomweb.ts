@@ -1,0 +1,300 @@
+// DICOMweb benchmark: Atrium beside Orthanc's DICOMweb plugin, in the same run, same data, same client.
+//   node --import tsx --conditions=source packages/server/scripts/bench-dicomweb.ts
+// Environment:
+//   INSTANCES  archive size for the QIDO search (default 100000: studies of 20 small CT instances, 8x8 pixels)
+//   STOW       instances for the STOW-RS throughput phase (default 1000, 256x256 CT, 20 per request)
+//   CONCURRENCY  parallel requests for STOW and frames (default 4)
+//   RUNS       repetitions of each latency measurement (default 30)
+//   PEERS      'atrium,orthanc' (default) or one of them
+//   OUT        where to write the results table (default: printed only)
+// Both servers run as their own processes on free loopback ports with temporary storage and are stopped at the
+// end (Orthanc is started with a temporary configuration; LD_PRELOAD of /work/shared/tools/lib/bind-loopback.so
+// keeps it on 127.0.0.1 when that shim exists). Every loop is bounded.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { Agent, request as httpRequest } from 'node:http';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { buildCtSeries } from '@atrium/dicom';
+
+const INSTANCES = Number(process.env.INSTANCES ?? 100_000);
+const STOW = Number(process.env.STOW ?? 1000);
+const CONCURRENCY = Number(process.env.CONCURRENCY ?? 4);
+const RUNS = Number(process.env.RUNS ?? 30);
+const PEERS = (process.env.PEERS ?? 'atrium,orthanc').split(',');
+const PER_STUDY = 20;
+const METADATA_SERIES = 1000;
+const root = new URL('../../..', import.meta.url).pathname;
+
+interface Peer {
+  name: string;
+  dicomweb: string;
+  process: ChildProcess;
+  dir: string;
+}
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.listen(0, '127.0.0.1', () => {
+      const address = s.address();
+      const port = typeof address === 'object' && address ? address.port : 0;
+      s.close(() => resolve(port));
+    });
+    s.on('error', reject);
+  });
+}
+
+async function waitFor(url: string, child: ChildProcess, what: string): Promise<void> {
+  for (let i = 0; i < 120; i++) {
+    if (child.exitCode !== null) throw new Error(`${what} exited with ${child.exitCode}`);
+    try {
+      if ((await exchange('GET', url, {})).status === 200) return;
+    } catch {
+      // not yet listening
+    }
+    await new Promise((r) => setTimeout(r, 500));
+  }
+  throw new Error(`${what} did not answer ${url} within 60 s`);
+}
+
+async function startAtrium(): Promise<Peer> {
+  const dir = mkdtempSync(join(tmpdir(), 'atrium-bench-dw-'));
+  const port = await freePort();
+  const child = spawn(process.execPath, ['--import', 'tsx', '--conditions=source', join(root, 'packages/server/src/cli.ts'), 'serve'], {
+    cwd: root,
+    env: { ...process.env, ATRIUM_DATA_DIR: dir, ATRIUM_HTTP_HOST: '127.0.0.1', ATRIUM_HTTP_PORT: String(port), ATRIUM_DICOM_ENABLED: 'false', ATRIUM_LOG_LEVEL: 'warn' },
+    stdio: ['ignore', 'ignore', 'inherit'],
+  });
+  await waitFor(`http://127.0.0.1:${port}/healthz`, child, 'Atrium');
+  return { name: 'Atrium', dicomweb: `http://127.0.0.1:${port}/dicom-web`, process: child, dir };
+}
+
+async function startOrthanc(): Promise<Peer> {
+  const dir = mkdtempSync(join(tmpdir(), 'orthanc-bench-dw-'));
+  const [http, dicom] = [await freePort(), await freePort()];
+  const config = {
+    Name: 'bench-orthanc', StorageDirectory: dir, IndexDirectory: dir, StorageCompression: false,
+    Plugins: ['/usr/share/orthanc/plugins/libOrthancDicomWeb.so'], HttpPort: http, DicomPort: dicom, DicomAet: 'ORTHANCBENCH',
+    RemoteAccessAllowed: false, AuthenticationEnabled: false, HttpCompressionEnabled: false, KeepAlive: true, HttpThreadsCount: 50,
+    DicomServerEnabled: false, OrthancExplorerEnabled: false, SaveJobs: false, StableAge: 60, DefaultEncoding: 'Utf8',
+    DicomWeb: { Enable: true, Root: '/dicom-web/', EnableWado: true, WadoRoot: '/wado', Ssl: false, StudiesMetadata: 'Full', SeriesMetadata: 'Full' },
+  };
+  writeFileSync(join(dir, 'config.json'), JSON.stringify(config));
+  const shim = '/work/shared/tools/lib/bind-loopback.so';
+  const child = spawn('Orthanc', [`--logdir=${dir}`, join(dir, 'config.json')], {
+    env: { ...process.env, TCP_NODELAY: '1', ...(existsSync(shim) ? { LD_PRELOAD: shim } : {}) },
+    stdio: ['ignore', 'ignore', 'ignore'],
+  });
+  await waitFor(`http://127.0.0.1:${http}/system`, child, 'Orthanc');
+  return { name: 'Orthanc', dicomweb: `http://127.0.0.1:${http}/dicom-web`, process: child, dir };
+}
+
+async function stop(peer: Peer): Promise<void> {
+  if (peer.process.exitCode === null) {
+    peer.process.kill('SIGTERM');
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(() => {
+        peer.process.kill('SIGKILL');
+        resolve();
+      }, 20_000);
+      peer.process.once('exit', () => {
+        clearTimeout(timer);
+        resolve();
+      });
+    });
+  }
+  rmSync(peer.dir, { recursive: true, force: true });
+}
+
+function multipart(objects: readonly Uint8Array[], boundary: string): Buffer {
+  const parts: Buffer[] = [];
+  for (const o of objects) parts.push(Buffer.from(`--${boundary}\r\nContent-Type: application/dicom\r\n\r\n`), Buffer.from(o), Buffer.from('\r\n'));
+  parts.push(Buffer.from(`--${boundary}--\r\n`));
+  return Buffer.concat(parts);
+}
+
+/**
+ * One HTTP exchange over a keep-alive agent, timed to the last byte. Plain node:http with no Accept-Encoding, so
+ * both servers send identity bodies and no client-side decoding is counted.
+ */
+const agent = new Agent({ keepAlive: true, maxSockets: 16 });
+function exchange(method: string, url: string, headers: Record<string, string>, body?: Buffer): Promise<{ status: number; bytes: number; ms: number; text: () => string }> {
+  const started = performance.now();
+  return new Promise((resolve, reject) => {
+    const req = httpRequest(url, { method, headers: { ...headers, ...(body ? { 'content-length': String(body.length) } : {}) }, agent }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => {
+        const all = Buffer.concat(chunks);
+        resolve({ status: res.statusCode ?? 0, bytes: all.length, ms: performance.now() - started, text: () => all.toString('utf8') });
+      });
+      res.on('error', reject);
+    });
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
+async function stow(peer: Peer, objects: readonly Uint8Array[]): Promise<void> {
+  const boundary = 'bench-boundary-7d1f';
+  const res = await exchange(
+    'POST',
+    `${peer.dicomweb}/studies`,
+    { 'content-type': `multipart/related; type="application/dicom"; boundary=${boundary}`, accept: 'application/dicom+json' },
+    multipart(objects, boundary),
+  );
+  if (res.status !== 200) throw new Error(`${peer.name} STOW answered ${res.status}: ${res.text().slice(0, 300)}`);
+}
+
+/** Runs `tasks` with at most `concurrency` in flight. */
+async function pool<T>(tasks: readonly (() => Promise<T>)[], concurrency: number): Promise<void> {
+  let next = 0;
+  await Promise.all(Array.from({ length: concurrency }, async () => {
+    while (next < tasks.length) await tasks[next++]!();
+  }));
+}
+
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+const p95 = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(xs.length * 0.95))]!;
+
+async function timeGet(url: string, accept: string): Promise<{ ms: number; bytes: number; status: number }> {
+  return exchange('GET', url, { accept });
+}
+
+/** The synthetic data set, the same for every peer: made once, sent to each. */
+function archiveBatches(): { batches: Uint8Array[][]; metadataSeries: { study: string; series: string } ; queryPatient: string } {
+  const batches: Uint8Array[][] = [];
+  const studies = Math.max(1, Math.ceil((INSTANCES - METADATA_SERIES) / PER_STUDY));
+  for (let s = 0; s < studies; s++) {
+    const ct = buildCtSeries({
+      slices: PER_STUDY, rows: 8, columns: 8, seed: 1000 + s, noiseHu: 0,
+      patient: { patientId: `BENCH-${s % 2000}`, patientName: `Bench^Patient${s % 2000}` },
+      study: { accessionNumber: `ACC${s}`, studyDate: `2023${String((s % 12) + 1).padStart(2, '0')}15` },
+    });
+    batches.push(ct.instances.map((i) => i.bytes));
+  }
+  const big = buildCtSeries({ slices: METADATA_SERIES, rows: 8, columns: 8, seed: 7, noiseHu: 0, patient: { patientId: 'BENCH-META' }, study: { accessionNumber: 'META' } });
+  for (let i = 0; i < METADATA_SERIES; i += 50) batches.push(big.instances.slice(i, i + 50).map((x) => x.bytes));
+  return { batches, metadataSeries: { study: big.studyInstanceUid, series: big.seriesInstanceUid }, queryPatient: 'BENCH-1234' };
+}
+
+interface Result {
+  stowPerSecond: number;
+  loadPerSecond: number;
+  qido: Record<string, { median: number; p95: number; results: number }>;
+  metadataFirst: number;
+  metadataMedian: number;
+  metadataBytes: number;
+  framesPerSecond: number;
+}
+
+async function measure(peer: Peer, data: ReturnType<typeof archiveBatches>): Promise<Result> {
+  // 1. STOW-RS throughput, realistic objects (256x256 16-bit CT), 20 per request, CONCURRENCY requests in flight.
+  const stowSeries: { study: string; series: string; sops: string[] }[] = [];
+  const stowBatches: Uint8Array[][] = [];
+  for (let s = 0; s < Math.ceil(STOW / 20); s++) {
+    const ct = buildCtSeries({ slices: 20, rows: 256, columns: 256, seed: 500 + s, patient: { patientId: `STOW-${s}` } });
+    stowBatches.push(ct.instances.map((i) => i.bytes));
+    stowSeries.push({ study: ct.studyInstanceUid, series: ct.seriesInstanceUid, sops: ct.instances.map((i) => i.sopInstanceUid) });
+  }
+  let started = performance.now();
+  await pool(stowBatches.map((b) => () => stow(peer, b)), CONCURRENCY);
+  const stowPerSecond = (stowBatches.length * 20) / ((performance.now() - started) / 1000);
+  console.log(`  ${peer.name}: STOW ${stowPerSecond.toFixed(0)} instances/s`);
+
+  // 2. The archive for QIDO and metadata.
+  started = performance.now();
+  let sent = 0;
+  await pool(
+    data.batches.map((b) => async () => {
+      await stow(peer, b);
+      sent += b.length;
+      if (sent % 10_000 < b.length) console.log(`  ${peer.name}: ${sent} instances loaded`);
+    }),
+    CONCURRENCY,
+  );
+  const loadPerSecond = sent / ((performance.now() - started) / 1000);
+
+  // 3. QIDO study searches.
+  const searches: Record<string, string> = {
+    'PatientID exact': `/studies?PatientID=${data.queryPatient}`,
+    'PatientName prefix': '/studies?PatientName=Bench%5EPatient12*&limit=100',
+    'StudyDate range, first 25': '/studies?StudyDate=20230301-20230331&limit=25',
+    'AccessionNumber': '/studies?AccessionNumber=ACC4242',
+    'all studies, first 25': '/studies?limit=25',
+  };
+  const qido: Result['qido'] = {};
+  for (const [name, path] of Object.entries(searches)) {
+    const times: number[] = [];
+    let results = 0;
+    // One untimed warm-up gives the result count (and warms caches on both sides alike).
+    const text = (await exchange('GET', `${peer.dicomweb}${path}`, { accept: 'application/dicom+json' })).text();
+    results = text ? (JSON.parse(text) as unknown[]).length : 0;
+    for (let r = 0; r < RUNS; r++) times.push((await timeGet(`${peer.dicomweb}${path}`, 'application/dicom+json')).ms);
+    qido[name] = { median: median(times), p95: p95(times), results };
+  }
+
+  // 4. Metadata of the 1,000-instance series: the first request, then warm ones.
+  const metaUrl = `${peer.dicomweb}/studies/${data.metadataSeries.study}/series/${data.metadataSeries.series}/metadata`;
+  const first = await timeGet(metaUrl, 'application/dicom+json');
+  const warm: number[] = [];
+  let metadataBytes = first.bytes;
+  for (let r = 0; r < Math.min(RUNS, 20); r++) {
+    const t = await timeGet(metaUrl, 'application/dicom+json');
+    warm.push(t.ms);
+    metadataBytes = t.bytes;
+  }
+
+  // 5. Frames per second: frame 1 of the 256x256 instances as stored (OHIF's request), CONCURRENCY in flight.
+  const frameUrls = stowSeries.flatMap((s) => s.sops.map((sop) => `${peer.dicomweb}/studies/${s.study}/series/${s.series}/instances/${sop}/frames/1`));
+  let frames = 0;
+  started = performance.now();
+  await pool(
+    frameUrls.map((url) => async () => {
+      const res = await exchange('GET', url, { accept: 'multipart/related; type="application/octet-stream"; transfer-syntax=*' });
+      if (res.status === 200 && res.bytes >= 256 * 256 * 2) frames++;
+    }),
+    CONCURRENCY,
+  );
+  const framesPerSecond = frames / ((performance.now() - started) / 1000);
+  if (frames !== frameUrls.length) console.log(`  ${peer.name}: ${frameUrls.length - frames} frame requests failed`);
+  return { stowPerSecond, loadPerSecond, qido, metadataFirst: first.ms, metadataMedian: median(warm), metadataBytes, framesPerSecond };
+}
+
+process.on('exit', () => agent.destroy());
+const data = archiveBatches();
+console.log(`Data: ${data.batches.reduce((n, b) => n + b.length, 0)} archive instances + ${STOW} STOW instances per peer`);
+const results = new Map<string, Result>();
+for (const name of PEERS) {
+  const peer = name === 'orthanc' ? await startOrthanc() : await startAtrium();
+  try {
+    console.log(`${peer.name} at ${peer.dicomweb}`);
+    results.set(peer.name, await measure(peer, data));
+  } finally {
+    await stop(peer);
+  }
+}
+
+const a = results.get('Atrium');
+const o = results.get('Orthanc');
+const fmt = (x: number | undefined, digits = 1) => (x === undefined ? '-' : x.toFixed(digits));
+const ratio = (x: number | undefined, y: number | undefined) => (x === undefined || y === undefined ? '-' : `${(x / y).toFixed(2)}x`);
+const lines = [
+  `DICOMweb benchmark, ${new Date().toISOString()}: ${INSTANCES} archive instances, ${STOW} STOW instances (256x256), concurrency ${CONCURRENCY}, ${RUNS} runs`,
+  '',
+  '| measure | Atrium | Orthanc | Atrium / Orthanc | target |',
+  '| --- | --- | --- | --- | --- |',
+  `| STOW-RS instances/s (256x256 CT, 20 per request) | ${fmt(a?.stowPerSecond, 0)} | ${fmt(o?.stowPerSecond, 0)} | ${ratio(a?.stowPerSecond, o?.stowPerSecond)} | >= 2x |`,
+  `| STOW-RS instances/s (archive load, 8x8 CT) | ${fmt(a?.loadPerSecond, 0)} | ${fmt(o?.loadPerSecond, 0)} | ${ratio(a?.loadPerSecond, o?.loadPerSecond)} | |`,
+  ...Object.keys(a?.qido ?? o?.qido ?? {}).map(
+    (k) => `| QIDO ${k}: median ms (p95) [results] | ${fmt(a?.qido[k]?.median)} (${fmt(a?.qido[k]?.p95)}) [${a?.qido[k]?.results ?? '-'}] | ${fmt(o?.qido[k]?.median)} (${fmt(o?.qido[k]?.p95)}) [${o?.qido[k]?.results ?? '-'}] | ${ratio(a?.qido[k]?.median, o?.qido[k]?.median)} | <= 0.5x |`,
+  ),
+  `| series metadata, 1,000 instances: first request ms | ${fmt(a?.metadataFirst)} | ${fmt(o?.metadataFirst)} | ${ratio(a?.metadataFirst, o?.metadataFirst)} | |`,
+  `| series metadata, 1,000 instances: median ms | ${fmt(a?.metadataMedian)} | ${fmt(o?.metadataMedian)} | ${ratio(a?.metadataMedian, o?.metadataMedian)} | <= 0.5x, < 100 ms |`,
+  `| series metadata size (bytes) | ${a?.metadataBytes ?? '-'} | ${o?.metadataBytes ?? '-'} | | |`,
+  `| frames/s (frame 1, transfer-syntax=*) | ${fmt(a?.framesPerSecond, 0)} | ${fmt(o?.framesPerSecond, 0)} | ${ratio(a?.framesPerSecond, o?.framesPerSecond)} | >= 2x |`,
+];
+console.log(`\n${lines.join('\n')}`);
+if (process.env.OUT) writeFileSync(process.env.OUT, `${lines.join('\n')}\n`);
