@@ -9,7 +9,15 @@ import { openArchive, type Archive } from './main.js';
 export function testConfig(env: Record<string, string> = {}): AtriumConfig {
   const dataDir = mkdtempSync(join(tmpdir(), 'atrium-test-'));
   return loadConfig(
-    { ATRIUM_DATA_DIR: dataDir, ATRIUM_LOG_LEVEL: 'silent', ATRIUM_HTTP_PORT: '0', ATRIUM_DICOM_PORT: '0', ...env },
+    {
+      ATRIUM_DATA_DIR: dataDir,
+      ATRIUM_LOG_LEVEL: 'silent',
+      ATRIUM_HTTP_HOST: '127.0.0.1',
+      ATRIUM_HTTP_PORT: '0',
+      ATRIUM_DICOM_HOST: '127.0.0.1',
+      ATRIUM_DICOM_PORT: '0',
+      ...env,
+    },
     dataDir,
   );
 }

@@ -14,6 +14,7 @@ test('loadConfig - defaults work out of the box', () => {
   assert.equal(config.http.host, '127.0.0.1');
   assert.equal(config.http.port, 8080);
   assert.equal(config.dicom.port, 11112);
+  assert.equal(config.dicom.host, '127.0.0.1', 'a fresh install is reachable from its own machine only');
   assert.equal(config.dicom.aeTitle, 'ATRIUM');
   assert.equal(config.database.path, join(cwd, 'data', 'atrium.sqlite'));
   assert.equal(config.store.root, join(cwd, 'data', 'blobs'));

@@ -233,7 +233,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd: string = p
     },
     dicom: {
       enabled: bool('ATRIUM_DICOM_ENABLED', env.ATRIUM_DICOM_ENABLED ?? file.dicom?.enabled ?? true),
-      host: env.ATRIUM_DICOM_HOST ?? file.dicom?.host ?? '0.0.0.0',
+      // Loopback until an administrator opens it (design.md §5): unknown callers are refused anyway, but a fresh
+      // install should not be reachable from the network before anyone has looked at its settings.
+      host: env.ATRIUM_DICOM_HOST ?? file.dicom?.host ?? '127.0.0.1',
       port: port('ATRIUM_DICOM_PORT', env.ATRIUM_DICOM_PORT ?? file.dicom?.port ?? 11112),
       aeTitle: validateAeTitle('ATRIUM_AE_TITLE', env.ATRIUM_AE_TITLE ?? file.dicom?.aeTitle ?? 'ATRIUM'),
       acceptAnyAe: bool('ATRIUM_ACCEPT_ANY_AE', env.ATRIUM_ACCEPT_ANY_AE ?? file.dicom?.acceptAnyAe ?? false),
