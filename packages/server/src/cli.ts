@@ -49,6 +49,10 @@ async function serve(config: AtriumConfig): Promise<void> {
   process.stdout.write(
     `Atrium is running.\n` +
       `  Web and API:  ${server.httpUrl}/\n` +
+      (server.dimse
+        ? `  DICOM:        AE ${config.dicom.aeTitle} on ${config.dicom.host}:${server.dimse.port}` +
+          `${config.dicom.acceptAnyAe ? ' (any calling AE accepted)' : ' (known calling AEs only: ATRIUM_REMOTE_AES)'}\n`
+        : '') +
       `  Data:         ${config.dataDir} (${stats.studies} studies, ${stats.instances} instances)\n` +
       `Stop with Ctrl+C.\n`,
   );
