@@ -121,13 +121,23 @@ async function sendFrames(request: FastifyRequest<{ Params: FramesParams }>, rep
     reply.header('Content-Length', length).type(contentType);
     return body instanceof Uint8Array ? reply.send(Buffer.from(body.buffer, body.byteOffset, body.byteLength)) : reply.send(body);
   }
+  const boundary = newBoundary();
+  if (numbers.length === 1) {
+    // One frame (what viewers ask, frame by frame): the whole body in one buffer with a Content-Length, which
+    // spares chunked encoding and the stream machinery; a frame is bounded by the object size anyway.
+    const bytes = await frameBytes(numbers[0]!);
+    const head = Buffer.from(`--${boundary}\r\nContent-Type: ${contentType}\r\nContent-Length: ${bytes.byteLength}\r\n\r\n`, 'latin1');
+    const tail = Buffer.from(`\r\n--${boundary}--\r\n`, 'latin1');
+    return reply
+      .type(formatMediaType('multipart/related', { type: chosen.mediaType, 'transfer-syntax': chosen.transferSyntaxUid, boundary }))
+      .send(Buffer.concat([head, bytes, tail]));
+  }
   async function* parts(): AsyncGenerator<OutgoingPart> {
     for (const n of numbers) {
       const { body, length } = await framePart(n);
       yield { headers: { 'Content-Type': contentType, 'Content-Length': String(length) }, body };
     }
   }
-  const boundary = newBoundary();
   return reply
     .type(formatMediaType('multipart/related', { type: chosen.mediaType, 'transfer-syntax': chosen.transferSyntaxUid, boundary }))
     .send(writeMultipart(parts(), boundary));
