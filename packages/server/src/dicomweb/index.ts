@@ -2,7 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import cors from '@fastify/cors';
 import compress from '@fastify/compress';
 import type { Archive } from '../main.js';
-import { TranscoderPool } from '../retrieve/index.js';
+import type { TranscoderPool } from '../retrieve/index.js';
 import { registerCapabilities } from './capabilities.js';
 import { DICOMWEB_PREFIX, type DicomwebContext } from './context.js';
 import { DEFAULT_MULTIPART_LIMITS, type MultipartLimits } from './multipart/multipart-parser.js';
@@ -19,16 +19,13 @@ export { parseAccept, parseMediaType, formatMediaType } from './multipart/media-
 export { MetadataCache } from './wado-rs/index.js';
 
 export interface DicomwebOptions {
-  /**
-   * The codec worker pool; shared with the DIMSE retrieve when the composition root passes one. When absent, one
-   * is made here and stopped when the HTTP server closes.
-   */
+  /** The codec worker pool; by default the archive's, shared with the DIMSE retrieve. */
   transcoder?: TranscoderPool;
   /** STOW-RS multipart limits (part size defaults to the ingest object limit). */
   limits?: Partial<MultipartLimits>;
   /** Bytes of resolved metadata documents kept in memory (default 256 MiB). */
   metadataCacheBytes?: number;
-  /** The QIDO-RS query engine; when absent the one in `../query` is used if it exists. */
+  /** The QIDO-RS query engine; by default the archive's, shared with C-FIND. */
   queryEngine?: QueryEngineLike;
 }
 
@@ -41,8 +38,7 @@ const EXPOSED_HEADERS = ['ETag', 'Content-Location', 'Content-Range', 'Content-L
  * JSON/XML responses. Pixel and DICOM payloads are never compressed (they are compressed already or large).
  */
 export async function registerDicomweb(app: FastifyInstance, archive: Archive, options: DicomwebOptions = {}): Promise<void> {
-  const transcoder = options.transcoder ?? new TranscoderPool({ store: archive.store });
-  if (!options.transcoder) app.addHook('onClose', async () => transcoder.close());
+  const transcoder = options.transcoder ?? archive.transcoder;
   const context: DicomwebContext = {
     archive,
     transcoder,
@@ -72,7 +68,7 @@ export async function registerDicomweb(app: FastifyInstance, archive: Archive, o
       registerCapabilities(scope);
       registerStowRs(scope, context);
       registerWadoRs(scope, context);
-      await registerQidoRs(scope, context, options.queryEngine);
+      registerQidoRs(scope, context, options.queryEngine ?? archive.query);
     },
     { prefix: DICOMWEB_PREFIX },
   );

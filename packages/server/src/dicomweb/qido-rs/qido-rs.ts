@@ -1,7 +1,7 @@
 import { Readable } from 'node:stream';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { DataDictionary, DicomJsonDataset } from '@atrium/dicom';
-import { createQueryEngine, qidoDefaultReturnKeys, type QueryRequest } from '../../query/index.js';
+import { qidoDefaultReturnKeys, type QueryRequest } from '../../query/index.js';
 import { toNativeDicomModel } from '../dicom-xml.js';
 import { datasetMediaTypeOf, instanceUrl, originOf, seriesUrl, studyUrl, type DicomwebContext } from '../context.js';
 import { newBoundary } from '../multipart/multipart-writer.js';
@@ -46,8 +46,7 @@ function addDefaultReturnKeys(keys: DicomJsonDataset, level: QidoLevel, withUppe
  * C-FIND and QIDO), and each result gets its RetrieveURL. Results stream as a JSON array (or a multipart of XML
  * documents); a `Warning: 299` header says when `limit` cut the result.
  */
-export async function registerQidoRs(app: FastifyInstance, context: DicomwebContext, engine?: QueryEngineLike): Promise<void> {
-  const queryEngine: QueryEngineLike = engine ?? createQueryEngine(context.archive);
+export function registerQidoRs(app: FastifyInstance, context: DicomwebContext, queryEngine: QueryEngineLike): void {
   const route = (path: string, level: QidoLevel) =>
     app.get(path, (request: FastifyRequest<{ Params: Params; Querystring: Query }>, reply) => search(request, reply, context, queryEngine, level));
   route('/studies', 'STUDY');
