@@ -1,0 +1,64 @@
+// Bounded memory is a property with a test (house style): a multi-frame object larger than the memory the server
+// may use goes in through STOW-RS and out through WADO-RS over real sockets, both streamed.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { request } from 'node:http';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { buildUltrasoundClip } from '@atrium/dicom';
+import { startServer } from '../main.js';
+import { testConfig } from '../test-support.js';
+import { createLogger } from '../logger.js';
+
+const MB = 1024 * 1024;
+
+test('STOW-RS and WADO-RS - a 260 MB object streams in and out with less than 150 MB of extra memory', async (t) => {
+  const config = testConfig({ ATRIUM_DICOM_ENABLED: 'false' });
+  const server = await startServer(config, createLogger(config));
+  let peak = 0;
+  const sampler = setInterval(() => (peak = Math.max(peak, process.memoryUsage().rss)), 20);
+  try {
+    const clip = buildUltrasoundClip({ frames: 300, rows: 480, columns: 640, photometricInterpretation: 'RGB', seed: 9 });
+    assert.ok(clip.byteLength > 250 * MB);
+    global.gc?.();
+    const baseline = process.memoryUsage().rss;
+    peak = baseline;
+    const url = new URL(`${server.httpUrl}/dicom-web/studies`);
+    const boundary = 'bounded-memory-test';
+    async function* body(): AsyncGenerator<Uint8Array> {
+      yield Buffer.from(`--${boundary}\r\nContent-Type: application/dicom\r\n\r\n`);
+      yield* clip.chunks();
+      yield Buffer.from(`\r\n--${boundary}--\r\n`);
+    }
+    const status = await new Promise<number>((resolve, reject) => {
+      const req = request(url, { method: 'POST', headers: { 'content-type': `multipart/related; type="application/dicom"; boundary=${boundary}` } }, (res) => {
+        res.resume();
+        res.on('end', () => resolve(res.statusCode ?? 0));
+      });
+      req.on('error', reject);
+      pipeline(Readable.from(body()), req).catch(reject);
+    });
+    assert.equal(status, 200);
+    const afterStow = peak;
+
+    let received = 0;
+    const instance = `${server.httpUrl}/dicom-web/studies/${clip.studyInstanceUid}/series/${clip.seriesInstanceUid}/instances/${clip.sopInstanceUid}`;
+    await new Promise<void>((resolve, reject) => {
+      request(instance, { headers: { accept: 'multipart/related; type="application/dicom"; transfer-syntax=*' } }, (res) => {
+        assert.equal(res.statusCode, 200);
+        res.on('data', (c: Buffer) => (received += c.length));
+        res.on('end', resolve);
+        res.on('error', reject);
+      })
+        .on('error', reject)
+        .end();
+    });
+    assert.ok(received > clip.byteLength && received < clip.byteLength + 4096, `received ${received} bytes for a ${clip.byteLength}-byte object`);
+    const growth = (peak - baseline) / MB;
+    t.diagnostic(`peak RSS growth ${growth.toFixed(0)} MB for a ${(clip.byteLength / MB).toFixed(0)} MB object`);
+    assert.ok(growth < 150, `RSS grew by ${growth.toFixed(0)} MB (after STOW ${((afterStow - baseline) / MB).toFixed(0)} MB)`);
+  } finally {
+    clearInterval(sampler);
+    await server.close();
+  }
+});
