@@ -11,7 +11,6 @@ import {
   WindowLevelTool,
   ZoomTool,
   annotation,
-  utilities as toolUtilities,
 } from '@cornerstonejs/tools';
 import { dicomNumber, dicomString, fetchSeries, fetchSeriesMetadata, thumbnailUrl, wadoRsRoot, type DicomJson } from '../api.js';
 import { useServices } from '../app.js';
@@ -209,11 +208,6 @@ export function ViewerPage({ studyInstanceUid, seriesInstanceUid }: { studyInsta
       controller.abort();
       observer?.disconnect();
       for (const cleanup of cleanups) cleanup();
-      try {
-        toolUtilities.cine.stopClip(div);
-      } catch {
-        // No clip was playing.
-      }
       annotation.state.removeAllAnnotations();
       ToolGroupManager.destroyToolGroup(toolGroupId);
       engine?.destroy();
@@ -221,6 +215,25 @@ export function ViewerPage({ studyInstanceUid, seriesInstanceUid }: { studyInsta
       toolGroupRef.current = undefined;
     };
   }, [runtime, studyInstanceUid, activeSeries]);
+
+  // Cine steps the stack itself rather than through Cornerstone's playClip, whose debounced loading did not advance
+  // a WADO-RS stack here: a frame is requested only when the previous one is shown, so a slow network or decoder
+  // lowers the frame rate instead of queueing requests.
+  useEffect(() => {
+    const viewport = viewportRef.current;
+    if (!playing || !viewport) return;
+    // When the frame asked for was shown (or given up on); a frame that never settles is skipped after a second.
+    let busySince = 0;
+    const timer = setInterval(() => {
+      const now = performance.now();
+      if (busySince && now - busySince < 1000) return;
+      busySince = now;
+      const next = (viewport.getCurrentImageIdIndex() + 1) % viewport.getImageIds().length;
+      const done = () => (busySince = 0);
+      viewport.setImageIdIndex(next).then(done, done);
+    }, 1000 / Math.max(1, fps));
+    return () => clearInterval(timer);
+  }, [playing, fps, activeSeries]);
 
   const selectTool = (name: string) => {
     const toolGroup = toolGroupRef.current;
@@ -250,11 +263,7 @@ export function ViewerPage({ studyInstanceUid, seriesInstanceUid }: { studyInsta
     viewport.render();
   };
   const toggleCine = () => {
-    const div = element.current;
-    if (!div || !viewportRef.current) return;
-    if (playing) toolUtilities.cine.stopClip(div);
-    else toolUtilities.cine.playClip(div, { framesPerSecond: fps, loop: true });
-    setPlaying(!playing);
+    if (viewportRef.current) setPlaying(!playing);
   };
   const clearMeasurements = () => {
     annotation.state.removeAllAnnotations();
