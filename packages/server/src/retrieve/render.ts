@@ -16,7 +16,13 @@ export interface RenderOptions {
   /** 1-100, for lossy media types. */
   quality?: number;
   /** Scale to fit inside width x height (aspect kept); optionally of the source region first. */
-  viewport?: { width: number; height: number; region?: { x: number; y: number; width: number; height: number } };
+  viewport?: {
+    width: number;
+    height: number;
+    region?: { x: number; y: number; width: number; height: number };
+    /** Only shrink to the box, never enlarge (a default thumbnail size). */
+    shrinkOnly?: boolean;
+  };
   /** VOI window replacing the instance's own (linear function). */
   window?: { center: number; width: number };
 }
@@ -41,7 +47,12 @@ export async function encodeRendered(
     });
   }
   if (options.viewport) {
-    image = image.resize({ width: options.viewport.width, height: options.viewport.height, fit: 'inside' });
+    image = image.resize({
+      width: options.viewport.width,
+      height: options.viewport.height,
+      fit: 'inside',
+      withoutEnlargement: options.viewport.shrinkOnly === true,
+    });
   }
   const quality = options.quality ?? 90;
   switch (options.mediaType) {

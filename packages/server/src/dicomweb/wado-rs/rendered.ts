@@ -66,7 +66,7 @@ export function renderParametersOf(query: Query, thumbnail: boolean): Omit<Rende
       if (v[4]! <= 0 || v[5]! <= 0) throw unsupportedParameter(`Cannot use viewport '${viewport}': flipping (negative sw or sh) is not supported`);
       out.viewport.region = { x: v[2]!, y: v[3]!, width: v[4]!, height: v[5]! };
     }
-  } else if (thumbnail) out.viewport = { width: THUMBNAIL_SIZE, height: THUMBNAIL_SIZE };
+  } else if (thumbnail) out.viewport = { width: THUMBNAIL_SIZE, height: THUMBNAIL_SIZE, shrinkOnly: true };
   const window = single(query, 'window');
   if (window !== undefined) {
     const parts = window.split(',');

@@ -237,6 +237,13 @@ test('WADO-RS rendered and thumbnail - JPEG/PNG of an instance, a frame, a serie
     const seriesThumb = await server.app.inject({ url: `/dicom-web/studies/${ct.studyInstanceUid}/series/${ct.seriesInstanceUid}/thumbnail?viewport=8,8` });
     assert.equal((await sharp(seriesThumb.rawPayload).metadata()).width, 8);
 
+    const instThumb = await server.app.inject({ url: `${inst}/thumbnail`, headers: { accept: 'image/png' } });
+    assert.deepEqual(await sharp(instThumb.rawPayload).metadata().then((m) => [m.format, m.width]), ['png', 32]);
+    const frameThumb = await server.app.inject({ url: `${inst}/frames/1/thumbnail?viewport=10,10` });
+    assert.equal((await sharp(frameThumb.rawPayload).metadata()).width, 10);
+    const studyRendered = await server.app.inject({ url: `/dicom-web/studies/${ct.studyInstanceUid}/rendered`, headers: { accept: 'multipart/related; type="image/jpeg"' } });
+    assert.equal((await readMultipartResponse(studyRendered.headers['content-type'] as string, studyRendered.rawPayload)).length, 5, 'both series of the study');
+
     const seriesRendered = await server.app.inject({ url: `/dicom-web/studies/${ct.studyInstanceUid}/series/${ct.seriesInstanceUid}/rendered`, headers: { accept: 'multipart/related; type="image/png"' } });
     const renderedParts = await readMultipartResponse(seriesRendered.headers['content-type'] as string, seriesRendered.rawPayload);
     assert.equal(renderedParts.length, 3);
