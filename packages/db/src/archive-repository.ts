@@ -483,7 +483,7 @@ export class ArchiveRepository {
       deflated: parsed.deflated ? 1 : 0,
       dataset_offset: parsed.datasetOffset,
     };
-    return this.database.transaction((trx) => this.#commit(trx, input, record, metadata));
+    return this.database.transaction((trx) => this.#commit(trx, input, record, metadata), { groupCommit: true });
   }
 
   async #commit(
