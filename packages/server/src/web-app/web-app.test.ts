@@ -195,25 +195,17 @@ test('events - a study stored after a client connects arrives as a study event',
     });
     assert.equal(response.headers['content-type'], 'text/event-stream; charset=utf-8');
     response.setEncoding('utf8');
+    // One listener for the whole test: a chunk that arrives between two waits must not be lost.
     let text = '';
-    const waitFor = (pattern: RegExp) =>
-      new Promise<RegExpExecArray>((resolve, reject) => {
-        const timer = setTimeout(() => reject(new Error(`No ${pattern} in ${text}`)), 5000);
-        const check = () => {
-          const m = pattern.exec(text);
-          if (m) {
-            clearTimeout(timer);
-            response.off('data', onData);
-            resolve(m);
-          }
-        };
-        const onData = (chunk: string) => {
-          text += chunk;
-          check();
-        };
-        response.on('data', onData);
-        check();
-      });
+    response.on('data', (chunk: string) => (text += chunk));
+    const waitFor = async (pattern: RegExp) => {
+      for (let i = 0; i < 100; i++) {
+        const m = pattern.exec(text);
+        if (m) return m;
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      throw new Error(`No ${pattern} in ${text}`);
+    };
     await waitFor(/event: ready\ndata: \{"seq":0\}/);
     const series = buildCtSeries({ slices: 2, rows: 16, columns: 16 });
     for (const slice of series.instances) await archive.ingest.ingest([slice.bytes], { kind: 'import' });
