@@ -119,7 +119,7 @@ export async function registerOhif(app: FastifyInstance, site: OhifSite | undefi
       });
       scope.setNotFoundHandler(async (request, reply) => {
         // A path with an extension is a missing file; anything else is one of the viewer's own routes.
-        if (request.method === 'GET' && !/\.[a-z0-9]+$/i.test(request.url.split('?')[0] ?? '')) return sendIndex(reply);
+        if ((request.method === 'GET' || request.method === 'HEAD') && !/\.[a-z0-9]+$/i.test(request.url.split('?')[0] ?? '')) return sendIndex(reply);
         return sendProblem(reply, 404, 'Not Found', `No OHIF file '${request.url.split('?')[0]}'`);
       });
     },
