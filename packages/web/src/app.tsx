@@ -15,6 +15,10 @@ interface AppServices {
 // The viewer brings Cornerstone3D (megabytes of code and codecs): loaded only when a viewer opens.
 const ViewerPage = lazy(() => import('./pages/viewer-page.js').then((m) => ({ default: m.ViewerPage })));
 
+// The chart and the cardiology views load on first use, like the viewer.
+const ChartPage = lazy(() => import('./chart/index.js').then((m) => ({ default: m.ChartPage })));
+const CardiologyPage = lazy(() => import('./cardiology/index.js').then((m) => ({ default: m.CardiologyPage })));
+
 const ServicesContext = createContext<AppServices | null>(null);
 
 export function useServices(): AppServices {
@@ -42,6 +46,21 @@ export function App({ config, runtime }: AppServices): ReactNode {
       page = (
         <Suspense fallback={<main className="page muted">Loading the viewer…</main>}>
           <ViewerPage studyInstanceUid={route.studyInstanceUid} seriesInstanceUid={route.seriesInstanceUid} />
+        </Suspense>
+      );
+      break;
+    case 'patients':
+    case 'patient':
+      page = (
+        <Suspense fallback={<main className="page muted">Loading…</main>}>
+          <ChartPage route={route} />
+        </Suspense>
+      );
+      break;
+    case 'cardiology':
+      page = (
+        <Suspense fallback={<main className="page muted">Loading…</main>}>
+          <CardiologyPage route={route} />
         </Suspense>
       );
       break;

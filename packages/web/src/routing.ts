@@ -1,4 +1,6 @@
 import { useSyncExternalStore, type MouseEvent } from 'react';
+import { parseChartRoute, type ChartRoute } from './chart/index.js';
+import { parseCardiologyRoute, type CardiologyRoute } from './cardiology/index.js';
 
 /** A tiny history router: the app has four routes, which does not warrant a routing library. */
 const NAVIGATE_EVENT = 'atrium:navigate';
@@ -36,6 +38,8 @@ export type Route =
   | { page: 'upload' }
   | { page: 'study'; studyInstanceUid: string }
   | { page: 'viewer'; studyInstanceUid: string; seriesInstanceUid?: string }
+  | ChartRoute
+  | CardiologyRoute
   | { page: 'not-found' };
 
 export function parseRoute(path: string): Route {
@@ -43,6 +47,8 @@ export function parseRoute(path: string): Route {
   if (pathname === '/' || pathname === '') return { page: 'worklist' };
   if (pathname === '/upload') return { page: 'upload' };
   const parts = pathname.split('/').filter(Boolean).map(decodeURIComponent);
+  const other = parseChartRoute(parts) ?? parseCardiologyRoute(parts);
+  if (other) return other;
   if (parts[0] === 'studies' && parts[1]) {
     if (parts.length === 2) return { page: 'study', studyInstanceUid: parts[1] };
     if (parts.length === 3 && parts[2] === 'view') return { page: 'viewer', studyInstanceUid: parts[1] };

@@ -17,7 +17,7 @@ export interface WebAppBootConfig {
 }
 
 /** The client-side routes of the web app: each is answered with index.html and the app draws the page. */
-export const WEB_APP_ROUTES = ['/', '/upload', '/studies/*'] as const;
+export const WEB_APP_ROUTES = ['/', '/upload', '/studies/*', '/patients', '/patients/*', '/cardio/*'] as const;
 
 /** Script-safe JSON: `<` cannot close the script element it sits in. */
 function inlineJson(value: unknown): string {
