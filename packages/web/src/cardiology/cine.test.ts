@@ -1,0 +1,47 @@
+import assert from 'node:assert/strict';
+import test from 'node:test';
+import { cineStatus, cineTiming, clipDuration, FpsMeter, frameAt, type JsonDataset } from './cine.js';
+
+const ds = (fields: Record<string, [string, ...unknown[]]>): JsonDataset =>
+  Object.fromEntries(Object.entries(fields).map(([tag, [vr, ...Value]]) => [tag, { vr, Value }]));
+
+test('cineTiming - Frame Time gives the acquired rate', () => {
+  const t = cineTiming(ds({ '00181063': ['DS', 1000 / 60], '00280008': ['IS', 60] }));
+  assert.equal(t.source, 'FrameTime');
+  assert.ok(Math.abs(t.fps - 60) < 1e-9);
+  assert.equal(t.offsets.length, 60);
+  assert.ok(Math.abs(t.offsets[30]! - 500) < 1e-9);
+});
+
+test('cineTiming - Frame Time Vector named by the pointer gives irregular offsets', () => {
+  const t = cineTiming(ds({ '00280009': ['AT', '00181065'], '00181065': ['DS', 0, 20, 40, 20], '00280008': ['IS', 4] }));
+  assert.equal(t.source, 'FrameTimeVector');
+  assert.deepEqual(t.offsets, [0, 20, 60, 80]);
+  assert.ok(Math.abs(t.fps - 37.5) < 1e-9);
+});
+
+test('cineTiming - falls back to Cine Rate, then Recommended Display Frame Rate, then 30', () => {
+  assert.equal(cineTiming(ds({ '00180040': ['IS', 25] }), 3).fps, 25);
+  assert.equal(cineTiming(ds({ '00082144': ['IS', 15] }), 3).source, 'RecommendedDisplayFrameRate');
+  assert.equal(cineTiming({}, 3).fps, 30);
+});
+
+test('frameAt - drops frames to stay real time and loops', () => {
+  const t = cineTiming(ds({ '00181063': ['DS', 1000 / 60] }), 60);
+  assert.ok(Math.abs(clipDuration(t) - 1000) < 1e-9);
+  assert.equal(frameAt(t, 0, 1, true), 0);
+  // 40 ms of wall time is frame 2 at 60 fps, whatever was painted in between.
+  assert.equal(frameAt(t, 40, 1, true), 2);
+  assert.equal(frameAt(t, 1040, 1, true), 2);
+  assert.equal(frameAt(t, 1040, 1, false), 59);
+  assert.equal(frameAt(t, 400, 0.25, true), 6);
+  assert.equal(frameAt(t, 0, 1, true, 500), 30);
+});
+
+test('FpsMeter - counts painted frames over its window', () => {
+  const m = new FpsMeter(1000);
+  for (let i = 0; i <= 30; i++) m.paint(i * 20);
+  assert.ok(Math.abs(m.fps() - 50) < 1e-9);
+  assert.equal(cineStatus(true, 49.6, 60, 1), 'playing 50 fps of 60 acquired');
+  assert.equal(cineStatus(false, 0, 60, 0.5), 'paused, 60 acquired at 0.5x');
+});

@@ -1,0 +1,120 @@
+/** Cine timing of multi-frame ultrasound and XA objects (PS3.3 §C.7.6.5 Cine Module, §C.7.6.6 Multi-frame). */
+
+/** The few DICOM JSON shapes this module reads; kept local so it runs in node tests. */
+export type JsonDataset = Record<string, { vr: string; Value?: unknown[]; BulkDataURI?: string; InlineBinary?: string } | undefined>;
+
+const FRAME_TIME = '00181063';
+const FRAME_TIME_VECTOR = '00181065';
+const CINE_RATE = '00180040';
+const RECOMMENDED_DISPLAY_FRAME_RATE = '00082144';
+const FRAME_INCREMENT_POINTER = '00280009';
+const NUMBER_OF_FRAMES = '00280008';
+
+function numbers(ds: JsonDataset, tag: string): number[] {
+  return (ds[tag]?.Value ?? []).map(Number).filter((n) => Number.isFinite(n));
+}
+
+function first(ds: JsonDataset, tag: string): number | undefined {
+  const n = numbers(ds, tag)[0];
+  return n !== undefined && n > 0 ? n : undefined;
+}
+
+export interface CineTiming {
+  /** Frames per second as acquired. */
+  readonly fps: number;
+  /** Start time of each frame, ms from the first, one per frame. */
+  readonly offsets: readonly number[];
+  /** Which attribute gave the timing. */
+  readonly source: 'FrameTimeVector' | 'FrameTime' | 'CineRate' | 'RecommendedDisplayFrameRate' | 'default';
+}
+
+/**
+ * The acquired timing of a multi-frame object: the attribute named by Frame Increment Pointer first (Frame Time
+ * Vector gives per-frame increments, the first 0), then Frame Time, Cine Rate, Recommended Display Frame Rate,
+ * else 30 fps.
+ */
+export function cineTiming(ds: JsonDataset, frameCount = first(ds, NUMBER_OF_FRAMES) ?? 1): CineTiming {
+  const pointer = String(ds[FRAME_INCREMENT_POINTER]?.Value?.[0] ?? '').toUpperCase();
+  const vector = numbers(ds, FRAME_TIME_VECTOR);
+  const useVector = vector.length >= frameCount && (pointer === FRAME_TIME_VECTOR || first(ds, FRAME_TIME) === undefined);
+  if (useVector) {
+    const offsets: number[] = [];
+    let t = 0;
+    for (let i = 0; i < frameCount; i++) {
+      t += i === 0 ? 0 : vector[i]!;
+      offsets.push(t);
+    }
+    const span = offsets[offsets.length - 1]!;
+    const fps = frameCount > 1 && span > 0 ? ((frameCount - 1) * 1000) / span : 30;
+    return { fps, offsets, source: 'FrameTimeVector' };
+  }
+  const frameTime = first(ds, FRAME_TIME);
+  const cineRate = first(ds, CINE_RATE);
+  const recommended = first(ds, RECOMMENDED_DISPLAY_FRAME_RATE);
+  const [fps, source]: [number, CineTiming['source']] = frameTime
+    ? [1000 / frameTime, 'FrameTime']
+    : cineRate
+      ? [cineRate, 'CineRate']
+      : recommended
+        ? [recommended, 'RecommendedDisplayFrameRate']
+        : [30, 'default'];
+  return { fps, offsets: Array.from({ length: frameCount }, (_, i) => (i * 1000) / fps), source };
+}
+
+/** Length of one loop of the clip in ms: the last frame is shown for one mean frame interval. */
+export function clipDuration(timing: CineTiming): number {
+  const last = timing.offsets[timing.offsets.length - 1] ?? 0;
+  return last + 1000 / timing.fps;
+}
+
+/**
+ * The frame to show `elapsedMs` of wall time after playback started at `speed` (0.25 to 1): the frame whose start
+ * time is the latest not after the clip time, so a slow display drops frames and never slows the clip down.
+ * Without `loop` the last frame holds; `startOffsetMs` shifts the clip (alignment on the first R wave).
+ */
+export function frameAt(timing: CineTiming, elapsedMs: number, speed: number, loop: boolean, startOffsetMs = 0): number {
+  const duration = clipDuration(timing);
+  let t = elapsedMs * speed + startOffsetMs;
+  if (loop) t = ((t % duration) + duration) % duration;
+  else if (t >= duration) return timing.offsets.length - 1;
+  const offsets = timing.offsets;
+  let lo = 0;
+  let hi = offsets.length - 1;
+  while (lo < hi) {
+    const mid = (lo + hi + 1) >> 1;
+    if (offsets[mid]! <= t + 1e-6) lo = mid;
+    else hi = mid - 1;
+  }
+  return lo;
+}
+
+/** Speeds offered, as fractions of the acquired rate. */
+export const CINE_SPEEDS = [0.25, 0.5, 0.75, 1] as const;
+
+/** Counts frames actually painted over a sliding window of wall time. */
+export class FpsMeter {
+  readonly #times: number[] = [];
+  constructor(readonly windowMs = 1000) {}
+  /** Records one painted frame at `now` ms. */
+  paint(now: number): void {
+    this.#times.push(now);
+    while (this.#times.length > 0 && this.#times[0]! < now - this.windowMs) this.#times.shift();
+  }
+  /** Frames per second over the window (0 before two paints). */
+  fps(): number {
+    const n = this.#times.length;
+    if (n < 2) return 0;
+    const span = this.#times[n - 1]! - this.#times[0]!;
+    return span > 0 ? ((n - 1) * 1000) / span : 0;
+  }
+  reset(): void {
+    this.#times.length = 0;
+  }
+}
+
+/** The status line of the player: "playing 58 fps of 60 acquired". */
+export function cineStatus(playing: boolean, shownFps: number, acquiredFps: number, speed: number): string {
+  const acquired = `${Math.round(acquiredFps)} acquired`;
+  const target = speed !== 1 ? ` at ${speed}x` : '';
+  return playing ? `playing ${Math.round(shownFps)} fps of ${acquired}${target}` : `paused, ${acquired}${target}`;
+}

@@ -1,0 +1,206 @@
+/**
+ * Waveform decoding (PS3.3 §C.10.9 Waveform Module, §C.10.10 Waveform Annotation) and the ECG paper layout. Pure:
+ * runs in the browser and in node tests.
+ */
+import type { JsonDataset } from './cine.js';
+
+const T = {
+  waveformSequence: '54000100',
+  channels: '003A0005',
+  samples: '003A0010',
+  samplingFrequency: '003A001A',
+  groupLabel: '003A0020',
+  channelDefinitions: '003A0200',
+  channelLabel: '003A0203',
+  channelSource: '003A0208',
+  sensitivity: '003A0210',
+  sensitivityUnits: '003A0211',
+  correction: '003A0212',
+  baseline: '003A0213',
+  bitsAllocated: '54001004',
+  interpretation: '54001006',
+  waveformData: '54001010',
+  annotations: '0040B020',
+  conceptName: '0040A043',
+  numericValue: '0040A30A',
+  units: '004008EA',
+  text: '00700006',
+  samplePositions: '0040A132',
+  rangeType: '0040A130',
+  channelsRef: '0040A0B0',
+  codeValue: '00080100',
+  codeMeaning: '00080104',
+} as const;
+
+function items(ds: JsonDataset | undefined, tag: string): JsonDataset[] {
+  return (ds?.[tag]?.Value ?? []) as JsonDataset[];
+}
+function num(ds: JsonDataset | undefined, tag: string): number | undefined {
+  const v = ds?.[tag]?.Value?.[0];
+  const n = Number(v);
+  return v === undefined || v === null || !Number.isFinite(n) ? undefined : n;
+}
+function str(ds: JsonDataset | undefined, tag: string): string {
+  const v = ds?.[tag]?.Value?.[0];
+  return v === undefined || v === null ? '' : String(v);
+}
+
+/** A waveform decoding failure, coded like the rest of Atrium. */
+export class WaveformError extends Error {
+  readonly code = 'ATRIUM_ERR_WAVEFORM_DECODE';
+}
+
+export interface WaveformChannel {
+  readonly label: string;
+  /** The unit of `values` (mV for µV or mV sensitivities, else the Channel Sensitivity Units code). */
+  readonly unit: string;
+  /** Samples in physical units: stored × sensitivity × correction + baseline. */
+  readonly values: Float64Array;
+}
+
+export interface MultiplexGroup {
+  readonly label: string;
+  readonly samplingFrequency: number;
+  readonly numberOfSamples: number;
+  readonly channels: readonly WaveformChannel[];
+}
+
+/** The multiplex groups of a waveform object's metadata with where each one's samples are. */
+export function waveformGroups(instance: JsonDataset): { item: JsonDataset; bulkDataUri?: string; inline?: string }[] {
+  return items(instance, T.waveformSequence).map((item) => {
+    const data = item[T.waveformData];
+    return { item, ...(data?.BulkDataURI ? { bulkDataUri: data.BulkDataURI } : {}), ...(data?.InlineBinary ? { inline: data.InlineBinary } : {}) };
+  });
+}
+
+function unitScale(code: string): { unit: string; scale: number } {
+  if (code === 'uV') return { unit: 'mV', scale: 0.001 };
+  if (code === 'mV') return { unit: 'mV', scale: 1 };
+  if (code === 'V') return { unit: 'mV', scale: 1000 };
+  return { unit: code || 'units', scale: 1 };
+}
+
+/**
+ * Decodes one multiplex group: samples are interleaved by channel (PS3.3 §C.10.9.1.6), little endian, of Waveform
+ * Bits Allocated and Sample Interpretation (SS, US, SB, UB); each channel is scaled by its sensitivity, correction
+ * factor and baseline (§C.10.9.1.4.3), in mV for electrical channels.
+ */
+export function decodeMultiplexGroup(item: JsonDataset, bytes: Uint8Array): MultiplexGroup {
+  const channelCount = num(item, T.channels) ?? 0;
+  const samples = num(item, T.samples) ?? 0;
+  const fs = num(item, T.samplingFrequency) ?? 0;
+  const bits = num(item, T.bitsAllocated) ?? 16;
+  const interpretation = str(item, T.interpretation) || 'SS';
+  const definitions = items(item, T.channelDefinitions);
+  if (channelCount < 1 || samples < 1 || fs <= 0) {
+    throw new WaveformError(`Cannot read waveform group '${str(item, T.groupLabel)}': ${channelCount} channels, ${samples} samples at ${fs} Hz`);
+  }
+  const size = bits / 8;
+  const needed = channelCount * samples * size;
+  if (![8, 16, 32].includes(bits) || bytes.byteLength < needed) {
+    throw new WaveformError(`Cannot read waveform group '${str(item, T.groupLabel)}': ${bytes.byteLength} bytes, ${needed} needed for ${channelCount} channels of ${samples} ${bits}-bit samples`);
+  }
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const read = (i: number): number => {
+    const o = i * size;
+    if (bits === 8) return interpretation === 'SB' ? view.getInt8(o) : view.getUint8(o);
+    if (bits === 16) return interpretation === 'US' ? view.getUint16(o, true) : view.getInt16(o, true);
+    return interpretation === 'UL' ? view.getUint32(o, true) : view.getInt32(o, true);
+  };
+  const channels: WaveformChannel[] = [];
+  for (let c = 0; c < channelCount; c++) {
+    const def = definitions[c];
+    const source = items(def, T.channelSource)[0];
+    const label = str(def, T.channelLabel) || str(source, T.codeMeaning) || `Channel ${c + 1}`;
+    const sensitivity = num(def, T.sensitivity) ?? 1;
+    const correction = num(def, T.correction) ?? 1;
+    const baseline = num(def, T.baseline) ?? 0;
+    const { unit, scale } = unitScale(str(items(def, T.sensitivityUnits)[0], T.codeValue));
+    const values = new Float64Array(samples);
+    for (let s = 0; s < samples; s++) values[s] = (read(s * channelCount + c) * sensitivity * correction + baseline) * scale;
+    channels.push({ label, unit, values });
+  }
+  return { label: str(item, T.groupLabel), samplingFrequency: fs, numberOfSamples: samples, channels };
+}
+
+export interface WaveformAnnotation {
+  /** A measurement ("QT duration, global": 400 ms) or a marker ("T end" at a sample). */
+  readonly label: string;
+  readonly value?: number;
+  readonly unit?: string;
+  /** 0-based sample indexes (the stored positions count from 1). */
+  readonly samples: readonly number[];
+}
+
+/** The Waveform Annotation Sequence: coded measurements with values, and text markers at sample positions. */
+export function waveformAnnotations(instance: JsonDataset): WaveformAnnotation[] {
+  return items(instance, T.annotations).map((a) => {
+    const concept = items(a, T.conceptName)[0];
+    const value = num(a, T.numericValue);
+    const unit = str(items(a, T.units)[0], T.codeValue);
+    const samples = (a[T.samplePositions]?.Value ?? []).map((v) => Number(v) - 1);
+    return {
+      label: str(a, T.text) || str(concept, T.codeMeaning),
+      ...(value !== undefined ? { value } : {}),
+      ...(unit ? { unit } : {}),
+      samples,
+    };
+  });
+}
+
+/** Paper speed and gain of the standard ECG. */
+export const ECG_PAPER = { mmPerSecond: 25, mmPerMillivolt: 10 } as const;
+
+export interface EcgPanel {
+  readonly label: string;
+  /** Index into the group's channels, or -1 when the lead is absent. */
+  readonly channel: number;
+  readonly row: number;
+  readonly column: number;
+  readonly startSample: number;
+  readonly endSample: number;
+}
+
+const STANDARD_3X4 = [
+  ['I', 'aVR', 'V1', 'V4'],
+  ['II', 'aVL', 'V2', 'V5'],
+  ['III', 'aVF', 'V3', 'V6'],
+] as const;
+
+function leadIndex(labels: readonly string[], lead: string): number {
+  const norm = (s: string): string => s.toLowerCase().replace(/^lead\s+/, '').replace(/,.*$/, '').trim();
+  return labels.findIndex((l) => norm(l) === lead.toLowerCase());
+}
+
+/**
+ * The standard 3x4 layout: three rows of four 2.5 s columns (I aVR V1 V4 / II aVL V2 V5 / III aVF V3 V6), each
+ * column a consecutive quarter of the first 10 s, plus a rhythm strip of lead II (row 3) over the whole 10 s.
+ */
+export function ecg3x4Layout(labels: readonly string[], samplingFrequency: number, numberOfSamples: number): EcgPanel[] {
+  const span = Math.min(numberOfSamples, Math.round(10 * samplingFrequency));
+  const quarter = Math.floor(span / 4);
+  const panels: EcgPanel[] = [];
+  STANDARD_3X4.forEach((row, r) =>
+    row.forEach((lead, c) => panels.push({ label: lead, channel: leadIndex(labels, lead), row: r, column: c, startSample: c * quarter, endSample: (c + 1) * quarter })),
+  );
+  panels.push({ label: 'II', channel: leadIndex(labels, 'II'), row: 3, column: 0, startSample: 0, endSample: span });
+  return panels;
+}
+
+export interface CaliperReading {
+  readonly intervalMs: number;
+  readonly amplitudeMv: number;
+  /** 60000 / interval, for an RR caliper. */
+  readonly rateBpm: number;
+}
+
+/** Caliper between two points (sample index, value in mV): the interval in ms and the amplitude difference in mV. */
+export function caliper(a: { sample: number; mv: number }, b: { sample: number; mv: number }, samplingFrequency: number): CaliperReading {
+  const intervalMs = (Math.abs(b.sample - a.sample) * 1000) / samplingFrequency;
+  return { intervalMs, amplitudeMv: b.mv - a.mv, rateBpm: intervalMs > 0 ? 60000 / intervalMs : 0 };
+}
+
+/** The sample nearest to x on paper, given pixels per mm and the panel's first sample. */
+export function sampleAtX(x: number, pxPerMm: number, samplingFrequency: number, startSample = 0): number {
+  return startSample + Math.round((x / pxPerMm / ECG_PAPER.mmPerSecond) * samplingFrequency);
+}
