@@ -7,3 +7,5 @@ export * from './demo.js';
 export { encodeRleFrame } from './rle.js';
 export type { RleFrameLayout } from './rle.js';
 export { PHANTOM_HU, PHANTOM_LESION, phantomHu } from './phantom.js';
+export * from './stress-echo.js';
+export * from './xa-run.js';
