@@ -17,6 +17,7 @@ import { useServices } from '../app.js';
 import { useStudyEvents } from '../events.js';
 import { formatDate, formatPersonName, formatTime } from '../format.js';
 import { navigate, onLinkClick } from '../routing.js';
+import { CARDIOLOGY_MODALITIES } from '../cardiology/index.js';
 
 /** Tags read on this page (PS3.6). */
 const T = {
@@ -147,6 +148,11 @@ export function StudyPage({ studyInstanceUid }: { studyInstanceUid: string }): R
         <a className="button primary" href={`/studies/${studyInstanceUid}/view`} onClick={onLinkClick} data-testid="study-open-viewer">
           View in Atrium (v)
         </a>
+        {((study[T.modalitiesInStudy]?.Value ?? []) as string[]).some((m) => CARDIOLOGY_MODALITIES.includes(m)) && (
+          <a className="button" href={`/cardio/${studyInstanceUid}`} onClick={onLinkClick} data-testid="study-open-cardiology">
+            Cardiology reading
+          </a>
+        )}
         {config.ohifPath && (
           <a className="button" href={ohifStudyUrl(config.ohifPath, studyInstanceUid)} data-testid="study-open-ohif">
             Open in OHIF (o)

@@ -1,0 +1,243 @@
+import { useEffect, useMemo, useRef, useState, type PointerEvent as ReactPointerEvent, type ReactNode } from 'react';
+import { ultrasoundRegions, userCalibration, usDistance, xaCalibration, xaDistance, type Measurement, type Point, type XaCalibration } from './calibration.js';
+import { CINE_SPEEDS, cineStatus, cineTiming, FpsMeter, frameAt, type CineTiming } from './cine.js';
+import type { CardioItem } from './echo-layout.js';
+import { ClipFrames, type FramePool } from './frame-pool.js';
+
+/**
+ * Wall-clock of one or more players: synchronised players share one, so the same instant gives every clip its
+ * frame. Elapsed time is wall time; each player multiplies by the speed and adds its own R-wave offset.
+ */
+export class CineClock {
+  playing = false;
+  speed = 1;
+  loop = true;
+  #anchor = 0;
+  #paused = 0;
+  readonly #listeners = new Set<() => void>();
+
+  elapsed(now = performance.now()): number {
+    return this.playing ? now - this.#anchor : this.#paused;
+  }
+  play(now = performance.now()): void {
+    if (this.playing) return;
+    this.#anchor = now - this.#paused;
+    this.playing = true;
+    this.#emit();
+  }
+  pause(now = performance.now()): void {
+    if (!this.playing) return;
+    this.#paused = now - this.#anchor;
+    this.playing = false;
+    this.#emit();
+  }
+  /** Moves the paused clock by `clipMs` of clip time (one frame when stepping). */
+  step(clipMs: number): void {
+    this.pause();
+    this.#paused = Math.max(0, this.#paused + clipMs / this.speed);
+    this.#emit();
+  }
+  setSpeed(speed: number, now = performance.now()): void {
+    const clip = this.elapsed(now) * this.speed;
+    this.speed = speed;
+    if (this.playing) this.#anchor = now - clip / speed;
+    else this.#paused = clip / speed;
+    this.#emit();
+  }
+  setLoop(loop: boolean): void {
+    this.loop = loop;
+    this.#emit();
+  }
+  subscribe(listener: () => void): () => void {
+    this.#listeners.add(listener);
+    return () => this.#listeners.delete(listener);
+  }
+  #emit(): void {
+    for (const l of this.#listeners) l();
+  }
+}
+
+function frameUrl(studyInstanceUid: string, item: CardioItem): string {
+  return `/dicom-web/studies/${studyInstanceUid}/series/${item.seriesInstanceUid}/instances/${item.sopInstanceUid}`;
+}
+
+/** Controls of a clock: play/stop, step, speed, loop. */
+export function CineControls({ clock, fps, label }: { clock: CineClock; fps: number; label?: string }): ReactNode {
+  const [, setVersion] = useState(0);
+  useEffect(() => clock.subscribe(() => setVersion((v) => v + 1)), [clock]);
+  return (
+    <div className="cardio-controls">
+      {label && <strong>{label}</strong>}
+      <button type="button" onClick={() => clock.step(-1000 / fps)} title="Previous frame (←)" data-testid="cine-prev">
+        ⏮
+      </button>
+      <button type="button" aria-pressed={clock.playing} onClick={() => (clock.playing ? clock.pause() : clock.play())} data-testid="cine-play" title="Play or stop (space)">
+        {clock.playing ? 'Stop' : 'Play'}
+      </button>
+      <button type="button" onClick={() => clock.step(1000 / fps)} title="Next frame (→)" data-testid="cine-next">
+        ⏭
+      </button>
+      <label>
+        Speed{' '}
+        <select value={clock.speed} onChange={(e) => clock.setSpeed(Number(e.target.value))} data-testid="cine-speed">
+          {CINE_SPEEDS.map((s) => (
+            <option key={s} value={s}>
+              {s}x
+            </option>
+          ))}
+        </select>
+      </label>
+      <label>
+        <input type="checkbox" checked={clock.loop} onChange={(e) => clock.setLoop(e.target.checked)} data-testid="cine-loop" /> Loop
+      </label>
+    </div>
+  );
+}
+
+export interface CinePlayerProps {
+  pool: FramePool;
+  studyInstanceUid: string;
+  item: CardioItem;
+  clock: CineClock;
+  /** ms of clip time to start at (the first R wave in synchronised views). */
+  startOffsetMs?: number;
+  /** Allow calibrated measurements by dragging. */
+  measure?: boolean;
+  width?: number;
+  testId?: string;
+}
+
+/**
+ * One multi-frame clip on a canvas. Every animation frame picks the frame that the clock says is due, so a slow
+ * network or decoder drops frames instead of slowing the clip; the status line says how many are shown.
+ */
+export function CinePlayer({ pool, studyInstanceUid, item, clock, startOffsetMs = 0, measure = false, width, testId = 'cine-player' }: CinePlayerProps): ReactNode {
+  const canvasRef = useRef<HTMLCanvasElement>(null);
+  const statusRef = useRef<HTMLSpanElement>(null);
+  const timing: CineTiming = useMemo(() => cineTiming(item.metadata, item.frames), [item]);
+  const rows = Number(item.metadata['00280010']?.Value?.[0] ?? 0);
+  const columns = Number(item.metadata['00280011']?.Value?.[0] ?? 0);
+
+  useEffect(() => {
+    const canvas = canvasRef.current;
+    const context = canvas?.getContext('2d');
+    if (!canvas || !context) return;
+    const clip = new ClipFrames(pool, frameUrl(studyInstanceUid, item), item.frames, item.metadata);
+    const meter = new FpsMeter(1000);
+    const started = performance.now();
+    let shown = -1;
+    let raf = 0;
+    let lastStatus = 0;
+    clip.pump(0);
+    const interval = 1000 / timing.fps;
+    const tick = (now: number) => {
+      raf = requestAnimationFrame(tick);
+      let target = frameAt(timing, clock.elapsed(now), clock.speed, clock.loop, startOffsetMs);
+      // Display refresh jitter: when barely into the frame after next, show the next one rather than skip it.
+      if (clock.playing && shown >= 0 && target === shown + 2) {
+        const into = (clock.elapsed(now) * clock.speed + startOffsetMs) % (timing.offsets[timing.offsets.length - 1]! + interval) - timing.offsets[target]!;
+        if (into >= 0 && into < interval * 0.3) target = shown + 1;
+      }
+      const bitmap = clip.frames[target];
+      if (bitmap && target !== shown) {
+        context.drawImage(bitmap, 0, 0);
+        shown = target;
+        if (clock.playing) meter.paint(now);
+        canvas.dataset.frame = String(target);
+      } else if (!bitmap) {
+        clip.pump(target);
+      }
+      if (now - lastStatus > 250) {
+        lastStatus = now;
+        if (!clock.playing) meter.reset();
+        const fps = meter.fps();
+        canvas.dataset.fps = fps.toFixed(1);
+        canvas.dataset.loaded = String(clip.loaded);
+        if (clip.firstFrameAt !== undefined) canvas.dataset.firstFrameMs = String(Math.round(clip.firstFrameAt - started));
+        if (statusRef.current) {
+          statusRef.current.textContent = `${cineStatus(clock.playing, fps, timing.fps, clock.speed)} · frame ${shown + 1}/${item.frames}${clip.loaded < item.frames ? ` · ${clip.loaded} loaded` : ''}`;
+        }
+      }
+    };
+    raf = requestAnimationFrame(tick);
+    return () => {
+      cancelAnimationFrame(raf);
+      clip.close();
+    };
+  }, [pool, studyInstanceUid, item, clock, timing, startOffsetMs]);
+
+  return (
+    <figure className="cardio-player" data-testid={testId} style={width ? { width } : undefined}>
+      <div className="cardio-canvas-box">
+        <canvas ref={canvasRef} width={columns} height={rows} data-acquired-fps={timing.fps.toFixed(2)} data-frames={item.frames} />
+        {measure && <MeasureOverlay item={item} rows={rows} columns={columns} />}
+      </div>
+      <figcaption className="hint">
+        {[item.stage?.name, item.view?.name].filter(Boolean).join(' · ')} <span ref={statusRef} data-testid="cine-status" />
+      </figcaption>
+    </figure>
+  );
+}
+
+function MeasureOverlay({ item, rows, columns }: { item: CardioItem; rows: number; columns: number }): ReactNode {
+  const svgRef = useRef<SVGSVGElement>(null);
+  const [line, setLine] = useState<{ a: Point; b: Point } | undefined>();
+  const [dragging, setDragging] = useState(false);
+  const [userCal, setUserCal] = useState<XaCalibration | undefined>();
+  const [knownMm, setKnownMm] = useState('2');
+  const regions = useMemo(() => ultrasoundRegions(item.metadata), [item]);
+  const xa = item.modality === 'XA';
+  const geometric = useMemo(() => (xa ? xaCalibration(item.metadata) : undefined), [item, xa]);
+  const toImage = (event: ReactPointerEvent): Point => {
+    const rect = svgRef.current!.getBoundingClientRect();
+    return { x: ((event.clientX - rect.left) * columns) / rect.width, y: ((event.clientY - rect.top) * rows) / rect.height };
+  };
+  const result: Measurement | undefined = line && (xa ? xaDistance(userCal ?? geometric, line.a, line.b) : usDistance(regions, line.a, line.b));
+  return (
+    <>
+      <svg
+        ref={svgRef}
+        className="cardio-overlay"
+        viewBox={`0 0 ${columns} ${rows}`}
+        data-testid="measure-overlay"
+        onPointerDown={(e) => {
+          const p = toImage(e);
+          setLine({ a: p, b: p });
+          setDragging(true);
+          svgRef.current?.setPointerCapture(e.pointerId);
+        }}
+        onPointerMove={(e) => dragging && setLine((l) => l && { a: l.a, b: toImage(e) })}
+        onPointerUp={(e) => {
+          setDragging(false);
+          setLine((l) => l && { a: l.a, b: toImage(e) });
+        }}
+      >
+        {line && <line x1={line.a.x} y1={line.a.y} x2={line.b.x} y2={line.b.y} stroke="#ffd400" strokeWidth={Math.max(1, columns / 400)} />}
+      </svg>
+      <div className="cardio-measure">
+        {result && (
+          <span className={result.ok ? 'ok' : 'error'} role={result.ok ? 'status' : 'alert'} data-testid="measurement" data-value={result.ok ? result.value : ''}>
+            {result.ok ? result.text : result.message}
+          </span>
+        )}
+        {xa && (
+          <span>
+            {' '}
+            Calibration: {userCal ? `user, ${userCal.mmPerPixel.toFixed(4)} mm/px` : geometric ? `${geometric.source}, ${geometric.mmPerPixel.toFixed(4)} mm/px` : 'none'} ·{' '}
+            <label>
+              known size (mm) <input value={knownMm} onChange={(e) => setKnownMm(e.target.value)} size={4} data-testid="known-mm" />
+            </label>{' '}
+            <button
+              type="button"
+              disabled={!line}
+              data-testid="calibrate"
+              onClick={() => line && setUserCal(userCalibration(Math.hypot(line.b.x - line.a.x, line.b.y - line.a.y), Number(knownMm)))}
+            >
+              Calibrate on this line
+            </button>
+          </span>
+        )}
+      </div>
+    </>
+  );
+}
