@@ -89,6 +89,9 @@ export function App({ config, runtime }: AppServices): ReactNode {
               <a href="/upload" onClick={onLinkClick} aria-current={route.page === 'upload' ? 'page' : undefined}>
                 Upload
               </a>
+              <a href="/patients" onClick={onLinkClick} aria-current={route.page === 'patients' || route.page === 'patient' ? 'page' : undefined}>
+                Patients
+              </a>
               {config.ohifPath && <a href={config.ohifPath}>OHIF</a>}
             </nav>
           </header>
