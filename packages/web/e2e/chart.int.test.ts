@@ -55,6 +55,13 @@ test('chart - register a patient, record an allergy, a problem and a note (sign,
   await page.getByLabel('Problem', { exact: true }).fill('Essential hypertension');
   await page.getByRole('button', { name: 'Add problem' }).click();
   await page.getByTestId('problem').filter({ hasText: 'Essential hypertension' }).waitFor();
+  await page.getByLabel('Problem', { exact: true }).fill('Sprained ankle');
+  await page.getByRole('button', { name: 'Add problem' }).click();
+  await page.getByTestId('problem').filter({ hasText: 'Sprained ankle' }).getByRole('button', { name: 'Resolve' }).click();
+  await page.getByTestId('problem').filter({ hasText: /Sprained ankle\s+resolved/ }).waitFor();
+  await page.getByRole('link', { name: 'Summary' }).click();
+  assert.deepEqual(await page.getByTestId('summary-problem').allInnerTexts(), ['Essential hypertension'], 'the summary lists active problems only');
+  await page.getByRole('link', { name: 'Problems' }).click();
 
   // Note: draft, sign, amend.
   await page.getByRole('link', { name: 'Notes' }).click();
@@ -92,10 +99,15 @@ test('chart - register a patient, record an allergy, a problem and a note (sign,
   await page.waitForURL(`${atrium.url}/studies/${ct.studyInstanceUid}/view`);
 });
 
-test('chart - observations recorded on the page are drawn as a trend', { skip }, async () => {
-  const patients = await fhir('Patient?identifier=urn:atrium:issuer:local|E2E-1');
-  const patientId = String(patients.entry?.[0]?.resource.id);
-  await page.goto(`${atrium.url}/patients/${patientId}/observations`);
+test('chart - patient search by name words and by MRN; observations recorded on the page are drawn as a trend', { skip }, async () => {
+  await page.goto(`${atrium.url}/patients`);
+  const search = page.getByTestId('patient-search');
+  await search.fill('eri chartw');
+  await page.getByTestId('patient-row').filter({ hasText: 'CHARTWELL, Erin' }).waitFor();
+  await search.fill('E2E-1');
+  await page.getByTestId('patient-row').filter({ hasText: 'E2E-1' }).getByRole('link').click();
+  await page.getByTestId('patient-name').filter({ hasText: 'CHARTWELL, Erin' }).waitFor();
+  await page.getByRole('link', { name: 'Observations' }).click();
   for (const [value, date] of [
     ['72', '2026-01-10'],
     ['88', '2026-02-10'],

@@ -19,6 +19,10 @@ import {
   operationOutcomeMessage,
   patientSearches,
   replacedNoteId,
+  resolveProblem,
+  stopMedication,
+  buildProblem,
+  buildMedication,
   signNote,
   trendGeometry,
   uniqueById,
@@ -156,4 +160,16 @@ test('operationOutcomeMessage - joins the issues with the elements they name', (
   const outcome = { resourceType: 'OperationOutcome', issue: [{ severity: 'error', code: 'required', diagnostics: 'missing status', expression: ['Observation.status'] }] };
   assert.equal(operationOutcomeMessage(outcome, 'x'), 'missing status (Observation.status)');
   assert.equal(operationOutcomeMessage('nope', 'HTTP 500'), 'HTTP 500');
+});
+
+test('resolveProblem and stopMedication - new versions with the status changed and everything else kept', () => {
+  const problem = { ...buildProblem('p1', 'Asthma', '2020-01-01', now), id: 'c1', meta: { versionId: '3' } };
+  const resolved = resolveProblem(problem, now);
+  assert.deepEqual(resolved.clinicalStatus, { coding: [{ system: 'http://terminology.hl7.org/CodeSystem/condition-clinical', code: 'resolved' }] });
+  assert.equal(resolved.abatementDateTime, now.toISOString());
+  assert.deepEqual([resolved.id, resolved.meta, resolved.code], ['c1', { versionId: '3' }, { text: 'Asthma' }]);
+  const stopped = stopMedication({ ...buildMedication('p1', 'Salbutamol', '2 puffs', now), id: 'm1' });
+  assert.equal(stopped.status, 'stopped');
+  assert.deepEqual(stopped.dosageInstruction, [{ text: '2 puffs' }]);
+  assert.throws(() => stopMedication(problem), /Cannot stop a Condition/);
 });

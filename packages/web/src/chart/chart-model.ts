@@ -507,3 +507,19 @@ export function operationOutcomeMessage(outcome: unknown, fallback: string): str
     })
     .join('; ');
 }
+
+/** A problem marked resolved (clinicalStatus resolved, abatement now): a new version of the same Condition. */
+export function resolveProblem(condition: FhirResource, now: Date): FhirResource {
+  if (condition.resourceType !== 'Condition') throw new TypeError(`Cannot resolve a ${condition.resourceType}`);
+  return {
+    ...condition,
+    clinicalStatus: { coding: [{ system: 'http://terminology.hl7.org/CodeSystem/condition-clinical', code: 'resolved' }] },
+    abatementDateTime: now.toISOString(),
+  };
+}
+
+/** A medication order stopped: status stopped (R4 MedicationRequest.status), the rest kept. */
+export function stopMedication(request: FhirResource): FhirResource {
+  if (request.resourceType !== 'MedicationRequest') throw new TypeError(`Cannot stop a ${request.resourceType}`);
+  return { ...request, status: 'stopped' };
+}

@@ -25,6 +25,8 @@ import {
   observationTrends,
   patientSearches,
   replacedNoteId,
+  resolveProblem,
+  stopMedication,
   signNote,
   trendGeometry,
   uniqueById,
@@ -384,7 +386,21 @@ function Summary({ data }: { data: ChartData }): ReactNode {
   );
 }
 
-function SimpleList({ items, text, empty, testId, detail }: { items: FhirResource[]; text: (r: FhirResource) => string; empty: string; testId?: string; detail?: (r: FhirResource) => string }): ReactNode {
+function SimpleList({
+  items,
+  text,
+  empty,
+  testId,
+  detail,
+  action,
+}: {
+  items: FhirResource[];
+  text: (r: FhirResource) => string;
+  empty: string;
+  testId?: string;
+  detail?: (r: FhirResource) => string;
+  action?: (r: FhirResource) => ReactNode;
+}): ReactNode {
   if (items.length === 0) return <p className="muted">{empty}</p>;
   return (
     <ul className="chart-list">
@@ -392,6 +408,7 @@ function SimpleList({ items, text, empty, testId, detail }: { items: FhirResourc
         <li key={r.id} data-testid={testId}>
           {text(r)}
           {detail && <span className="muted"> {detail(r)}</span>}
+          {action?.(r)}
         </li>
       ))}
     </ul>
@@ -451,6 +468,13 @@ function Problems({ patientId, problems, write }: { patientId: string; problems:
         detail={(p) => [codeOf(p.clinicalStatus), p.onsetDateTime && `since ${dateOnly(p.onsetDateTime)}`].filter(Boolean).join(', ')}
         empty="No problems recorded."
         testId="problem"
+        action={(p) =>
+          codeOf(p.clinicalStatus) === 'active' && (
+            <button className="button small" type="button" onClick={() => void write(() => fhirUpdate(resolveProblem(p, new Date())))}>
+              Resolve
+            </button>
+          )
+        }
       />
       <AddForm
         label="Add problem"
@@ -474,6 +498,13 @@ function Medications({ patientId, medications, write }: { patientId: string; med
         detail={(m) => [(m.dosageInstruction as { text?: string }[] | undefined)?.[0]?.text, m.status, dateOnly(m.authoredOn)].filter(Boolean).join(' · ')}
         empty="No medications."
         testId="medication"
+        action={(m) =>
+          m.status === 'active' && (
+            <button className="button small" type="button" onClick={() => void write(() => fhirUpdate(stopMedication(m)))}>
+              Stop
+            </button>
+          )
+        }
       />
       <AddForm
         label="Prescribe"
