@@ -1,0 +1,157 @@
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import type { Browser, Page } from 'playwright-core';
+import { buildEcg12Lead, buildStressEcho, buildUltrasoundClip, buildXaRun } from '@atrium/dicom';
+import { browserTestsSkipReason, keepScreenshot, launchChromium, startAtrium, stow, type RunningAtrium } from './support.js';
+
+const skip = browserTestsSkipReason();
+const echo = buildUltrasoundClip({ frames: 60, frameRate: 60, rows: 240, columns: 320, patient: { patientName: 'CARDIO^ECHO', patientId: 'CD-1' }, study: { accessionNumber: 'CARDIO-US' } });
+const stress = buildStressEcho({ views: ['PLAX', 'A4C'], frames: 16, patient: { patientName: 'CARDIO^STRESS', patientId: 'CD-2' } });
+const ecg = buildEcg12Lead({ patient: { patientName: 'CARDIO^ECG', patientId: 'CD-3' } });
+const xa = buildXaRun({ frames: 4, rows: 256, columns: 256, patient: { patientName: 'CARDIO^XA', patientId: 'CD-4' } });
+
+let atrium: RunningAtrium;
+let browser: Browser;
+
+before(async () => {
+  if (skip) return;
+  [atrium, browser] = await Promise.all([startAtrium(), launchChromium()]);
+  await stow(atrium.url, [echo, ...stress.clips, ecg, xa]);
+});
+
+after(async () => {
+  if (skip) return;
+  await browser?.close();
+  await atrium?.stop();
+});
+
+const newPage = (): Promise<Page> => browser.newPage({ viewport: { width: 1280, height: 900 } });
+
+/** Drags on the measurement overlay between two image points (pixel column, row). */
+async function measure(page: Page, a: { x: number; y: number }, b: { x: number; y: number }, columns: number, rows: number): Promise<string> {
+  const box = (await page.getByTestId('measure-overlay').boundingBox())!;
+  const at = (p: { x: number; y: number }) => [box.x + (p.x * box.width) / columns, box.y + (p.y * box.height) / rows] as const;
+  await page.mouse.move(...at(a));
+  await page.mouse.down();
+  await page.mouse.move(...at(b), { steps: 4 });
+  await page.mouse.up();
+  return page.getByTestId('measurement').innerText();
+}
+
+test('cardiology cine - a 60 fps echo clip plays at 90 % of its rate and measures in the region units', { skip }, async () => {
+  const page = await newPage();
+  try {
+    await page.goto(`${atrium.url}/cardio/${echo.studyInstanceUid}`);
+    const canvas = page.locator('[data-testid=cine-player] canvas');
+    await canvas.waitFor();
+    assert.equal(await canvas.getAttribute('data-acquired-fps'), '60.00');
+    // Frames arrive one request each; playback starts with the first.
+    await page.waitForFunction(() => Number(document.querySelector<HTMLCanvasElement>('[data-testid=cine-player] canvas')?.dataset.loaded) === 60, undefined, { timeout: 60_000 });
+    await page.waitForTimeout(2500);
+    const fps = Number(await canvas.getAttribute('data-fps'));
+    const status = await page.getByTestId('cine-status').innerText();
+    await keepScreenshot(page, 'cardiology-cine');
+    assert.ok(fps >= 54, `shown ${fps} fps of 60 acquired (${status})`);
+    assert.match(status, /^playing \d+ fps of 60 acquired/);
+
+    // Stop, step one frame.
+    await page.getByTestId('cine-play').click();
+    const before = Number(await canvas.getAttribute('data-frame'));
+    await page.getByTestId('cine-next').click();
+    await page.waitForFunction((f) => Number(document.querySelector<HTMLCanvasElement>('[data-testid=cine-player] canvas')?.dataset.frame) === (f + 1) % 60, before);
+
+    // A vertical line of 140 pixels inside the sector region is 140 × Physical Delta Y cm.
+    const text = await measure(page, { x: 160, y: 60 }, { x: 160, y: 200 }, echo.columns, echo.rows);
+    const value = Number(await page.getByTestId('measurement').getAttribute('data-value'));
+    const expected = 140 * echo.region.physicalDeltaY;
+    assert.ok(Math.abs(value - expected) / expected < 0.01, `${value} cm measured, ${expected} cm expected`);
+    assert.match(text, / cm$/);
+    const refused = await measure(page, { x: 5, y: 5 }, { x: 160, y: 100 }, echo.columns, echo.rows);
+    assert.match(refused, /Cannot measure: the line leaves the calibrated ultrasound regions/);
+  } finally {
+    await page.close();
+  }
+});
+
+test('cardiology ecg - the caliper reads the synthetic QT interval within one sample', { skip }, async () => {
+  const page = await newPage();
+  try {
+    await page.goto(`${atrium.url}/cardio/${ecg.studyInstanceUid}`);
+    await page.getByTestId('ecg-canvas').waitFor();
+    assert.match(await page.getByTestId('ecg-annotations').innerText(), /QT duration, global: 400 ms/);
+    await keepScreenshot(page, 'cardiology-ecg');
+    await page.getByTestId('ecg-zoom').selectOption('5');
+    await page.waitForFunction(() => document.querySelector<HTMLCanvasElement>('[data-testid=ecg-canvas]')?.dataset.pxPerMm === '20');
+    const canvas = page.getByTestId('ecg-canvas');
+    const pxPerMm = Number(await canvas.getAttribute('data-px-per-mm'));
+    const rowHeight = Number(await canvas.getAttribute('data-row-height'));
+    const samplePx = (25 * pxPerMm) / ecg.samplingFrequency;
+    const beat = ecg.beats[0]!;
+    // On the lead II rhythm strip (row 4, from sample 0): scroll the point into view, then click it.
+    const clickSample = async (sample: number) => {
+      const x = sample * samplePx + samplePx / 2;
+      const y = 3.5 * rowHeight;
+      const point = await page.evaluate(
+        ([x, y]) => {
+          const c = document.querySelector<HTMLCanvasElement>('[data-testid=ecg-canvas]')!;
+          const box = c.parentElement!;
+          box.scrollLeft = Math.max(0, x - box.clientWidth / 2);
+          box.scrollTop = Math.max(0, y - box.clientHeight / 2);
+          const r = c.getBoundingClientRect();
+          return { x: r.left + x, y: r.top + y };
+        },
+        [x, y] as const,
+      );
+      await page.mouse.click(point.x, point.y);
+    };
+    await clickSample(beat.qrsOnset);
+    await clickSample(beat.tEnd);
+    const reading = page.getByTestId('ecg-caliper');
+    await page.waitForFunction(() => document.querySelector<HTMLElement>('[data-testid=ecg-caliper]')?.dataset.intervalMs !== '');
+    const qtMs = Number(await reading.getAttribute('data-interval-ms'));
+    const expected = (ecg.intervalsInSamples.qt * 1000) / ecg.samplingFrequency;
+    assert.ok(Math.abs(qtMs - expected) <= 1000 / ecg.samplingFrequency, `caliper ${qtMs} ms, synthetic QT ${expected} ms`);
+    assert.match(await reading.innerText(), /ms · -?\d+\.\d\d mV/);
+  } finally {
+    await page.close();
+  }
+});
+
+test('cardiology stress - the quad view plays its four stages in step, aligned on the R wave', { skip }, async () => {
+  const page = await newPage();
+  try {
+    await page.goto(`${atrium.url}/cardio/${stress.studyInstanceUid}`);
+    await page.getByTestId('stress-link').click();
+    const cells = page.locator('[data-testid=stress-cell] canvas');
+    await cells.nth(3).waitFor();
+    assert.equal(await cells.count(), 4);
+    await page.waitForFunction(() => [...document.querySelectorAll<HTMLCanvasElement>('[data-testid=stress-cell] canvas')].every((c) => c.dataset.loaded === '16'), undefined, { timeout: 60_000 });
+    const phases: number[][] = [];
+    for (let i = 0; i < 4; i++) {
+      await page.waitForTimeout(170);
+      // Read in one task: every player paints in the same animation frame.
+      phases.push(await page.evaluate(() => [...document.querySelectorAll<HTMLCanvasElement>('[data-testid=stress-cell] canvas')].map((c) => c.getContext('2d')!.getImageData(2, 0, 1, 1).data[0]! / 4)));
+    }
+    await keepScreenshot(page, 'cardiology-stress');
+    for (const row of phases) assert.ok(Math.max(...row) - Math.min(...row) <= 1, `phases ${JSON.stringify(phases)}`);
+    assert.ok(new Set(phases.map((row) => row[0])).size > 1, `the clips advance: ${JSON.stringify(phases)}`);
+  } finally {
+    await page.close();
+  }
+});
+
+test('cardiology xa - distances at the isocentre, and a user calibration on the catheter', { skip }, async () => {
+  const page = await newPage();
+  try {
+    await page.goto(`${atrium.url}/cardio/${xa.studyInstanceUid}`);
+    await page.getByTestId('measure-overlay').waitFor();
+    await measure(page, { x: 40, y: xa.catheterTop }, { x: 40, y: xa.catheterTop + 100 }, 256, 256);
+    const value = Number(await page.getByTestId('measurement').getAttribute('data-value'));
+    assert.ok(Math.abs(value - 100 * xa.isocentreSpacing) < 0.01 * 100 * xa.isocentreSpacing, `${value} mm`);
+    await page.getByTestId('known-mm').fill('30');
+    await page.getByTestId('calibrate').click();
+    assert.match(await page.getByTestId('measurement').innerText(), /^30\.0 mm$/);
+  } finally {
+    await page.close();
+  }
+});
