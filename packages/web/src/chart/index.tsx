@@ -703,7 +703,7 @@ function TrendChart({ trend }: { trend: Trend }): ReactNode {
       <svg width={TREND_WIDTH} height={TREND_HEIGHT} viewBox={`0 0 ${TREND_WIDTH} ${TREND_HEIGHT}`} role="img" aria-label={`${trend.label} trend`}>
         <polyline points={g.polyline} fill="none" stroke="currentColor" strokeWidth={1.5} />
         {g.dots.map((d) => (
-          <circle key={`${d.time}-${d.x}-${d.y}`} cx={d.x} cy={d.y} r={3}>
+          <circle key={`${d.time}-${d.x}-${d.y}`} cx={d.x} cy={d.y} r={3} fill="currentColor">
             <title>{`${new Date(d.time).toISOString().slice(0, 16).replace('T', ' ')}: ${d.value} ${trend.unit}`}</title>
           </circle>
         ))}
