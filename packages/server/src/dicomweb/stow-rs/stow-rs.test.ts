@@ -90,3 +90,23 @@ test('STOW-RS - refuses other media types (415), a body without boundary or part
     await server.close();
   }
 });
+
+test('STOW-RS - ingest warnings with non-ASCII text reach the Warning header as printable ASCII (regression: a CJK name failed the response)', async () => {
+  const server = await openTestServer();
+  try {
+    const first = buildCtSeries({ slices: 1, rows: 8, columns: 8, seed: 15, patient: { patientId: 'WARN-1', patientName: 'Yamada^Tarou' } });
+    const second = buildCtSeries({ slices: 1, rows: 8, columns: 8, seed: 16, patient: { patientId: 'WARN-1', patientName: '山田^太郎' }, study: { accessionNumber: 'OTHER' } });
+    for (const series of [first, second]) {
+      const { body, contentType } = await stowBody([series.instances[0]!.bytes]);
+      const res = await server.app.inject({ method: 'POST', url: '/dicom-web/studies', headers: { 'content-type': contentType }, payload: body });
+      assert.equal(res.statusCode, 200, res.body);
+      if (series === second) {
+        const warning = String(res.headers.warning ?? '');
+        assert.match(warning, /^299 atrium "Instance '/);
+        assert.match(warning, /^[\x20-\x7e]+$/);
+      }
+    }
+  } finally {
+    await server.close();
+  }
+});

@@ -198,10 +198,11 @@ async function store(
     ...stored.flatMap((s) => s.result.warnings.map((w) => `Instance '${s.result.sopInstanceUid}': ${w}`)),
   ];
   if (warnings.length > 0) {
-    // RFC 7234 §5.5 warn-text is a quoted string; keep each on one line and bounded.
+    // RFC 7234 §5.5 warn-text is a quoted string; keep each on one line, bounded, and in printable ASCII (a
+    // header value outside Latin-1, e.g. a Japanese patient name in a reason, would fail the whole response).
     reply.header(
       'Warning',
-      warnings.slice(0, 20).map((w) => `299 atrium "${w.replace(/["\\\r\n]/g, ' ').slice(0, 300)}"`),
+      warnings.slice(0, 20).map((w) => `299 atrium "${w.replace(/["\\]/g, "'").replace(/[^\x20-\x7e]/g, '?').slice(0, 300)}"`),
     );
   }
   const anyWarning = stored.some((s) => s.warning);
