@@ -104,7 +104,11 @@ interface Receiver {
   stop(): Promise<void>;
 }
 
-async function startAtrium(work: string, name = 'atrium'): Promise<Receiver> {
+async function startAtrium(
+  work: string,
+  name = 'atrium',
+  durability: 'power-loss' | 'process-crash' = 'power-loss',
+): Promise<Receiver> {
   const [port, httpPort] = await freePorts(2);
   const child = spawn(process.execPath, ['--import', 'tsx', '--conditions=source', CLI, 'serve'], {
     cwd: ROOT,
@@ -115,12 +119,14 @@ async function startAtrium(work: string, name = 'atrium'): Promise<Receiver> {
       ATRIUM_DICOM_PORT: String(port),
       ATRIUM_HTTP_PORT: String(httpPort),
       ATRIUM_ACCEPT_ANY_AE: 'true',
-      ATRIUM_LOG_LEVEL: 'warn',
+      ATRIUM_LOG_LEVEL: 'error',
+      ATRIUM_DURABILITY: durability,
     },
     stdio: ['ignore', 'ignore', 'inherit'],
   });
   await waitFor(echo('ATRIUM', port), 'Atrium');
-  return { name: 'Atrium', ae: 'ATRIUM', port, pid: child.pid!, stop: () => stop(child) };
+  const label = durability === 'power-loss' ? 'Atrium' : 'Atrium (process-crash)';
+  return { name: label, ae: 'ATRIUM', port, pid: child.pid!, stop: () => stop(child) };
 }
 
 async function startOrthanc(work: string): Promise<Receiver> {
@@ -188,7 +194,7 @@ async function writeSmall(folder: string, count: number, prefix: string, rows = 
       slices,
       noiseHu: 0,
       seed: s + 1,
-      patient: { patientId: `${prefix}-P${Math.floor(s / 2)}`, patientName: `${prefix}^Patient${s % 500}` },
+      patient: { patientId: `${prefix}-P${Math.floor(s / 2)}`, patientName: `${prefix}^Patient${Math.floor(s / 2) % 500}` },
       study: { accessionNumber: `${prefix}-A${s}` },
     });
     for (const slice of series.instances) {
@@ -246,9 +252,15 @@ async function main(): Promise<void> {
     const smallBytes = await writeSmall(join(work, 'small'), SMALL, 'SMALL');
     const largeBytes = LARGE > 0 ? await writeLarge(join(work, 'large'), LARGE, LARGE_MB) : 0;
     const results = new Map<string, { smallRate: number; largeMbps: number; rss: number }>();
-    const starters: [string, () => Promise<Receiver>][] = [['atrium', () => startAtrium(work)], ['storescp', () => startStorescp(work)]];
-    if (hasOrthanc) starters.splice(1, 0, ['orthanc', () => startOrthanc(work)]);
-    for (const [, start] of starters) {
+    // Atrium twice: its default flushes every write to disk (survives a power cut); process-crash durability is
+    // what Orthanc's and storescp's defaults give, so that row compares like with like.
+    const starters: [string, () => Promise<Receiver>][] = [
+      ['atrium', () => startAtrium(work)],
+      ['atrium-relaxed', () => startAtrium(work, 'atrium-relaxed', 'process-crash')],
+      ['storescp', () => startStorescp(work)],
+    ];
+    if (hasOrthanc) starters.splice(2, 0, ['orthanc', () => startOrthanc(work)]);
+    for (const [dir, start] of starters) {
       const receiver = await start();
       try {
         const smallSeconds = await storescu(receiver, join(work, 'small'));
@@ -259,17 +271,18 @@ async function main(): Promise<void> {
       } finally {
         await receiver.stop();
       }
-      rmSync(join(work, receiver.name === 'Atrium' ? 'atrium' : receiver.name === 'Orthanc' ? 'orthanc' : 'storescp'), { recursive: true, force: true });
+      rmSync(join(work, dir), { recursive: true, force: true });
     }
     rows.push(`| receiver | ${SMALL} small (${(smallBytes / SMALL / 1024).toFixed(0)} KB) instances/s | ${LARGE} x ${LARGE_MB} MB MB/s | peak RSS MB |`, '|---|---|---|---|');
     for (const [name, r] of results) row(name, r.smallRate, r.largeMbps, r.rss);
     const atrium = results.get('Atrium')!;
     const orthanc = results.get('Orthanc');
     const scp = results.get('DCMTK storescp')!;
+    const relaxed = results.get('Atrium (process-crash)')!;
     const verdicts = [
-      orthanc ? `instances/s ${(atrium.smallRate / orthanc.smallRate).toFixed(2)}x Orthanc (target >= 2x)` : 'Orthanc not run',
-      `MB/s ${((atrium.largeMbps / scp.largeMbps) * 100).toFixed(0)}% of storescp (target >= 80%)`,
-      `peak RSS ${atrium.rss.toFixed(0)} MB (target < 300 MB)`,
+      orthanc ? `instances/s ${(atrium.smallRate / orthanc.smallRate).toFixed(2)}x Orthanc (target >= 2x); with process-crash durability ${(relaxed.smallRate / orthanc.smallRate).toFixed(2)}x` : 'Orthanc not run',
+      `MB/s ${((atrium.largeMbps / scp.largeMbps) * 100).toFixed(0)}% of storescp (target >= 80%); with process-crash durability ${((relaxed.largeMbps / scp.largeMbps) * 100).toFixed(0)}%`,
+      `peak RSS ${Math.max(atrium.rss, relaxed.rss).toFixed(0)} MB (target < 300 MB)`,
     ];
 
     if (!SKIP.has('find') && FIND_INSTANCES > 0) {

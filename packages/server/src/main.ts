@@ -51,7 +51,11 @@ export async function openArchive(config: AtriumConfig, logger: Logger = createL
   let store: FilesystemBlobStore;
   try {
     // Stale staging files are removed only after recovery, which may still need some of them.
-    store = await openFileSystemBlobStore({ root: config.store.root, staleStagingAfterMs: Number.POSITIVE_INFINITY });
+    store = await openFileSystemBlobStore({
+      root: config.store.root,
+      fsync: config.store.fsync,
+      staleStagingAfterMs: Number.POSITIVE_INFINITY,
+    });
   } catch (error) {
     await database.close();
     throw error;

@@ -17,6 +17,11 @@ describeBlobStoreContract('FilesystemBlobStore', async () => {
   return { store: await FilesystemBlobStore.open({ root }), cleanup: () => rm(root, { recursive: true, force: true }) };
 });
 
+describeBlobStoreContract('FilesystemBlobStore without fsync', async () => {
+  const root = await tempRoot();
+  return { store: await FilesystemBlobStore.open({ root, fsync: false }), cleanup: () => rm(root, { recursive: true, force: true }) };
+});
+
 test('FilesystemBlobStore - open removes stale staging files and keeps fresh ones', async (t) => {
   const root = await tempRoot();
   t.after(() => rm(root, { recursive: true, force: true }));

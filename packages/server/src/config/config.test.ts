@@ -45,3 +45,15 @@ test('loadConfig - bad values stop start-up with the setting name', () => {
   writeFileSync(join(cwd, 'atrium.config.json'), '{ not json');
   assert.throws(() => loadConfig({}, cwd), /Cannot read configuration file/);
 });
+
+test('loadConfig - durability: power-loss by default, process-crash relaxes flushing of the store and the index', () => {
+  const cwd = emptyDir();
+  const strict = loadConfig({}, cwd);
+  assert.equal(strict.durability, 'power-loss');
+  assert.equal(strict.store.fsync, true);
+  assert.equal(strict.database.synchronous, 'FULL');
+  const relaxed = loadConfig({ ATRIUM_DURABILITY: 'process-crash' }, cwd);
+  assert.equal(relaxed.store.fsync, false);
+  assert.equal(relaxed.database.synchronous, 'NORMAL');
+  assert.throws(() => loadConfig({ ATRIUM_DURABILITY: 'none' }, cwd), /ATRIUM_DURABILITY 'none'/);
+});

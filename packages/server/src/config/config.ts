@@ -57,8 +57,14 @@ export interface AtriumConfig {
   dataDir: string;
   http: { host: string; port: number };
   dicom: DicomConfig;
+  /**
+   * What an acknowledged write survives. `power-loss` (default): every object, index commit and directory entry is
+   * flushed to disk before success is answered. `process-crash`: writes stay atomic and ordered, so a crash of
+   * Atrium loses nothing acknowledged, but a power cut may lose the last seconds (what Orthanc's defaults give).
+   */
+  durability: 'power-loss' | 'process-crash';
   database: { kind: 'sqlite'; path: string; synchronous: 'FULL' | 'NORMAL' };
-  store: { kind: 'filesystem'; root: string };
+  store: { kind: 'filesystem'; root: string; fsync: boolean };
   ingest: {
     duplicatePolicy: DuplicatePolicy;
     /** Largest object accepted, in bytes (default 8 GiB): larger streams are refused before they fill the disk. */
@@ -225,6 +231,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd: string = p
   }
 
   const dataDir = resolve(cwd, env.ATRIUM_DATA_DIR ?? file.dataDir ?? './data');
+  const durability = oneOf('ATRIUM_DURABILITY', env.ATRIUM_DURABILITY ?? file.durability ?? 'power-loss', [
+    'power-loss',
+    'process-crash',
+  ] as const);
   const config: AtriumConfig = {
     dataDir,
     http: {
@@ -256,17 +266,20 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd: string = p
       },
       tls: dicomTls(env, file.dicom?.tls as Record<string, unknown> | undefined, cwd),
     },
+    durability,
     database: {
       kind: 'sqlite',
       path: resolve(dataDir, env.ATRIUM_DB_PATH ?? file.database?.path ?? 'atrium.sqlite'),
-      synchronous: oneOf('ATRIUM_DB_SYNCHRONOUS', env.ATRIUM_DB_SYNCHRONOUS ?? file.database?.synchronous ?? 'FULL', [
-        'FULL',
-        'NORMAL',
-      ] as const),
+      synchronous: oneOf(
+        'ATRIUM_DB_SYNCHRONOUS',
+        env.ATRIUM_DB_SYNCHRONOUS ?? file.database?.synchronous ?? (durability === 'power-loss' ? 'FULL' : 'NORMAL'),
+        ['FULL', 'NORMAL'] as const,
+      ),
     },
     store: {
       kind: 'filesystem',
       root: resolve(dataDir, env.ATRIUM_STORE_ROOT ?? file.store?.root ?? 'blobs'),
+      fsync: durability === 'power-loss',
     },
     ingest: {
       duplicatePolicy: oneOf(
