@@ -42,8 +42,9 @@ export type DatasetMediaType = 'application/dicom+json' | 'application/dicom+xml
  * The representation a client accepts for data sets: DICOM JSON (also for `application/json` and `*\/*`) or the
  * Native DICOM Model XML (`application/dicom+xml`, also inside `multipart/related`). 406 otherwise.
  */
-export function datasetMediaTypeOf(request: FastifyRequest, allowXml = true): DatasetMediaType {
-  for (const range of parseAccept(request.headers.accept)) {
+export function datasetMediaTypeOf(request: FastifyRequest, allowXml = true, acceptParameter?: string): DatasetMediaType {
+  // The `accept` query parameter (PS3.18 §8.3.3.1) overrides the header.
+  for (const range of parseAccept(acceptParameter ?? request.headers.accept)) {
     if (rangeMatches(range, 'application/dicom+json') || range.essence === 'application/json') return 'application/dicom+json';
     if (allowXml && range.essence === 'application/dicom+xml') return 'application/dicom+xml';
     if (allowXml && range.essence === 'multipart/related' && range.parameters.type === 'application/dicom+xml') return 'application/dicom+xml';

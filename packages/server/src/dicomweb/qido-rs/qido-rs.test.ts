@@ -149,6 +149,8 @@ test('QIDO-RS - unknown or unsupported parameters are a 400 with the reason; XML
     assert.equal(parts.length, 1);
     assert.match(parts[0]!.body.toString(), new RegExp(`<DicomAttribute tag="0020000D" vr="UI" keyword="StudyInstanceUID"><Value number="1">${a.studyInstanceUid.replace(/\./g, '\\.')}</Value>`));
     assert.equal((await server.app.inject({ url: '/dicom-web/studies', headers: { accept: 'text/csv' } })).statusCode, 406);
+    const viaParameter = await server.app.inject({ url: `/dicom-web/studies?StudyInstanceUID=${a.studyInstanceUid}&accept=application/dicom%2Bxml` });
+    assert.match(viaParameter.headers['content-type'] as string, /^multipart\/related; type="application\/dicom\+xml"/);
   } finally {
     await server.close();
   }

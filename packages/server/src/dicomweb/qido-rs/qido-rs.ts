@@ -65,8 +65,9 @@ async function search(
   level: QidoLevel,
 ): Promise<FastifyReply> {
   const { dictionary } = context.archive;
-  const mediaType = datasetMediaTypeOf(request);
   const parsed = parseQidoParameters(request.query, level, dictionary);
+  const acceptParameter = request.query.accept;
+  const mediaType = datasetMediaTypeOf(request, true, typeof acceptParameter === 'string' ? acceptParameter : undefined);
   const { study, series } = request.params;
   if (study !== undefined) parsed.keys[STUDY_UID] = { vr: 'UI', Value: [study] };
   if (series !== undefined) parsed.keys[SERIES_UID] = { vr: 'UI', Value: [series] };
