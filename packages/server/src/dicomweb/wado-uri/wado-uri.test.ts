@@ -83,7 +83,7 @@ test('DICOMweb - CORS for browser viewers, capabilities document', async () => {
     const wadl = await server.app.inject({ url: '/dicom-web/' });
     assert.equal(wadl.headers['content-type'], 'application/vnd.sun.wadl+xml');
     assert.match(wadl.body, /<resource path="studies\/\{study\}\/series\/\{series\}\/instances\/\{instance\}\/frames\/\{frames\}">/);
-    const caps = await server.app.inject({ url: '/dicom-web/', headers: { accept: 'application/json' } });
+    const caps = await server.app.inject({ url: '/dicom-web', headers: { accept: 'application/json' } });
     const doc = JSON.parse(caps.body) as { services: string[]; transferSyntaxes: { decodes: { uid: string }[] } };
     assert.deepEqual(doc.services, ['QIDO-RS', 'WADO-RS', 'STOW-RS', 'WADO-URI']);
     assert.ok(doc.transferSyntaxes.decodes.some((t) => t.uid === '1.2.840.10008.1.2.4.50'));
