@@ -69,13 +69,13 @@ export function CineControls({ clock, fps, label }: { clock: CineClock; fps: num
     <div className="cardio-controls">
       {label && <strong>{label}</strong>}
       <button type="button" onClick={() => clock.step(-1000 / fps)} title="Previous frame (←)" data-testid="cine-prev">
-        ⏮
+        ◀ frame
       </button>
       <button type="button" aria-pressed={clock.playing} onClick={() => (clock.playing ? clock.pause() : clock.play())} data-testid="cine-play" title="Play or stop (space)">
         {clock.playing ? 'Stop' : 'Play'}
       </button>
       <button type="button" onClick={() => clock.step(1000 / fps)} title="Next frame (→)" data-testid="cine-next">
-        ⏭
+        frame ▶
       </button>
       <label>
         Speed{' '}
@@ -152,6 +152,7 @@ export function CinePlayer({ pool, studyInstanceUid, item, clock, startOffsetMs 
         if (!clock.playing) meter.reset();
         const fps = meter.fps();
         canvas.dataset.fps = fps.toFixed(1);
+        canvas.dataset.fpsSpan = String(Math.round(meter.span()));
         canvas.dataset.loaded = String(clip.loaded);
         if (clip.firstFrameAt !== undefined) canvas.dataset.firstFrameMs = String(Math.round(clip.firstFrameAt - started));
         if (statusRef.current) {

@@ -42,6 +42,7 @@ test('FpsMeter - counts painted frames over its window', () => {
   const m = new FpsMeter(1000);
   for (let i = 0; i <= 30; i++) m.paint(i * 20);
   assert.ok(Math.abs(m.fps() - 50) < 1e-9);
+  assert.equal(m.span(), 600);
   assert.equal(cineStatus(true, 49.6, 60, 1), 'playing 50 fps of 60 acquired');
   assert.equal(cineStatus(false, 0, 60, 0.5), 'paused, 60 acquired at 0.5x');
 });

@@ -107,6 +107,11 @@ export class FpsMeter {
     const span = this.#times[n - 1]! - this.#times[0]!;
     return span > 0 ? ((n - 1) * 1000) / span : 0;
   }
+  /** Wall time the recorded paints cover, ms: a rate is only trustworthy once this nears the window. */
+  span(): number {
+    const n = this.#times.length;
+    return n < 2 ? 0 : this.#times[n - 1]! - this.#times[0]!;
+  }
   reset(): void {
     this.#times.length = 0;
   }

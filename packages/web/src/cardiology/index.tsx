@@ -88,7 +88,7 @@ export function CardiologyPage({ route }: { route: CardiologyRoute }): ReactNode
           {items.map((item) => (
             <li key={item.sopInstanceUid}>
               <a href={`${base}/instance/${item.sopInstanceUid}`} onClick={onLinkClick} aria-current={!stress && item === selected} data-testid="cardio-thumb" data-kind={item.kind}>
-                {item.kind === 'waveform' ? <span className="muted">ECG</span> : <img src={instanceThumbnail(studyInstanceUid, item)} alt="" loading="lazy" />}
+                {item.kind === 'waveform' ? <span className="muted">ECG </span> : <img src={instanceThumbnail(studyInstanceUid, item)} alt="" loading="lazy" />}
                 {itemTitle(item)}
               </a>
             </li>
