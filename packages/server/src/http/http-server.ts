@@ -1,4 +1,4 @@
-import Fastify, { type FastifyBaseLogger, type FastifyError, type FastifyInstance, type FastifyReply } from 'fastify';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyError, type FastifyInstance, type FastifyReply } from 'fastify';
 import type { Archive } from '../main.js';
 import { registerDicomweb } from '../dicomweb/index.js';
 import { registerRemoteAes } from '../remote-nodes/routes.js';
@@ -17,7 +17,9 @@ export function sendProblem(reply: FastifyReply, status: number, title: string, 
 export async function buildHttpServer(archive: Archive): Promise<FastifyInstance> {
   const app: FastifyInstance = Fastify({
     loggerInstance: archive.logger.child({ component: 'http' }) as FastifyBaseLogger,
-    disableRequestLogging: true,
+    // One log line per request would drown the ingest and retrieve logs; access to patient data belongs in an audit
+    // trail, not in the debug log.
+    logController: new LogController({ disableRequestLogging: true }),
   });
 
   app.addHook('onRequest', async (request, reply) => {
