@@ -28,7 +28,7 @@ const repoRoot = new URL('../../../', import.meta.url).pathname;
 const atrium = await startAtrium();
 const browser = await launchChromium();
 try {
-  console.log(`Atrium at ${atrium.url}; storing a ${ctSlices}-image CT series and a ${usFrames}-frame ultrasound clip`);
+  console.log(`Atrium at ${atrium.url}; storing a ${values['only-cardio'] ? 1 : ctSlices}-image CT series and a ${usFrames}-frame ultrasound clip`);
   const loadStarted = performance.now();
   const ct = buildCtSeries({ slices: values['only-cardio'] ? 1 : ctSlices, patient: { patientName: 'BENCH^CT', patientId: 'BENCH-CT' }, study: { accessionNumber: 'BENCH-CT' } });
   await stow(atrium.url, ct.instances, 25);
