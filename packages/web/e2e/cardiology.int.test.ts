@@ -68,6 +68,16 @@ test('cardiology cine - a 60 fps echo clip plays at 90 % of its rate and measure
     assert.match(text, / cm$/);
     const refused = await measure(page, { x: 5, y: 5 }, { x: 160, y: 100 }, echo.columns, echo.rows);
     assert.match(refused, /Cannot measure: the line leaves the calibrated ultrasound regions/);
+
+    // An area traced by clicks: a 100 x 50 pixel rectangle in the sector.
+    await page.getByTestId('measure-mode').selectOption('area');
+    const box = (await page.getByTestId('measure-overlay').boundingBox())!;
+    for (const [x, y] of [[110, 80], [210, 80], [210, 130], [110, 130]] as const) {
+      await page.mouse.click(box.x + (x * box.width) / echo.columns, box.y + (y * box.height) / echo.rows);
+    }
+    const area = Number(await page.getByTestId('measurement').getAttribute('data-value'));
+    const expectedArea = 5000 * echo.region.physicalDeltaX * echo.region.physicalDeltaY;
+    assert.ok(Math.abs(area - expectedArea) / expectedArea < 0.01, `${area} cm² measured, ${expectedArea} expected`);
   } finally {
     await page.close();
   }

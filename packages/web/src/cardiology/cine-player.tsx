@@ -1,5 +1,5 @@
 import { useEffect, useMemo, useRef, useState, type PointerEvent as ReactPointerEvent, type ReactNode } from 'react';
-import { ultrasoundRegions, userCalibration, usDistance, xaCalibration, xaDistance, type Measurement, type Point, type XaCalibration } from './calibration.js';
+import { ultrasoundRegions, usArea, userCalibration, usDistance, xaCalibration, xaDistance, type Measurement, type Point, type XaCalibration } from './calibration.js';
 import { CINE_SPEEDS, cineStatus, cineTiming, FpsMeter, frameAt, type CineTiming } from './cine.js';
 import type { CardioItem } from './echo-layout.js';
 import { ClipFrames, type FramePool } from './frame-pool.js';
@@ -186,6 +186,8 @@ function MeasureOverlay({ item, rows, columns }: { item: CardioItem; rows: numbe
   const [dragging, setDragging] = useState(false);
   const [userCal, setUserCal] = useState<XaCalibration | undefined>();
   const [knownMm, setKnownMm] = useState('2');
+  const [mode, setMode] = useState<'distance' | 'area'>('distance');
+  const [polygon, setPolygon] = useState<Point[]>([]);
   const regions = useMemo(() => ultrasoundRegions(item.metadata), [item]);
   const xa = item.modality === 'XA';
   const geometric = useMemo(() => (xa ? xaCalibration(item.metadata) : undefined), [item, xa]);
@@ -193,7 +195,14 @@ function MeasureOverlay({ item, rows, columns }: { item: CardioItem; rows: numbe
     const rect = svgRef.current!.getBoundingClientRect();
     return { x: ((event.clientX - rect.left) * columns) / rect.width, y: ((event.clientY - rect.top) * rows) / rect.height };
   };
-  const result: Measurement | undefined = line && (xa ? xaDistance(userCal ?? geometric, line.a, line.b) : usDistance(regions, line.a, line.b));
+  const result: Measurement | undefined =
+    mode === 'area'
+      ? polygon.length >= 3
+        ? xa
+          ? { ok: false, message: 'Cannot measure an area on XA yet: draw distances' }
+          : usArea(regions, polygon)
+        : undefined
+      : line && (xa ? xaDistance(userCal ?? geometric, line.a, line.b) : usDistance(regions, line.a, line.b));
   return (
     <>
       <svg
@@ -203,19 +212,42 @@ function MeasureOverlay({ item, rows, columns }: { item: CardioItem; rows: numbe
         data-testid="measure-overlay"
         onPointerDown={(e) => {
           const p = toImage(e);
+          // Area: each click adds a corner of the traced outline.
+          if (mode === 'area') return setPolygon((list) => [...list, p]);
           setLine({ a: p, b: p });
           setDragging(true);
           svgRef.current?.setPointerCapture(e.pointerId);
         }}
-        onPointerMove={(e) => dragging && setLine((l) => l && { a: l.a, b: toImage(e) })}
+        onPointerMove={(e) => dragging && mode === 'distance' && setLine((l) => l && { a: l.a, b: toImage(e) })}
         onPointerUp={(e) => {
+          if (mode === 'area') return;
           setDragging(false);
           setLine((l) => l && { a: l.a, b: toImage(e) });
         }}
       >
-        {line && <line x1={line.a.x} y1={line.a.y} x2={line.b.x} y2={line.b.y} stroke="#ffd400" strokeWidth={Math.max(1, columns / 400)} />}
+        {mode === 'area' && polygon.length > 0 && (
+          <polygon points={polygon.map((p) => `${p.x},${p.y}`).join(' ')} fill="rgb(255 212 0 / 15%)" stroke="#ffd400" strokeWidth={Math.max(1, columns / 400)} />
+        )}
+        {mode === 'distance' && line && <line x1={line.a.x} y1={line.a.y} x2={line.b.x} y2={line.b.y} stroke="#ffd400" strokeWidth={Math.max(1, columns / 400)} />}
       </svg>
       <div className="cardio-measure">
+        <select
+          value={mode}
+          onChange={(e) => {
+            setMode(e.target.value as 'distance' | 'area');
+            setPolygon([]);
+            setLine(undefined);
+          }}
+          data-testid="measure-mode"
+        >
+          <option value="distance">Distance</option>
+          <option value="area">Area (click the outline)</option>
+        </select>{' '}
+        {mode === 'area' && (
+          <button type="button" onClick={() => setPolygon([])}>
+            New outline
+          </button>
+        )}{' '}
         {result && (
           <span className={result.ok ? 'ok' : 'error'} role={result.ok ? 'status' : 'alert'} data-testid="measurement" data-value={result.ok ? result.value : ''}>
             {result.ok ? result.text : result.message}
