@@ -2,7 +2,7 @@ import { useEffect, useMemo, useRef, useState, type ReactNode } from 'react';
 import type { JsonDataset } from './cine.js';
 import type { CardioItem } from './echo-layout.js';
 import { firstPartBody } from './frames.js';
-import { caliper, decodeMultiplexGroup, ECG_PAPER, ecg3x4Layout, sampleAtX, waveformAnnotations, waveformGroups, type EcgPanel, type MultiplexGroup } from './waveform.js';
+import { caliper, decodeMultiplexGroup, ECG_PAPER, sampleAtX, waveformAnnotations, waveformGroups, waveformLayout, type EcgPanel, type MultiplexGroup } from './waveform.js';
 
 /** Screen pixels per mm at zoom 1 (about 25 mm/s on a 96 dpi screen at 100 %). */
 const BASE_PX_PER_MM = 4;
@@ -26,27 +26,6 @@ async function loadGroup(studyInstanceUid: string, item: CardioItem): Promise<Mu
     throw new Error('Cannot show the waveform: Waveform Data has neither bulk data nor inline bytes');
   }
   return decodeMultiplexGroup(group.item, bytes);
-}
-
-interface Layout {
-  panels: EcgPanel[];
-  rows: number;
-  columnsPerRow: number;
-  /** Samples per panel column of the grid. */
-  panelSamples: number;
-  twelveLead: boolean;
-}
-
-function layoutOf(group: MultiplexGroup): Layout {
-  const labels = group.channels.map((c) => c.label);
-  const standard = ecg3x4Layout(labels, group.samplingFrequency, group.numberOfSamples);
-  if (standard.filter((p) => p.channel >= 0).length >= 12) {
-    return { panels: standard, rows: 4, columnsPerRow: 4, panelSamples: standard[0]!.endSample - standard[0]!.startSample, twelveLead: true };
-  }
-  // Hemodynamic and other groups: one row per channel over the whole recording.
-  const span = Math.min(group.numberOfSamples, Math.round(10 * group.samplingFrequency));
-  const panels = group.channels.map((c, i) => ({ label: c.label, channel: i, row: i, column: 0, startSample: 0, endSample: span }));
-  return { panels, rows: panels.length, columnsPerRow: 1, panelSamples: span, twelveLead: false };
 }
 
 interface CaliperPoint {
@@ -74,7 +53,7 @@ export function EcgView({ studyInstanceUid, item }: { studyInstanceUid: string; 
   }, [studyInstanceUid, item]);
 
   const pxPerMm = BASE_PX_PER_MM * zoom;
-  const layout = group && layoutOf(group);
+  const layout = group && waveformLayout(group);
   const fs = group?.samplingFrequency ?? 1;
   const samplePx = (ECG_PAPER.mmPerSecond * pxPerMm) / fs;
   const panelWidth = layout ? layout.panelSamples * samplePx : 0;

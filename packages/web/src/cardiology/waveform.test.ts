@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import test from 'node:test';
-import { caliper, decodeMultiplexGroup, ecg3x4Layout, sampleAtX, waveformAnnotations, WaveformError } from './waveform.js';
+import { caliper, decodeMultiplexGroup, ecg3x4Layout, sampleAtX, waveformAnnotations, WaveformError, waveformLayout, type MultiplexGroup } from './waveform.js';
 import type { JsonDataset } from './cine.js';
 
 const v = (vr: string, ...Value: unknown[]) => ({ vr, Value });
@@ -66,4 +66,13 @@ test('caliper - gives ms, mV and rate; sampleAtX maps paper to samples', () => {
   assert.equal(r.rateBpm, 150);
   // 25 mm/s at 4 px/mm: 100 px is 1 s, 500 samples.
   assert.equal(sampleAtX(100, 4, 500, 10), 510);
+});
+
+test('waveformLayout - 12 leads take the 3x4 layout, a hemodynamic group one row per channel', () => {
+  const group = (labels: string[]): MultiplexGroup => ({ label: '', samplingFrequency: 250, numberOfSamples: 5000, channels: labels.map((label) => ({ label, unit: 'mV', values: new Float64Array(5000) })) });
+  const twelve = waveformLayout(group(['I', 'II', 'III', 'aVR', 'aVL', 'aVF', 'V1', 'V2', 'V3', 'V4', 'V5', 'V6']));
+  assert.deepEqual([twelve.twelveLead, twelve.rows, twelve.columnsPerRow, twelve.panelSamples], [true, 4, 4, 625]);
+  const hemo = waveformLayout(group(['ECG II', 'Art pressure', 'PA pressure']));
+  assert.deepEqual([hemo.twelveLead, hemo.rows, hemo.columnsPerRow, hemo.panelSamples], [false, 3, 1, 2500]);
+  assert.deepEqual(hemo.panels.map((p) => [p.label, p.row, p.channel]), [['ECG II', 0, 0], ['Art pressure', 1, 1], ['PA pressure', 2, 2]]);
 });

@@ -187,6 +187,30 @@ export function ecg3x4Layout(labels: readonly string[], samplingFrequency: numbe
   return panels;
 }
 
+export interface WaveformLayout {
+  readonly panels: EcgPanel[];
+  readonly rows: number;
+  readonly columnsPerRow: number;
+  /** Samples across one panel column. */
+  readonly panelSamples: number;
+  readonly twelveLead: boolean;
+}
+
+/**
+ * The paper layout of a multiplex group: the 3x4 layout plus rhythm strip when all 12 standard leads are there,
+ * otherwise one row per channel over the first 10 s (hemodynamic, general ECG with fewer leads).
+ */
+export function waveformLayout(group: MultiplexGroup): WaveformLayout {
+  const labels = group.channels.map((c) => c.label);
+  const standard = ecg3x4Layout(labels, group.samplingFrequency, group.numberOfSamples);
+  if (standard.filter((p) => p.channel >= 0).length >= 13) {
+    return { panels: standard, rows: 4, columnsPerRow: 4, panelSamples: standard[0]!.endSample - standard[0]!.startSample, twelveLead: true };
+  }
+  const span = Math.min(group.numberOfSamples, Math.round(10 * group.samplingFrequency));
+  const panels = group.channels.map((c, i) => ({ label: c.label, channel: i, row: i, column: 0, startSample: 0, endSample: span }));
+  return { panels, rows: panels.length, columnsPerRow: 1, panelSamples: span, twelveLead: false };
+}
+
 export interface CaliperReading {
   readonly intervalMs: number;
   readonly amplitudeMv: number;
