@@ -1,61 +1,10 @@
 import { useEffect, useMemo, useRef, useState, type PointerEvent as ReactPointerEvent, type ReactNode } from 'react';
 import { ultrasoundRegions, usArea, userCalibration, usDistance, xaCalibration, xaDistance, type Measurement, type Point, type XaCalibration } from './calibration.js';
-import { CINE_SPEEDS, cineStatus, cineTiming, FpsMeter, frameAt, type CineTiming } from './cine.js';
+import { CINE_SPEEDS, CineClock, cineStatus, cineTiming, FpsMeter, frameAt, type CineTiming } from './cine.js';
+
+export { CineClock };
 import type { CardioItem } from './echo-layout.js';
 import { ClipFrames, type FramePool } from './frame-pool.js';
-
-/**
- * Wall-clock of one or more players: synchronised players share one, so the same instant gives every clip its
- * frame. Elapsed time is wall time; each player multiplies by the speed and adds its own R-wave offset.
- */
-export class CineClock {
-  playing = false;
-  speed = 1;
-  loop = true;
-  #anchor = 0;
-  #paused = 0;
-  readonly #listeners = new Set<() => void>();
-
-  elapsed(now = performance.now()): number {
-    return this.playing ? now - this.#anchor : this.#paused;
-  }
-  play(now = performance.now()): void {
-    if (this.playing) return;
-    this.#anchor = now - this.#paused;
-    this.playing = true;
-    this.#emit();
-  }
-  pause(now = performance.now()): void {
-    if (!this.playing) return;
-    this.#paused = now - this.#anchor;
-    this.playing = false;
-    this.#emit();
-  }
-  /** Moves the paused clock by `clipMs` of clip time (one frame when stepping). */
-  step(clipMs: number): void {
-    this.pause();
-    this.#paused = Math.max(0, this.#paused + clipMs / this.speed);
-    this.#emit();
-  }
-  setSpeed(speed: number, now = performance.now()): void {
-    const clip = this.elapsed(now) * this.speed;
-    this.speed = speed;
-    if (this.playing) this.#anchor = now - clip / speed;
-    else this.#paused = clip / speed;
-    this.#emit();
-  }
-  setLoop(loop: boolean): void {
-    this.loop = loop;
-    this.#emit();
-  }
-  subscribe(listener: () => void): () => void {
-    this.#listeners.add(listener);
-    return () => this.#listeners.delete(listener);
-  }
-  #emit(): void {
-    for (const l of this.#listeners) l();
-  }
-}
 
 function frameUrl(studyInstanceUid: string, item: CardioItem): string {
   return `/dicom-web/studies/${studyInstanceUid}/series/${item.seriesInstanceUid}/instances/${item.sopInstanceUid}`;

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import test from 'node:test';
-import { cineStatus, cineTiming, clipDuration, FpsMeter, frameAt, type JsonDataset } from './cine.js';
+import { CineClock, cineStatus, cineTiming, clipDuration, FpsMeter, frameAt, type JsonDataset } from './cine.js';
 
 const ds = (fields: Record<string, [string, ...unknown[]]>): JsonDataset =>
   Object.fromEntries(Object.entries(fields).map(([tag, [vr, ...Value]]) => [tag, { vr, Value }]));
@@ -45,4 +45,23 @@ test('FpsMeter - counts painted frames over its window', () => {
   assert.equal(m.span(), 600);
   assert.equal(cineStatus(true, 49.6, 60, 1), 'playing 50 fps of 60 acquired');
   assert.equal(cineStatus(false, 0, 60, 0.5), 'paused, 60 acquired at 0.5x');
+});
+
+test('CineClock - keeps the clip position across pause, step and speed changes', () => {
+  const clock = new CineClock();
+  clock.play(1000);
+  assert.equal(clock.elapsed(1500), 500);
+  clock.setSpeed(0.5, 1500);
+  // 500 ms of clip time at 0.5x is 1000 ms of wall time: frameAt multiplies back to 500.
+  assert.equal(clock.elapsed(1500) * clock.speed, 500);
+  clock.pause(2500);
+  assert.equal(clock.elapsed(9999) * clock.speed, 1000);
+  clock.step(20);
+  assert.equal(clock.elapsed() * clock.speed, 1020);
+  let changes = 0;
+  const stop = clock.subscribe(() => changes++);
+  clock.setLoop(false);
+  stop();
+  clock.setLoop(true);
+  assert.equal(changes, 1);
 });
