@@ -86,7 +86,10 @@ test('cardiology cine - a 60 fps echo clip plays at 90 % of its rate and measure
 test('cardiology ecg - the caliper reads the synthetic QT interval within one sample', { skip }, async () => {
   const page = await newPage();
   try {
-    await page.goto(`${atrium.url}/cardio/${ecg.studyInstanceUid}`);
+    // From the study page's Cardiology reading button.
+    await page.goto(`${atrium.url}/studies/${ecg.studyInstanceUid}`);
+    await page.getByTestId('study-open-cardiology').click();
+    await page.waitForURL(`${atrium.url}/cardio/${ecg.studyInstanceUid}`);
     await page.getByTestId('ecg-canvas').waitFor();
     assert.match(await page.getByTestId('ecg-annotations').innerText(), /QT duration, global: 400 ms/);
     await keepScreenshot(page, 'cardiology-ecg');
