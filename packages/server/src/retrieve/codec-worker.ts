@@ -10,9 +10,10 @@ interface NaturalizedDataset {
   [keyword: string]: unknown;
 }
 interface TranscoderLike {
+  getTransferSyntaxUid(): string;
   transcode(transferSyntaxUid: string, parameters?: Record<string, unknown>): void;
   getElements(): NaturalizedDataset;
-  getDicomDataset(): ArrayBuffer;
+  getDicomDataset(writeOptions?: Record<string, unknown>): ArrayBuffer;
 }
 interface DicomImageLike {
   render(opts: { frame?: number; windowLevel?: unknown }): { width: number; height: number; pixels: ArrayBuffer };
@@ -94,17 +95,32 @@ function elementsOf(module: PixelModule, frames: readonly Uint8Array[]): Natural
   return elements;
 }
 
+/**
+ * Syntaxes dcmjs-codecs refuses by UID but decodes with another codec: its libjpeg decoder reads the process from
+ * the codestream's SOF marker, so JPEG Lossless Process 14 (any predictor) and JPEG Extended 12-bit decode as
+ * Process 14 SV1 (checked bit for bit against DCMTK's dcmdjpeg on the corpus files).
+ */
+const DECODE_AS: Readonly<Record<string, string>> = {
+  '1.2.840.10008.1.2.4.57': '1.2.840.10008.1.2.4.70',
+  '1.2.840.10008.1.2.4.51': '1.2.840.10008.1.2.4.70',
+};
+
 /** Runs one codec task. */
 export default async function run(task: CodecTask): Promise<CodecResult> {
   await ready;
   switch (task.kind) {
     case 'transcode-instance': {
-      const transcoder = new codecs.Transcoder(arrayBufferOf(task.part10));
+      let transcoder = new codecs.Transcoder(arrayBufferOf(task.part10));
+      const decodeAs = DECODE_AS[transcoder.getTransferSyntaxUid()];
+      if (decodeAs) transcoder = new codecs.Transcoder(transcoder.getElements(), decodeAs);
       transcoder.transcode(task.targetTransferSyntaxUid, task.parameters ?? {});
-      return { kind: 'transcode-instance', dataset: new Uint8Array(transcoder.getDicomDataset()) };
+      // Stored values are sent as they were received, even those that break a VR's length rule (old files write
+      // dates as 1996.02.16): a retrieve must not fail on what ingest accepted.
+      return { kind: 'transcode-instance', dataset: new Uint8Array(transcoder.getDicomDataset({ allowInvalidVRLength: true })) };
     }
     case 'transcode-frames': {
-      const transcoder = new codecs.Transcoder(elementsOf(task.module, task.frames), task.transferSyntaxUid);
+      const source = DECODE_AS[task.transferSyntaxUid] ?? task.transferSyntaxUid;
+      const transcoder = new codecs.Transcoder(elementsOf(task.module, task.frames), source);
       transcoder.transcode(task.targetTransferSyntaxUid, task.parameters ?? {});
       const out = transcoder.getElements();
       const pixelData = out.PixelData as ArrayBuffer[];

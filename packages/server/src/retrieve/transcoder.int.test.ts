@@ -1,0 +1,57 @@
+// The transcoder's decoded pixels against DCMTK's decompressors (dcmdjpeg, dcmdrle) on the corpus files.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ExplicitVrLittleEndian, readPart10 } from '@atrium/dicom';
+import { openTestArchive } from '../test-support.js';
+import { TranscoderPool } from './transcoder.js';
+
+const dir = '/work/shared/testdata/dev/orthanc-tests/TransferSyntaxes';
+const hasDcmtk = (() => {
+  try {
+    execFileSync('dcmdjpeg', ['--version'], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
+})();
+
+async function pixels(bytes: Uint8Array): Promise<Buffer> {
+  const parsed = await readPart10([bytes]);
+  return Buffer.from(bytes.subarray(parsed.pixelData!.offset, parsed.pixelData!.offset + parsed.pixelData!.length));
+}
+
+test('TranscoderPool - JPEG lossless (SV1 and any predictor), JPEG extended 12-bit and RLE decode to the same pixels as DCMTK', {
+  skip: (!existsSync(dir) && 'corpus absent') || (!hasDcmtk && 'DCMTK absent'),
+}, async () => {
+  const archive = await openTestArchive();
+  const pool = new TranscoderPool({ store: archive.store, maxThreads: 1 });
+  const scratch = mkdtempSync(join(tmpdir(), 'atrium-transcode-'));
+  try {
+    for (const [ts, tool] of [
+      ['1.2.840.10008.1.2.4.57', 'dcmdjpeg'],
+      ['1.2.840.10008.1.2.4.51', 'dcmdjpeg'],
+      ['1.2.840.10008.1.2.4.70', 'dcmdjpeg'],
+      ['1.2.840.10008.1.2.5', 'dcmdrle'],
+    ] as const) {
+      const file = join(dir, `${ts}.dcm`);
+      const result = await archive.ingest.ingest([readFileSync(file)], { kind: 'import' });
+      const meta = (await archive.archive.getInstanceMetadata(result.sopInstanceUid))!;
+      const out = await pool.transcode(meta, [ExplicitVrLittleEndian]);
+      const chunks: Buffer[] = [];
+      for await (const c of out.stream) chunks.push(c as Buffer);
+      const ours = Buffer.concat(chunks);
+      assert.equal((await readPart10([ours])).transferSyntaxUid, ExplicitVrLittleEndian, ts);
+      const reference = join(scratch, `${ts}.dcm`);
+      execFileSync(tool, ['+te', file, reference], { stdio: 'ignore' });
+      assert.deepEqual(await pixels(ours), await pixels(readFileSync(reference)), `${ts}: pixels equal ${tool}'s`);
+    }
+  } finally {
+    rmSync(scratch, { recursive: true, force: true });
+    await pool.close();
+    await archive.cleanup();
+  }
+});
