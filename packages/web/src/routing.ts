@@ -1,6 +1,6 @@
 import { useSyncExternalStore, type MouseEvent } from 'react';
-import { parseChartRoute, type ChartRoute } from './chart/index.js';
-import { parseCardiologyRoute, type CardiologyRoute } from './cardiology/index.js';
+import { parseChartRoute, type ChartRoute } from './chart/routes.js';
+import { parseCardiologyRoute, type CardiologyRoute } from './cardiology/routes.js';
 
 /** A tiny history router: the app has four routes, which does not warrant a routing library. */
 const NAVIGATE_EVENT = 'atrium:navigate';

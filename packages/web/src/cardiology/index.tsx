@@ -7,20 +7,9 @@ import { cardioItems, firstRWaveMs, stressGrid, WAVEFORM_CLASSES, type CardioIte
 import { EcgView } from './ecg-view.js';
 import { FramePool } from './frame-pool.js';
 import './cardiology.css';
+import type { CardiologyRoute } from './routes.js';
 
-/**
- * Routes of the cardiology views: `/cardio/<study>` (echo layout, first clip playing), `/cardio/<study>/instance/
- * <sop>` (one clip or waveform), `/cardio/<study>/stress[/<view>]` (stress echo quad).
- */
-export type CardiologyRoute = { page: 'cardiology'; studyInstanceUid: string; view?: string; rest: readonly string[] };
-
-export function parseCardiologyRoute(parts: readonly string[]): CardiologyRoute | undefined {
-  if (parts[0] !== 'cardio' || !parts[1]) return undefined;
-  return { page: 'cardiology', studyInstanceUid: parts[1], ...(parts[2] ? { view: parts[2] } : {}), rest: parts.slice(3) };
-}
-
-/** Modalities for which the study page offers the cardiology view. */
-export const CARDIOLOGY_MODALITIES: readonly string[] = ['US', 'XA', 'ECG', 'HD', 'IVUS'];
+export { parseCardiologyRoute, CARDIOLOGY_MODALITIES, type CardiologyRoute } from './routes.js';
 
 function useStudyItems(studyInstanceUid: string): { items?: CardioItem[]; error?: string } {
   const [state, setState] = useState<{ items?: CardioItem[]; error?: string }>({});

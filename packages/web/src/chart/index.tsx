@@ -41,16 +41,9 @@ import {
 } from './chart-model.js';
 import { fhirCreate, fhirRead, fhirSearch, fhirTransaction, fhirUpdate } from './fhir-client.js';
 import './chart.css';
+import type { ChartRoute } from './routes.js';
 
-/** Routes of the patient chart (FHIR): `/patients` and `/patients/<id>[/<section>]`. */
-export type ChartRoute = { page: 'patients' } | { page: 'patient'; patientId: string; section?: string };
-
-export function parseChartRoute(parts: readonly string[]): ChartRoute | undefined {
-  if (parts[0] !== 'patients') return undefined;
-  if (parts.length === 1) return { page: 'patients' };
-  if (parts[1] && parts.length <= 3) return { page: 'patient', patientId: parts[1], ...(parts[2] ? { section: parts[2] } : {}) };
-  return undefined;
-}
+export { parseChartRoute, type ChartRoute } from './routes.js';
 
 export function ChartPage({ route }: { route: ChartRoute }): ReactNode {
   return route.page === 'patients' ? <PatientsPage /> : <PatientChart patientId={route.patientId} section={route.section} />;

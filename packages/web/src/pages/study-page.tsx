@@ -17,7 +17,7 @@ import { useServices } from '../app.js';
 import { useStudyEvents } from '../events.js';
 import { formatDate, formatPersonName, formatTime } from '../format.js';
 import { navigate, onLinkClick } from '../routing.js';
-import { CARDIOLOGY_MODALITIES } from '../cardiology/index.js';
+import { CARDIOLOGY_MODALITIES } from '../cardiology/routes.js';
 
 /** Tags read on this page (PS3.6). */
 const T = {
