@@ -8,7 +8,7 @@
 //   PEERS      'atrium,orthanc' (default) or one of them
 //   OUT        where to write the results table (default: printed only)
 // Both servers run as their own processes on free loopback ports with temporary storage and are stopped at the
-// end (Orthanc is started with a temporary configuration; LD_PRELOAD of /work/shared/tools/lib/bind-loopback.so
+// end (Orthanc is started with a temporary configuration; LD_PRELOAD of ../shared/tools/lib/bind-loopback.so
 // keeps it on 127.0.0.1 when that shim exists). Every loop is bounded.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { Agent, request as httpRequest } from 'node:http';
@@ -16,6 +16,7 @@ import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { buildCtSeries } from '@atrium/dicom';
 
 const INSTANCES = Number(process.env.INSTANCES ?? 100_000);
@@ -82,7 +83,8 @@ async function startOrthanc(): Promise<Peer> {
     DicomWeb: { Enable: true, Root: '/dicom-web/', EnableWado: true, WadoRoot: '/wado', Ssl: false, StudiesMetadata: 'Full', SeriesMetadata: 'Full' },
   };
   writeFileSync(join(dir, 'config.json'), JSON.stringify(config));
-  const shim = '/work/shared/tools/lib/bind-loopback.so';
+  // The shared tools beside the repository make Orthanc bind to loopback only, when they are there.
+  const shim = fileURLToPath(new URL('../../../../shared/tools/lib/bind-loopback.so', import.meta.url));
   const child = spawn('Orthanc', [`--logdir=${dir}`, join(dir, 'config.json')], {
     env: { ...process.env, TCP_NODELAY: '1', ...(existsSync(shim) ? { LD_PRELOAD: shim } : {}) },
     stdio: ['ignore', 'ignore', 'ignore'],
