@@ -38,3 +38,26 @@ test('RetrieveService - resolves a study, a series and listed instances, and ope
     await archive.cleanup();
   }
 });
+
+test('RetrieveService - layout, stored syntaxes in scope and the representative image of a series or study', async () => {
+  const archive = await openTestArchive();
+  try {
+    const series = buildCtSeries({ slices: 5, rows: 16, columns: 16, seed: 3 });
+    for (const s of series.instances) await archive.ingest.ingest([s.bytes], { kind: 'import' });
+    const retrieve = new RetrieveService(archive);
+    const [first] = series.instances;
+    const layout = await retrieve.layout(series.studyInstanceUid, series.seriesInstanceUid, first!.sopInstanceUid);
+    assert.ok(layout);
+    assert.equal(layout.frames.length, 1);
+    assert.equal(layout.deflated, false);
+    const parsed = await readPart10([first!.bytes]);
+    assert.equal(layout.frames[0]!.fragments[0]!.offset, parsed.pixelData!.offset, 'frame offsets recorded at ingest');
+    assert.equal(await retrieve.layout('9.9.9', series.seriesInstanceUid, first!.sopInstanceUid), undefined, 'a wrong study UID is not found');
+    assert.deepEqual(await retrieve.transferSyntaxes({ studyInstanceUid: series.studyInstanceUid }), [parsed.transferSyntaxUid]);
+    const middle = series.instances[2]!.sopInstanceUid;
+    assert.deepEqual(await retrieve.representative(series.studyInstanceUid), { seriesInstanceUid: series.seriesInstanceUid, sopInstanceUid: middle });
+    assert.equal(await retrieve.representative('9.9.9'), undefined);
+  } finally {
+    await archive.cleanup();
+  }
+});

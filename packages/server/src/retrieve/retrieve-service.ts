@@ -1,4 +1,5 @@
 import type { Readable } from 'node:stream';
+import type { FrameRef } from '@atrium/dicom';
 import type { ByteRange } from '@atrium/store';
 import type { Archive } from '../main.js';
 
@@ -23,6 +24,12 @@ export interface StoredInstanceRef {
   numberOfFrames: number | null;
 }
 
+/** What frame and bulk retrieval need of an instance: where its bytes and frames are, without its DICOM JSON. */
+export interface InstanceLayout extends StoredInstanceRef {
+  deflated: boolean;
+  frames: FrameRef[];
+}
+
 /**
  * The one retrieve path (design.md §3.3) shared by C-MOVE, C-GET, WADO-RS and WADO-URI: resolve what was asked to
  * stored instances from the index, then open their bytes exactly as received. Transcoding and frame extraction
@@ -36,14 +43,10 @@ export class RetrieveService {
    * any size is never held whole. Every UID given must match (a series of another study yields nothing).
    */
   async *instances(scope: RetrieveScope, pageSize = 500): AsyncGenerator<StoredInstanceRef> {
-    const { kysely } = this.archive.database;
     if (scope.sopInstanceUids && scope.sopInstanceUids.length === 0) return;
     let afterId = -1;
     for (;;) {
-      let q = kysely
-        .selectFrom('instance')
-        .innerJoin('series', 'series.id', 'instance.series_fk')
-        .innerJoin('study', 'study.id', 'series.study_fk')
+      const q = this.scoped(scope)
         .innerJoin('instance_metadata', 'instance_metadata.instance_fk', 'instance.id')
         .select([
           'instance.id as id',
@@ -60,14 +63,86 @@ export class RetrieveService {
         .where('instance.id', '>', afterId)
         .orderBy('instance.id')
         .limit(pageSize);
-      if (scope.studyInstanceUid !== undefined) q = q.where('study.study_instance_uid', '=', scope.studyInstanceUid);
-      if (scope.seriesInstanceUid !== undefined) q = q.where('series.series_instance_uid', '=', scope.seriesInstanceUid);
-      if (scope.sopInstanceUids) q = q.where('instance.sop_instance_uid', 'in', [...scope.sopInstanceUids]);
       const rows = await q.execute();
       for (const { id, ...ref } of rows) yield ref;
       if (rows.length < pageSize) return;
       afterId = rows[rows.length - 1]!.id;
     }
+  }
+
+  /** Instances joined to their series and study, restricted to `scope`: the one place a scope becomes SQL. */
+  private scoped(scope: RetrieveScope) {
+    let q = this.archive.database.kysely
+      .selectFrom('instance')
+      .innerJoin('series', 'series.id', 'instance.series_fk')
+      .innerJoin('study', 'study.id', 'series.study_fk');
+    if (scope.studyInstanceUid !== undefined) q = q.where('study.study_instance_uid', '=', scope.studyInstanceUid);
+    if (scope.seriesInstanceUid !== undefined) q = q.where('series.series_instance_uid', '=', scope.seriesInstanceUid);
+    if (scope.sopInstanceUids) q = q.where('instance.sop_instance_uid', 'in', [...scope.sopInstanceUids]);
+    return q;
+  }
+
+  /** The instance at this study/series/instance path with its frame layout; undefined when any UID does not match. */
+  async layout(studyInstanceUid: string, seriesInstanceUid: string, sopInstanceUid: string): Promise<InstanceLayout | undefined> {
+    const row = await this.scoped({ studyInstanceUid, seriesInstanceUid, sopInstanceUids: [sopInstanceUid] })
+      .innerJoin('instance_metadata', 'instance_metadata.instance_fk', 'instance.id')
+      .select([
+        'instance.sop_class_uid as sopClassUid',
+        'instance.transfer_syntax_uid as transferSyntaxUid',
+        'instance.blob_key as blobKey',
+        'instance.size as size',
+        'instance.number_of_frames as numberOfFrames',
+        'instance_metadata.dataset_offset as datasetOffset',
+        'instance_metadata.deflated as deflated',
+        'instance_metadata.frames_json as framesJson',
+      ])
+      .executeTakeFirst();
+    if (!row) return undefined;
+    const { framesJson, deflated, ...ref } = row;
+    return {
+      ...ref,
+      studyInstanceUid,
+      seriesInstanceUid,
+      sopInstanceUid,
+      deflated: deflated !== 0,
+      frames: JSON.parse(framesJson) as FrameRef[],
+    };
+  }
+
+  /** The distinct stored transfer syntaxes in scope, so a retrieve can refuse (406, A702) before it starts sending. */
+  async transferSyntaxes(scope: RetrieveScope): Promise<string[]> {
+    const rows = await this.scoped(scope).select('instance.transfer_syntax_uid as ts').distinct().execute();
+    return rows.map((r) => r.ts);
+  }
+
+  /**
+   * The instance that stands for a series or a study in a thumbnail: the middle image (by Instance Number) of the
+   * series, or of the study's first series (by Series Number) that has images. Undefined when there is no image.
+   */
+  async representative(
+    studyInstanceUid: string,
+    seriesInstanceUid?: string,
+  ): Promise<{ seriesInstanceUid: string; sopInstanceUid: string } | undefined> {
+    let seriesUid = seriesInstanceUid;
+    if (seriesUid === undefined) {
+      const first = await this.scoped({ studyInstanceUid })
+        .select('series.series_instance_uid as uid')
+        .where('instance.rows', 'is not', null)
+        .orderBy('series.series_number')
+        .orderBy('series.series_instance_uid')
+        .limit(1)
+        .executeTakeFirst();
+      if (!first) return undefined;
+      seriesUid = first.uid;
+    }
+    const images = await this.scoped({ studyInstanceUid, seriesInstanceUid: seriesUid })
+      .select('instance.sop_instance_uid as sop')
+      .where('instance.rows', 'is not', null)
+      .orderBy('instance.instance_number')
+      .orderBy('instance.sop_instance_uid')
+      .execute();
+    const middle = images[Math.floor(images.length / 2)];
+    return middle ? { seriesInstanceUid: seriesUid, sopInstanceUid: middle.sop } : undefined;
   }
 
   /** How many instances are in scope (sub-operation counts of C-MOVE and C-GET are known before sending). */

@@ -7,13 +7,13 @@ import {
   openRecordedRange,
   pixelModuleOf,
   readFrame,
+  type InstanceLayout,
   type PixelModule,
 } from '../../retrieve/index.js';
 import type { DicomwebContext } from '../context.js';
 import { badRequest, notAcceptable, notFound } from '../errors.js';
 import { formatMediaType } from '../multipart/media-type.js';
 import { newBoundary, writeMultipart, type OutgoingPart } from '../multipart/multipart-writer.js';
-import { findInstanceLayout, type InstanceLayout } from './lookup.js';
 import { pixelChoicesOf, pixelMediaTypeOf, type PixelChoice } from './pixel-media-types.js';
 
 /** Little endian native syntaxes: their frames are the same bytes (deflate is undone when frames are read). */
@@ -80,7 +80,7 @@ async function sendFrames(request: FastifyRequest<{ Params: FramesParams }>, rep
   const { study, series, instance } = request.params;
   const numbers = parseFrameList(request.params.frames);
   const { archive, transcoder } = context;
-  const layout = await findInstanceLayout(archive.database, study, series, instance);
+  const layout = await archive.retrieve.layout(study, series, instance);
   if (!layout) throw notFound(`Cannot retrieve frames of instance '${instance}': it is not stored in series '${series}' of study '${study}'`);
   if (layout.frames.length === 0) throw notFound(`Cannot retrieve frames of instance '${instance}': it has no pixel data`);
   const missing = numbers.find((n) => n > layout.frames.length);

@@ -5,7 +5,6 @@ import { badRequest, notAcceptable, notFound, unsupportedParameter } from '../er
 import { formatMediaType, parseAccept, rangeMatches } from '../multipart/media-type.js';
 import { newBoundary, writeMultipart, type OutgoingPart } from '../multipart/multipart-writer.js';
 import { parseFrameList } from './frames.js';
-import { representativeInstance } from './lookup.js';
 
 interface Params {
   study: string;
@@ -140,7 +139,7 @@ async function rendered(
     }
     targets = frameNumbers.map((frame) => ({ sop: instance, frame }));
   } else if (thumbnail) {
-    const representative = await representativeInstance(archive.database, study, series);
+    const representative = await archive.retrieve.representative(study, series);
     if (!representative) throw notFound(`Cannot make a thumbnail of ${series ? `series '${series}'` : `study '${study}'`}: it has no image`);
     targets = [{ sop: representative.sopInstanceUid, frame: 1 }];
   } else {

@@ -5,7 +5,6 @@ import { instanceUrl, originOf, type DicomwebContext } from '../context.js';
 import { notAcceptable, notFound } from '../errors.js';
 import { formatMediaType, parseAccept } from '../multipart/media-type.js';
 import { newBoundary, writeMultipart, type OutgoingPart } from '../multipart/multipart-writer.js';
-import { transferSyntaxesIn } from './lookup.js';
 
 interface Params {
   study: string;
@@ -74,7 +73,7 @@ async function retrieve(request: FastifyRequest<{ Params: Params }>, reply: Fast
   if (!accept) {
     throw notAcceptable(`Cannot send ${what} as '${String(request.headers.accept)}': instances are sent as multipart/related; type="application/dicom"`);
   }
-  const stored = await transferSyntaxesIn(archive.database, scope);
+  const stored = await archive.retrieve.transferSyntaxes(scope);
   if (stored.length === 0) throw notFound(`Cannot retrieve ${what}: it is not stored`);
   const targets = accept.transferSyntaxes;
   for (const ts of stored) {
