@@ -782,6 +782,14 @@ export class Association {
     }
     const payloadMax = this.maxPayload();
     const commandBytes = encodeCommandSet({ ...command, hasDataset: dataset !== undefined });
+    if (Buffer.isBuffer(dataset) && commandBytes.length + dataset.length + 6 <= payloadMax) {
+      // Both PDVs in one P-DATA-TF (PS3.8 §9.3.5 allows several PDVs per PDU). A peer that acts on the command
+      // before reading its data set — DCMTK getscu releases after a final C-GET response, whose Failed SOP Instance
+      // UID List follows as a data set — then finds the data set already there instead of a P-DATA PDU arriving in
+      // the middle of its release (which it answers with an abort).
+      await this.writeRaw(encodeCommandAndDataset(contextId, commandBytes, dataset));
+      return;
+    }
     await this.writeFragments(contextId, PdvControl.Command, commandBytes, payloadMax, true);
     if (dataset === undefined) return;
     if (Buffer.isBuffer(dataset)) {
@@ -899,4 +907,22 @@ export class Association {
 
 function stripUndefined<T extends object>(o: T): Partial<T> {
   return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
+}
+
+/** One P-DATA-TF PDU holding a whole command set and a whole data set, each its last fragment (PS3.8 Annex E). */
+function encodeCommandAndDataset(contextId: number, command: Buffer, dataset: Buffer): Buffer {
+  const pdu = Buffer.allocUnsafe(6 + 6 + command.length + 6 + dataset.length);
+  pdu[0] = 0x04;
+  pdu[1] = 0;
+  pdu.writeUInt32BE(12 + command.length + dataset.length, 2);
+  pdu.writeUInt32BE(command.length + 2, 6);
+  pdu[10] = contextId;
+  pdu[11] = PdvControl.Command | PdvControl.Last;
+  command.copy(pdu, 12);
+  const at = 12 + command.length;
+  pdu.writeUInt32BE(dataset.length + 2, at);
+  pdu[at + 4] = contextId;
+  pdu[at + 5] = PdvControl.Last;
+  dataset.copy(pdu, at + 6);
+  return pdu;
 }

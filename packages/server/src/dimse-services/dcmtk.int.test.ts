@@ -6,6 +6,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import { encodePart10, readPart10 } from '@atrium/dicom';
 import { smallCtSeries, startTestNode, type TestNode } from './test-support.js';
 
 /*
@@ -228,6 +229,34 @@ test('DCMTK movescu and getscu - C-MOVE to a storescp and C-GET deliver every in
     for (const name of files) assert.match(await dump(join(got, name), '0010,0020'), /PID-DCMTK/);
   } finally {
     storescp.kill();
+    await f.close();
+  }
+});
+
+test('DCMTK getscu - an instance of a class getscu did not propose fails, and the association still releases cleanly', { skip }, async () => {
+  // Regression: the final C-GET response carries the Failed SOP Instance UID List as a data set; sent in a PDU of
+  // its own it reached getscu while getscu was already releasing, and getscu aborted the association.
+  const f = await fixture();
+  try {
+    await storeAll(f);
+    const parsed = await readPart10([f.slices[0]!.bytes]);
+    // A private SOP class: no storage SCU proposes it, so the C-GET sub-operation for it must fail.
+    const unproposed = encodePart10({
+      dataset: {
+        ...parsed.dataset,
+        '00080016': { vr: 'UI', Value: ['1.2.826.0.1.3680043.8.498.4242'] },
+        '00080018': { vr: 'UI', Value: [`${f.slices[0]!.sopInstanceUid}.99`] },
+        '7FE00010': { vr: 'OW', Bytes: f.slices[0]!.bytes.subarray(parsed.pixelData!.offset, parsed.pixelData!.offset + parsed.pixelData!.length) },
+      },
+      transferSyntaxUid: parsed.transferSyntaxUid,
+    });
+    await f.node.archive.ingest.ingest([unproposed], { kind: 'import' });
+    const got = mkdtempSync(join(f.work, 'got-'));
+    const get = await run('getscu', ['-v', '-S', '-od', got, '-k', 'QueryRetrieveLevel=STUDY', '-k', `StudyInstanceUID=${f.slices[0]!.studyInstanceUid}`, ...scu(f.node)]);
+    assert.equal(readdirSync(got).length, 4, get.out);
+    assert.match(get.out, /Number of Failed Suboperations\s*:\s*1/);
+    assert.doesNotMatch(get.out, /Release Failed|Aborting Association/, get.out);
+  } finally {
     await f.close();
   }
 });
