@@ -17,6 +17,7 @@ import { PreparedQuery } from './prepared-query.js';
 import type {
   AtriumSchema,
   BlobIntentTable,
+  InstanceTable,
   ChangeAction,
   ChangeFeedTable,
   ChangeLevel,
@@ -382,24 +383,8 @@ const INSTANCE_COLUMNS = [
   'received_at',
 ] as const;
 
-interface InstanceColumns {
-  series_fk: number;
-  sop_class_uid: string;
-  instance_number: number | null;
-  transfer_syntax_uid: string;
-  number_of_frames: number | null;
-  rows: number | null;
-  columns: number | null;
-  bits_allocated: number | null;
-  content_date: string | null;
-  content_time: string | null;
-  blob_key: string;
-  size: number;
-  digest: string;
-  source_kind: string;
-  calling_ae_title: string | null;
-  received_at: string;
-}
+/** Every instance column but the generated id and the SOP Instance UID, the key a row is written under. */
+type InstanceColumns = Omit<InstanceTable, 'id' | 'sop_instance_uid'>;
 
 /**
  * The index's write path for ingest and its reads by instance: every change to the four levels goes through here,
