@@ -1,5 +1,5 @@
 import type { Expression, ExpressionBuilder, Kysely, SqlBool, Transaction } from 'kysely';
-import { sql } from 'kysely';
+import { CompiledQuery, sql } from 'kysely';
 import type { DatabaseContext } from './database.js';
 import type { FhirSchema } from './fhir-schema.js';
 import type { AtriumSchema } from './schema.js';
@@ -119,6 +119,39 @@ const DRIVE_ORDER: Record<FhirCondition['kind'], number> = {
 
 type Eb = ExpressionBuilder<any, any>;
 
+/** Whether a condition, when it drives, is `r.pk in (subquery of an index table restricted to the type)`. */
+function drivesByPrimaryKey(c: FhirCondition): boolean {
+  switch (c.kind) {
+    case 'token':
+      return !c.not;
+    case 'string':
+    case 'date':
+    case 'reference':
+    case 'quantity':
+    case 'uri':
+    case 'chain':
+      return true;
+    default:
+      return false;
+  }
+}
+
+/**
+ * The least string greater than every string starting with `prefix` (in code point order, which is SQLite's
+ * BINARY order of UTF-8): the prefix with its last code point incremented, so a starts-with match is an index
+ * range. Undefined when there is none (an empty prefix).
+ */
+export function prefixUpperBound(prefix: string): string | undefined {
+  const points = [...prefix];
+  while (points.length > 0) {
+    const last = points.pop()!.codePointAt(0)!;
+    if (last >= 0x10ffff) continue;
+    const next = last + 1 === 0xd800 ? 0xe000 : last + 1;
+    return points.join('') + String.fromCodePoint(next);
+  }
+  return undefined;
+}
+
 /** LIKE with `\` as the escape character, so `%` and `_` in a value match themselves. */
 function likePattern(value: string, start: boolean, end: boolean): string {
   const escaped = value.replace(/[\\%_]/g, (c) => `\\${c}`);
@@ -127,6 +160,16 @@ function likePattern(value: string, start: boolean, end: boolean): string {
 
 function like(column: string, pattern: string) {
   return sql<SqlBool>`${sql.ref(column)} like ${pattern} escape '\\'`;
+}
+
+/** Starts-with as an index range on `column` (see `prefixUpperBound`), with LIKE to say what is meant. */
+function startsWith(eb: Eb, column: string, prefix: string): Expression<SqlBool> {
+  const upper = prefixUpperBound(prefix);
+  return eb.and([
+    eb(column, '>=', prefix),
+    ...(upper !== undefined ? [eb(column, '<', upper)] : []),
+    like(column, likePattern(prefix, false, true)),
+  ]);
 }
 
 /** Date prefix semantics on a stored range [low, high] against the search range (search.html#prefix). */
@@ -369,35 +412,23 @@ export class FhirRepository {
     return { versions: rows.map(rowToVersion), total: Number(totalRow.n) };
   }
 
+  /** SQLite's plan of the page query of a search (`explain query plan`), one line per step, for tests. */
+  async explain(db: FhirExecutor, query: FhirSearchQuery): Promise<string[]> {
+    const compiled = this.#pageQuery(db, query).compile();
+    const result = await db.executeQuery<{ detail: string }>(CompiledQuery.raw(`explain query plan ${compiled.sql}`, [...compiled.parameters]));
+    return result.rows.map((r) => r.detail);
+  }
+
   /** Resources of a type matching every condition, sorted and paged. */
   async search(db: FhirExecutor, query: FhirSearchQuery): Promise<FhirSearchResult> {
-    const ordered = [...query.conditions].sort((a, b) => DRIVE_ORDER[a.kind] - DRIVE_ORDER[b.kind]);
-    const base = () => {
-      let q = (db as Kysely<any>)
-        .selectFrom('fhir_resource as r')
-        .where('r.resource_type', '=', query.resourceType)
-        .where('r.deleted', '=', 0);
-      ordered.forEach((condition, i) => {
-        // The first condition drives (`pk in (index subquery)` walks the search index); the others are checked
-        // per candidate row through the `resource_pk` index. Left to itself SQLite may materialise every
-        // subquery, which for a common code means reading a hundred thousand rows to keep ten.
-        q = q.where((eb: Eb) => this.#condition(eb, db, query.resourceType, condition, i === 0 ? 'drive' : 'probe', 'r'));
-      });
-      return q;
-    };
     const offset = query.offset ?? 0;
     let resources: FhirResourceVersion[] = [];
     if (query.count > 0) {
-      let q = base().select(['r.pk', 'r.resource_type', 'r.id', 'r.version_id', 'r.last_updated', 'r.deleted', 'r.json']);
-      for (const sort of query.sort ?? []) {
-        q = q.orderBy(this.#sortExpression(sort), sort.descending ? 'desc' : 'asc');
-      }
-      q = q.orderBy('r.pk', 'asc').limit(query.count).offset(offset);
-      resources = ((await q.execute()) as Parameters<typeof rowToVersion>[0][]).map(rowToVersion);
+      resources = ((await this.#pageQuery(db, query).execute()) as Parameters<typeof rowToVersion>[0][]).map(rowToVersion);
     }
     let total: number | undefined;
     if (query.total) {
-      const row = (await base()
+      const row = (await this.#matches(db, query)
         .select((eb: Eb) => eb.fn.countAll().as('n'))
         .executeTakeFirstOrThrow()) as { n: number };
       total = Number(row.n);
@@ -405,6 +436,32 @@ export class FhirRepository {
       total = offset + resources.length;
     }
     return { resources, total };
+  }
+
+  /** The current resources of the type matching every condition, before selection, sorting and paging. */
+  #matches(db: FhirExecutor, query: FhirSearchQuery) {
+    const ordered = [...query.conditions].sort((a, b) => DRIVE_ORDER[a.kind] - DRIVE_ORDER[b.kind]);
+    let q = (db as Kysely<any>).selectFrom('fhir_resource as r').where('r.deleted', '=', 0);
+    // An index subquery that drives already keeps to the type (its rows carry their resource's type). Restating
+    // it on `r` would offer SQLite the (resource_type, last_updated) index, and without statistics it prefers
+    // walking every resource of the type to looking up the few primary keys the subquery found.
+    const first = ordered[0];
+    if (!first || !drivesByPrimaryKey(first)) q = q.where('r.resource_type', '=', query.resourceType);
+    ordered.forEach((condition, i) => {
+      // The first condition drives (`pk in (index subquery)` walks the search index); the others are checked
+      // per candidate row through the `resource_pk` index. Left to itself SQLite may materialise every
+      // subquery, which for a common code means reading a hundred thousand rows to keep ten.
+      q = q.where((eb: Eb) => this.#condition(eb, db, query.resourceType, condition, i === 0 ? 'drive' : 'probe', 'r'));
+    });
+    return q;
+  }
+
+  #pageQuery(db: FhirExecutor, query: FhirSearchQuery) {
+    let q = this.#matches(db, query).select(['r.pk', 'r.resource_type', 'r.id', 'r.version_id', 'r.last_updated', 'r.deleted', 'r.json']);
+    for (const sort of query.sort ?? []) {
+      q = q.orderBy(this.#sortExpression(sort), sort.descending ? 'desc' : 'asc');
+    }
+    return q.orderBy('r.pk', 'asc').limit(query.count).offset(query.offset ?? 0);
   }
 
   #sortExpression(sort: FhirSortKey): Expression<unknown> {
@@ -486,7 +543,7 @@ export class FhirRepository {
                 ? ib('i.exact', '=', v)
                 : c.match === 'contains'
                   ? like('i.value', likePattern(v, true, true))
-                  : like('i.value', likePattern(v, false, true)),
+                  : startsWith(ib, 'i.value', v),
             ),
           ),
         );
@@ -519,7 +576,7 @@ export class FhirRepository {
         return indexed('uri', c.param, (ib) =>
           ib.or(
             c.values.map((v) => {
-              if (c.match === 'below') return like('i.value', likePattern(v, false, true));
+              if (c.match === 'below') return startsWith(ib, 'i.value', v);
               if (c.match === 'above') return sql<SqlBool>`${v} like (replace(replace(replace(i.value, '\\', '\\\\'), '%', '\\%'), '_', '\\_') || '%') escape '\\'`;
               return ib('i.value', '=', v);
             }),
@@ -536,16 +593,14 @@ export class FhirRepository {
               k
                 .selectFrom(`fhir_resource as ${alias2}`)
                 .select(`${alias2}.id`)
-                .where(`${alias2}.resource_type`, 'in', c.targetTypes)
                 .where(`${alias2}.deleted`, '=', 0)
                 .where((eb2: Eb) =>
                   eb2.or(
-                    c.targetTypes.map((t) =>
-                      eb2.and([
-                        eb2(`${alias2}.resource_type`, '=', t),
-                        this.#condition(eb2, db, t, c.where, 'drive', alias2),
-                      ]),
-                    ),
+                    c.targetTypes.map((t) => {
+                      const where = this.#condition(eb2, db, t, c.where, 'drive', alias2);
+                      // As in a search: a driving index subquery keeps to the type by itself.
+                      return drivesByPrimaryKey(c.where) ? where : eb2.and([eb2(`${alias2}.resource_type`, '=', t), where]);
+                    }),
                   ),
                 ),
             ),
