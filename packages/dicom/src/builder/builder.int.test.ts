@@ -6,7 +6,8 @@ import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { ImplicitVrLittleEndian, RleLossless } from '../transfer-syntax.js';
 import { buildCtSeries } from './ct-series.js';
-import { buildEcg12Lead } from './ecg-12-lead.js';
+import { buildEcg12Lead, GENERAL_ECG_WAVEFORM_STORAGE } from './ecg-12-lead.js';
+import { buildHemodynamicWaveform } from './hemodynamic-waveform.js';
 import { synthesizeBytes } from './multiframe.js';
 import { buildUltrasoundClip } from './ultrasound-clip.js';
 import { readWithDcmjs } from './test-support.js';
@@ -47,6 +48,9 @@ const objects: [string, () => SyntheticObject][] = [
   ['us-rgb-rle.dcm', () => buildUltrasoundClip({ frames: 4, rows: 120, columns: 160, photometricInterpretation: 'RGB', transferSyntaxUid: RleLossless })],
   ['us-vector.dcm', () => buildUltrasoundClip({ frames: 4, rows: 120, columns: 160, frameIncrement: 'FrameTimeVector' })],
   ['ecg.dcm', () => buildEcg12Lead()],
+  ['ecg-two-groups.dcm', () => buildEcg12Lead({ rhythmGroup: {} })],
+  ['general-ecg-two-groups.dcm', () => buildEcg12Lead({ rhythmGroup: {}, sopClassUid: GENERAL_ECG_WAVEFORM_STORAGE })],
+  ['hemodynamic.dcm', () => buildHemodynamicWaveform()],
 ];
 
 for (const [name, build] of objects) {

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { readPart10 } from '../part10-reader.js';
-import { TWELVE_LEAD_ECG_WAVEFORM_STORAGE, buildEcg12Lead } from './ecg-12-lead.js';
+import { GENERAL_ECG_WAVEFORM_STORAGE, TWELVE_LEAD_ECG_WAVEFORM_STORAGE, buildEcg12Lead } from './ecg-12-lead.js';
 import { readWithDcmjs } from './test-support.js';
 
 /** The waveform as [channel][sample] in µV, read back with dcmjs from the Part 10 bytes. */
@@ -115,4 +115,35 @@ test('buildEcg12Lead - refuses intervals that do not fit the beat', () => {
   assert.throws(() => buildEcg12Lead({ heartRate: 150, qtIntervalMs: 400 }), /do not fit a beat/);
   assert.throws(() => buildEcg12Lead({ prIntervalMs: 80 }), /do not fit a beat/);
   assert.throws(() => buildEcg12Lead({ samplingFrequency: 2000 }), /outside the IOD's limits/);
+});
+
+test('buildEcg12Lead - a second multiplex group at its own sampling frequency holds the same beats', async () => {
+  const ecg = buildEcg12Lead({ heartRate: 60, rhythmGroup: { leads: ['II', 'V5'], samplingFrequency: 250, durationSeconds: 30 }, sopClassUid: GENERAL_ECG_WAVEFORM_STORAGE });
+  const dict: any = (await readWithDcmjs(ecg.bytes)).dict;
+  assert.equal(dict['00080016'].Value[0], GENERAL_ECG_WAVEFORM_STORAGE);
+  const items = dict['54000100'].Value;
+  assert.deepEqual(
+    items.map((g: any) => [g['003A0020'].Value[0], g['003A0005'].Value[0], Number(g['003A001A'].Value[0]), g['003A0010'].Value[0]]),
+    [
+      ['RHYTHM', 12, 500, 5000],
+      ['LONG RHYTHM', 2, 250, 7500],
+    ],
+  );
+  const [, long] = ecg.groups;
+  assert.deepEqual(long!.leads, ['II', 'V5']);
+  // Lead II of the long group: zero at each QRS onset, its R wave as tall as in the 12-lead group.
+  const raw = new Int16Array(items[1]['54001010'].Value[0] as ArrayBuffer);
+  const leadII = Float64Array.from({ length: 7500 }, (_, i) => raw[i * 2]! * ecg.channelSensitivityUv);
+  assert.equal(long!.beats.length, 30);
+  for (const b of long!.beats) {
+    assert.equal(leadII[b.qrsOnset], 0);
+    assert.notEqual(leadII[b.qrsOnset + 1], 0);
+    assert.equal((b.tEnd - b.qrsOnset) * 4, 400, 'QT of 400 ms at 250 Hz');
+  }
+  assert.ok(Math.abs(Math.max(...leadII) - 1200) < 80);
+  // Fiducial points name their group: group 2's T end of the first beat at its own sample.
+  const points = (dict['0040B020'].Value as any[]).filter((a) => a['00700006']);
+  assert.equal(points.length, 4 * (ecg.beats.length + long!.beats.length));
+  const tEnd2 = points.find((a) => a['0040A0B0'].Value[0] === 2 && a['00700006'].Value[0] === 'T end')!;
+  assert.equal(tEnd2['0040A132'].Value[0], long!.beats[0]!.tEnd + 1);
 });

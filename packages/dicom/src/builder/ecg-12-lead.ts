@@ -5,10 +5,23 @@ import { code, keywordDataset, sequence } from './attributes.js';
 import type { SyntheticCommonOptions, SyntheticInstance } from './common.js';
 import { commonModules, instanceFromBytes, resolveContext } from './common.js';
 import type { SyntheticTransferSyntax } from './ct-series.js';
-import { seededRandom } from './random.js';
+import { seededRandom, type Random } from './random.js';
 
 /** 12-lead ECG Waveform Storage (PS3.4 Annex B.5, PS3.3 §A.34.3). */
 export const TWELVE_LEAD_ECG_WAVEFORM_STORAGE = '1.2.840.10008.5.1.4.1.1.9.1.1';
+
+/** General ECG Waveform Storage (PS3.4 Annex B.5, PS3.3 §A.34.4). */
+export const GENERAL_ECG_WAVEFORM_STORAGE = '1.2.840.10008.5.1.4.1.1.9.1.2';
+
+/** A second multiplex group: a long rhythm recording of a few leads at its own sampling frequency. */
+export interface EcgRhythmGroupOptions {
+  /** Leads of the group, from the twelve; default II, V1, V5. */
+  leads?: readonly string[];
+  /** Hz; default 250. */
+  samplingFrequency?: number;
+  /** Default 30. */
+  durationSeconds?: number;
+}
 
 export interface Ecg12LeadOptions extends SyntheticCommonOptions {
   /** Beats per minute; default 60. */
@@ -28,6 +41,10 @@ export interface Ecg12LeadOptions extends SyntheticCommonOptions {
   /** Standard deviation of added noise, µV; default 0 so that wave boundaries are exact. */
   noiseUv?: number;
   transferSyntaxUid?: SyntheticTransferSyntax;
+  /** 12-lead ECG (default) or General ECG Waveform Storage; both allow several multiplex groups. */
+  sopClassUid?: typeof TWELVE_LEAD_ECG_WAVEFORM_STORAGE | typeof GENERAL_ECG_WAVEFORM_STORAGE;
+  /** Adds a second multiplex group, `LONG RHYTHM`, with the same beats at another sampling frequency. */
+  rhythmGroup?: EcgRhythmGroupOptions;
 }
 
 /** Fiducial points of one beat, as 0-based sample indexes; each is the last baseline sample before or after a wave. */
@@ -38,7 +55,19 @@ export interface EcgBeat {
   readonly tEnd: number;
 }
 
+/** One multiplex group as built: its samples and where its beats are, in its own sample indexes. */
+export interface EcgGroup {
+  readonly label: string;
+  readonly samplingFrequency: number;
+  readonly numberOfSamples: number;
+  readonly leads: readonly string[];
+  readonly beats: readonly EcgBeat[];
+  readonly intervalsInSamples: { readonly pr: number; readonly qrs: number; readonly qt: number; readonly rr: number };
+}
+
+/** The first multiplex group (all twelve leads) is described at the top level, every group in `groups`. */
 export interface Ecg12Lead extends SyntheticInstance {
+  readonly groups: readonly EcgGroup[];
   readonly samplingFrequency: number;
   readonly numberOfSamples: number;
   /** Lead labels in channel order. */
@@ -82,10 +111,12 @@ const MEASURED: Record<string, Amplitudes> = {
 const SENSITIVITY_UV = 2.5;
 
 /**
- * A 12-lead resting ECG (PS3.3 §A.34.3): 12 channels in one multiplex group, 16-bit signed samples interleaved,
- * Channel Source codes from CID 3001, sensitivity in µV, and a synthetic PQRST beat whose heart rate, PR, QRS
- * and QT are exactly where the options say (to the sample). The Waveform Annotation Sequence carries the four
- * measurements (CID 3689 codes) and the fiducial points of every beat, so readers can be checked against both.
+ * A 12-lead resting ECG (PS3.3 §A.34.3, or §A.34.4 General ECG): 12 channels in one multiplex group, 16-bit signed
+ * samples interleaved, Channel Source codes from CID 3001, sensitivity in µV, and a synthetic PQRST beat whose
+ * heart rate, PR, QRS and QT are exactly where the options say (to the sample). With `rhythmGroup`, a second
+ * multiplex group holds a few leads over a longer time at another sampling frequency, as carts that record a long
+ * rhythm strip do. The Waveform Annotation Sequence carries the four measurements (CID 3689 codes) and the
+ * fiducial points of every beat of every group, so readers can be checked against both.
  */
 export function buildEcg12Lead(options: Ecg12LeadOptions = {}): Ecg12Lead {
   const ctx = resolveContext(options, {
@@ -109,22 +140,170 @@ export function buildEcg12Lead(options: Ecg12LeadOptions = {}): Ecg12Lead {
   });
   const fs = options.samplingFrequency ?? 500;
   const heartRate = options.heartRate ?? 60;
+  const timing: BeatTiming = {
+    heartRate,
+    prMs: options.prIntervalMs ?? 160,
+    qrsMs: options.qrsDurationMs ?? 90,
+    qtMs: options.qtIntervalMs ?? 400,
+    pDurationMs: options.pDurationMs ?? 100,
+  };
+  const sopClassUid = options.sopClassUid ?? TWELVE_LEAD_ECG_WAVEFORM_STORAGE;
+  const random = seededRandom(ctx.seed * 31337 + 3);
+  const noiseUv = options.noiseUv ?? 0;
+  const main = ecgGroup('RHYTHM', LEADS.map(([lead]) => lead), fs, Math.round((options.durationSeconds ?? 10) * fs), timing, noiseUv, random);
+  const groups = [main];
+  if (options.rhythmGroup) {
+    const rhythm = options.rhythmGroup;
+    const rhythmFs = rhythm.samplingFrequency ?? 250;
+    groups.push(ecgGroup('LONG RHYTHM', rhythm.leads ?? ['II', 'V1', 'V5'], rhythmFs, Math.round((rhythm.durationSeconds ?? 30) * rhythmFs), timing, noiseUv, random));
+  }
+
+  const sopInstanceUid = ctx.uid('instance/1');
+  const msCode = code('ms', 'UCUM', 'millisecond');
+  const measurement = (codeValue: string, meaning: string, value: number, units: WritableDataset): WritableDataset =>
+    keywordDataset({
+      ConceptNameCodeSequence: sequence(code(codeValue, 'MDC', meaning)),
+      NumericValue: ['DS', value],
+      MeasurementUnitsCodeSequence: sequence(units),
+      ReferencedWaveformChannels: ['US', 1, 0],
+      AnnotationGroupNumber: ['US', 1],
+    });
+  const point = (label: string, group: number, sample: number): WritableDataset =>
+    keywordDataset({
+      UnformattedTextValue: ['ST', label],
+      // Multiplex group `group` (1-based), channel 0: every channel of the group (PS3.3 §C.10.10.1.1).
+      ReferencedWaveformChannels: ['US', group, 0],
+      TemporalRangeType: ['CS', 'POINT'],
+      // Sample positions count from 1 (PS3.3 §C.10.10.1.2).
+      ReferencedSamplePositions: ['UL', sample + 1],
+      AnnotationGroupNumber: ['US', 2],
+    });
+  const { pr, qrs, qt } = main.intervalsInSamples;
+  const annotations: WritableDataset[] = [
+    measurement('2:16770', 'ECG Heart Rate', heartRate, code('/min', 'UCUM', 'per minute')),
+    measurement('2:15872', 'PR time period, global', (pr * 1000) / fs, msCode),
+    measurement('2:16156', 'QRS duration, global', (qrs * 1000) / fs, msCode),
+    measurement('2:16160', 'QT duration, global', (qt * 1000) / fs, msCode),
+    measurement('2:16000', 'RR time period, global', 60000 / heartRate, msCode),
+    ...groups.flatMap((g, i) =>
+      g.beats.flatMap((b) => [
+        point('P onset', i + 1, b.pOnset),
+        point('QRS onset', i + 1, b.qrsOnset),
+        point('QRS end', i + 1, b.qrsEnd),
+        point('T end', i + 1, b.tEnd),
+      ]),
+    ),
+  ];
+
+  const channel = (lead: string): WritableDataset => {
+    const [, codeValue, meaning] = LEADS.find(([l]) => l === lead)!;
+    return keywordDataset({
+      ChannelLabel: ['SH', lead],
+      ChannelSourceSequence: sequence(
+        keywordDataset({
+          CodeValue: ['SH', codeValue],
+          CodingSchemeDesignator: ['SH', 'MDC'],
+          CodingSchemeVersion: ['SH', '1.0'],
+          CodeMeaning: ['LO', meaning],
+        }),
+      ),
+      ChannelSensitivity: ['DS', SENSITIVITY_UV],
+      ChannelSensitivityUnitsSequence: sequence(code('uV', 'UCUM', 'microvolt')),
+      ChannelSensitivityCorrectionFactor: ['DS', 1],
+      ChannelBaseline: ['DS', 0],
+      ChannelSampleSkew: ['DS', 0],
+      WaveformBitsStored: ['US', 16],
+      FilterLowFrequency: ['DS', 0.05],
+      FilterHighFrequency: ['DS', 150],
+    });
+  };
+
+  const dataset = {
+    ...commonModules(ctx, { sopClassUid, sopInstanceUid, modality: 'ECG' }),
+    ...keywordDataset({
+      ContentDate: ['DA', ctx.study.studyDate],
+      ContentTime: ['TM', ctx.study.studyTime],
+      AcquisitionDateTime: ['DT', `${ctx.study.studyDate}${ctx.study.studyTime}`],
+      InstanceNumber: ['IS', 1],
+      AcquisitionContextSequence: sequence(),
+      WaveformSequence: sequence(
+        ...groups.map((g) =>
+          keywordDataset({
+            WaveformOriginality: ['CS', 'ORIGINAL'],
+            NumberOfWaveformChannels: ['US', g.leads.length],
+            NumberOfWaveformSamples: ['UL', g.numberOfSamples],
+            SamplingFrequency: ['DS', g.samplingFrequency],
+            MultiplexGroupLabel: ['SH', g.label],
+            ChannelDefinitionSequence: sequence(...g.leads.map(channel)),
+            WaveformBitsAllocated: ['US', 16],
+            WaveformSampleInterpretation: ['CS', 'SS'],
+            WaveformData: { vr: 'OW', Bytes: new Uint8Array(g.data.buffer) },
+          }),
+        ),
+      ),
+      WaveformAnnotationSequence: sequence(...annotations),
+    }),
+  };
+  const transferSyntaxUid = options.transferSyntaxUid ?? ExplicitVrLittleEndian;
+  const bytes = encodePart10({ dataset, transferSyntaxUid });
+  const describe = ({ data: _data, ...group }: BuiltGroup): EcgGroup => group;
+  return {
+    ...instanceFromBytes(
+      {
+        sopClassUid,
+        sopInstanceUid,
+        seriesInstanceUid: ctx.series.seriesInstanceUid,
+        studyInstanceUid: ctx.study.studyInstanceUid,
+        patientId: ctx.patient.patientId,
+        transferSyntaxUid,
+      },
+      bytes,
+    ),
+    groups: groups.map(describe),
+    samplingFrequency: fs,
+    numberOfSamples: main.numberOfSamples,
+    leads: main.leads,
+    channelSensitivityUv: SENSITIVITY_UV,
+    beats: main.beats,
+    intervalsInSamples: main.intervalsInSamples,
+  };
+}
+
+interface BeatTiming {
+  readonly heartRate: number;
+  readonly prMs: number;
+  readonly qrsMs: number;
+  readonly qtMs: number;
+  readonly pDurationMs: number;
+}
+
+interface BuiltGroup extends EcgGroup {
+  /** Interleaved samples: all channels of sample i, then sample i + 1 (PS3.3 §C.10.9.1.6). */
+  readonly data: Int16Array;
+}
+
+/**
+ * One multiplex group of `leads` at `fs`: the beats placed in this group's own samples, so every fiducial point
+ * is exact to the sample at any sampling frequency.
+ */
+function ecgGroup(label: string, leads: readonly string[], fs: number, samples: number, timing: BeatTiming, noiseUv: number, random: Random): BuiltGroup {
   const ms = (value: number): number => Math.round((value * fs) / 1000);
-  const pr = ms(options.prIntervalMs ?? 160);
-  const qrs = ms(options.qrsDurationMs ?? 90);
-  const qt = ms(options.qtIntervalMs ?? 400);
-  const pDuration = ms(options.pDurationMs ?? 100);
-  const rrExact = (60 * fs) / heartRate;
+  const pr = ms(timing.prMs);
+  const qrs = ms(timing.qrsMs);
+  const qt = ms(timing.qtMs);
+  const pDuration = ms(timing.pDurationMs);
+  const rrExact = (60 * fs) / timing.heartRate;
   const tDuration = Math.min(ms(160), qt - qrs - ms(40));
-  const samples = Math.round((options.durationSeconds ?? 10) * fs);
   if (fs < 200 || fs > 1000 || samples > 16384) {
-    throw new RangeError(`Cannot build 12-lead ECG: ${samples} samples at ${fs} Hz is outside the IOD's limits`);
+    throw new RangeError(`Cannot build ECG group '${label}': ${samples} samples at ${fs} Hz is outside the IOD's limits`);
   }
   if (pDuration >= pr || tDuration < ms(40) || pr + qt >= rrExact) {
     throw new RangeError(
-      `Cannot build 12-lead ECG: PR ${options.prIntervalMs ?? 160} ms, QRS ${options.qrsDurationMs ?? 90} ms and QT ${options.qtIntervalMs ?? 400} ms do not fit a beat at ${heartRate} bpm`,
+      `Cannot build 12-lead ECG: PR ${timing.prMs} ms, QRS ${timing.qrsMs} ms and QT ${timing.qtMs} ms do not fit a beat at ${timing.heartRate} bpm`,
     );
   }
+  const unknown = leads.find((lead) => !LEADS.some(([l]) => l === lead));
+  if (unknown !== undefined) throw new RangeError(`Cannot build ECG group '${label}': lead '${unknown}' is not one of the twelve`);
 
   // Beats start 200 ms in and repeat every RR; only whole beats are placed.
   const beats: EcgBeat[] = [];
@@ -155,118 +334,15 @@ export function buildEcg12Lead(options: Ecg12LeadOptions = {}): Ecg12Lead {
     aVL: (i) => leadI[i]! - leadII[i]! / 2,
     aVF: (i) => leadII[i]! - leadI[i]! / 2,
   };
-  const noiseUv = options.noiseUv ?? 0;
-  const random = seededRandom(ctx.seed * 31337 + 3);
-  const data = new Int16Array(samples * LEADS.length);
+  const data = new Int16Array(samples * leads.length);
   for (let i = 0; i < samples; i++) {
-    LEADS.forEach(([lead], channel) => {
+    leads.forEach((lead, channel) => {
       const uv = measured.get(lead)?.[i] ?? derived[lead]!(i);
       const noisy = noiseUv > 0 ? uv + random.normal() * noiseUv : uv;
-      // Interleaved: all channels of sample i, then sample i + 1 (PS3.3 §C.10.9.1.6).
-      data[i * LEADS.length + channel] = Math.max(-32768, Math.min(32767, Math.round(noisy / SENSITIVITY_UV)));
+      data[i * leads.length + channel] = Math.max(-32768, Math.min(32767, Math.round(noisy / SENSITIVITY_UV)));
     });
   }
-
-  const sopInstanceUid = ctx.uid('instance/1');
-  const msCode = code('ms', 'UCUM', 'millisecond');
-  const measurement = (codeValue: string, meaning: string, value: number, units: WritableDataset): WritableDataset =>
-    keywordDataset({
-      ConceptNameCodeSequence: sequence(code(codeValue, 'MDC', meaning)),
-      NumericValue: ['DS', value],
-      MeasurementUnitsCodeSequence: sequence(units),
-      ReferencedWaveformChannels: ['US', 1, 0],
-      AnnotationGroupNumber: ['US', 1],
-    });
-  const point = (label: string, sample: number): WritableDataset =>
-    keywordDataset({
-      UnformattedTextValue: ['ST', label],
-      // Multiplex group 1, channel 0: every channel of the group (PS3.3 §C.10.10.1.1).
-      ReferencedWaveformChannels: ['US', 1, 0],
-      TemporalRangeType: ['CS', 'POINT'],
-      // Sample positions count from 1 (PS3.3 §C.10.10.1.2).
-      ReferencedSamplePositions: ['UL', sample + 1],
-      AnnotationGroupNumber: ['US', 2],
-    });
-  const annotations: WritableDataset[] = [
-    measurement('2:16770', 'ECG Heart Rate', heartRate, code('/min', 'UCUM', 'per minute')),
-    measurement('2:15872', 'PR time period, global', (pr * 1000) / fs, msCode),
-    measurement('2:16156', 'QRS duration, global', (qrs * 1000) / fs, msCode),
-    measurement('2:16160', 'QT duration, global', (qt * 1000) / fs, msCode),
-    measurement('2:16000', 'RR time period, global', 60000 / heartRate, msCode),
-    ...beats.flatMap((b) => [
-      point('P onset', b.pOnset),
-      point('QRS onset', b.qrsOnset),
-      point('QRS end', b.qrsEnd),
-      point('T end', b.tEnd),
-    ]),
-  ];
-
-  const channel = (lead: string, codeValue: string, meaning: string): WritableDataset =>
-    keywordDataset({
-      ChannelLabel: ['SH', lead],
-      ChannelSourceSequence: sequence(
-        keywordDataset({
-          CodeValue: ['SH', codeValue],
-          CodingSchemeDesignator: ['SH', 'MDC'],
-          CodingSchemeVersion: ['SH', '1.0'],
-          CodeMeaning: ['LO', meaning],
-        }),
-      ),
-      ChannelSensitivity: ['DS', SENSITIVITY_UV],
-      ChannelSensitivityUnitsSequence: sequence(code('uV', 'UCUM', 'microvolt')),
-      ChannelSensitivityCorrectionFactor: ['DS', 1],
-      ChannelBaseline: ['DS', 0],
-      ChannelSampleSkew: ['DS', 0],
-      WaveformBitsStored: ['US', 16],
-      FilterLowFrequency: ['DS', 0.05],
-      FilterHighFrequency: ['DS', 150],
-    });
-
-  const dataset = {
-    ...commonModules(ctx, { sopClassUid: TWELVE_LEAD_ECG_WAVEFORM_STORAGE, sopInstanceUid, modality: 'ECG' }),
-    ...keywordDataset({
-      ContentDate: ['DA', ctx.study.studyDate],
-      ContentTime: ['TM', ctx.study.studyTime],
-      AcquisitionDateTime: ['DT', `${ctx.study.studyDate}${ctx.study.studyTime}`],
-      InstanceNumber: ['IS', 1],
-      AcquisitionContextSequence: sequence(),
-      WaveformSequence: sequence(
-        keywordDataset({
-          WaveformOriginality: ['CS', 'ORIGINAL'],
-          NumberOfWaveformChannels: ['US', LEADS.length],
-          NumberOfWaveformSamples: ['UL', samples],
-          SamplingFrequency: ['DS', fs],
-          MultiplexGroupLabel: ['SH', 'RHYTHM'],
-          ChannelDefinitionSequence: sequence(...LEADS.map(([lead, c, meaning]) => channel(lead, c, meaning))),
-          WaveformBitsAllocated: ['US', 16],
-          WaveformSampleInterpretation: ['CS', 'SS'],
-          WaveformData: { vr: 'OW', Bytes: new Uint8Array(data.buffer) },
-        }),
-      ),
-      WaveformAnnotationSequence: sequence(...annotations),
-    }),
-  };
-  const transferSyntaxUid = options.transferSyntaxUid ?? ExplicitVrLittleEndian;
-  const bytes = encodePart10({ dataset, transferSyntaxUid });
-  return {
-    ...instanceFromBytes(
-      {
-        sopClassUid: TWELVE_LEAD_ECG_WAVEFORM_STORAGE,
-        sopInstanceUid,
-        seriesInstanceUid: ctx.series.seriesInstanceUid,
-        studyInstanceUid: ctx.study.studyInstanceUid,
-        patientId: ctx.patient.patientId,
-        transferSyntaxUid,
-      },
-      bytes,
-    ),
-    samplingFrequency: fs,
-    numberOfSamples: samples,
-    leads: LEADS.map(([lead]) => lead),
-    channelSensitivityUv: SENSITIVITY_UV,
-    beats,
-    intervalsInSamples: { pr, qrs, qt, rr: rrExact },
-  };
+  return { label, samplingFrequency: fs, numberOfSamples: samples, leads, beats, intervalsInSamples: { pr, qrs, qt, rr: rrExact }, data };
 }
 
 /** QRS by position u in (0, 1): down to -q, up to +r, down to -s, back to 0, in straight segments. */
