@@ -9,3 +9,4 @@ export type { RleFrameLayout } from './rle.js';
 export { PHANTOM_HU, PHANTOM_LESION, phantomHu } from './phantom.js';
 export * from './stress-echo.js';
 export * from './xa-run.js';
+export * from './hemodynamic-waveform.js';
