@@ -102,6 +102,16 @@ const TABLE: Record<FhirIndexKind, keyof FhirSchema> = {
   uri: 'fhir_uri',
 };
 
+/** Rows per multi-row statement: at most 8 columns each, well below SQLite's 32,766 bound parameters. */
+const CHUNK_ROWS = 500;
+
+/** Multi-row inserts in chunks: one statement per table and chunk instead of one per row. */
+async function insertChunked(db: FhirExecutor, table: keyof FhirSchema, rows: readonly object[]): Promise<void> {
+  for (let i = 0; i < rows.length; i += CHUNK_ROWS) {
+    await (db as Kysely<any>).insertInto(table).values(rows.slice(i, i + CHUNK_ROWS)).execute();
+  }
+}
+
 /** Which condition drives the query: the most selective kinds first (a patient's references before a code). */
 const DRIVE_ORDER: Record<FhirCondition['kind'], number> = {
   id: 0,
@@ -258,9 +268,13 @@ export class FhirRepository {
     return this.#database.kysely as unknown as FhirExecutor;
   }
 
-  /** Runs `fn` in one write transaction (SQLite: BEGIN IMMEDIATE, so reads inside it see a stable state). */
-  transaction<T>(fn: (trx: Transaction<FhirDatabase>) => Promise<T>): Promise<T> {
-    return this.#database.transaction((trx) => fn(trx as unknown as Transaction<FhirDatabase>));
+  /**
+   * Runs `fn` in one write transaction (SQLite: BEGIN IMMEDIATE, so reads inside it see a stable state). With
+   * `groupCommit`, concurrent commits share one flush (`DatabaseContext.transaction`); durable either way when the
+   * promise resolves.
+   */
+  transaction<T>(fn: (trx: Transaction<FhirDatabase>) => Promise<T>, options?: { groupCommit?: boolean }): Promise<T> {
+    return this.#database.transaction((trx) => fn(trx as unknown as Transaction<FhirDatabase>), options);
   }
 
   /** The current version (deleted or not), or undefined when the resource never existed. */
@@ -366,26 +380,114 @@ export class FhirRepository {
   }
 
   async #writeIndex(db: FhirExecutor, pk: number, resourceType: string, index: FhirIndexRows): Promise<void> {
-    const base = { resource_pk: pk, resource_type: resourceType };
-    // Multi-row inserts in chunks: one statement per table instead of one per value, below SQLite's 32,766
-    // bound-parameter limit.
-    const insert = async <R extends object>(table: keyof FhirSchema, rows: R[]) => {
-      for (let i = 0; i < rows.length; i += 200) {
-        await (db as Kysely<any>).insertInto(table).values(rows.slice(i, i + 200)).execute();
-      }
-    };
-    await insert('fhir_token', index.token.map((r) => ({ ...base, param: r.param, system: r.system, code: r.code })));
-    await insert('fhir_string', index.string.map((r) => ({ ...base, param: r.param, value: r.value, exact: r.exact })));
-    await insert('fhir_date', index.date.map((r) => ({ ...base, param: r.param, low: r.low, high: r.high })));
-    await insert(
+    await this.#insertIndexRows(db, [{ pk, resourceType, index }]);
+  }
+
+  /** The index rows of several resources, one multi-row statement per table and chunk. */
+  async #insertIndexRows(db: FhirExecutor, items: ReadonlyArray<{ pk: number; resourceType: string; index: FhirIndexRows }>): Promise<void> {
+    const rows = <R>(pick: (index: FhirIndexRows) => R[], shape: (row: R) => object) =>
+      items.flatMap(({ pk, resourceType, index }) => pick(index).map((r) => ({ resource_pk: pk, resource_type: resourceType, ...shape(r) })));
+    await insertChunked(db, 'fhir_token', rows((i) => i.token, (r) => ({ param: r.param, system: r.system, code: r.code })));
+    await insertChunked(db, 'fhir_string', rows((i) => i.string, (r) => ({ param: r.param, value: r.value, exact: r.exact })));
+    await insertChunked(db, 'fhir_date', rows((i) => i.date, (r) => ({ param: r.param, low: r.low, high: r.high })));
+    await insertChunked(
+      db,
       'fhir_reference',
-      index.reference.map((r) => ({ ...base, param: r.param, target_type: r.targetType, target_id: r.targetId, url: r.url })),
+      rows((i) => i.reference, (r) => ({ param: r.param, target_type: r.targetType, target_id: r.targetId, url: r.url })),
     );
-    await insert(
-      'fhir_quantity',
-      index.quantity.map((r) => ({ ...base, param: r.param, value: r.value, system: r.system, code: r.code })),
+    await insertChunked(db, 'fhir_quantity', rows((i) => i.quantity, (r) => ({ param: r.param, value: r.value, system: r.system, code: r.code })));
+    await insertChunked(db, 'fhir_uri', rows((i) => i.uri, (r) => ({ param: r.param, value: r.value })));
+  }
+
+  /**
+   * Stores new versions of many resources at once (the creates of a transaction Bundle, a bulk load): the rows
+   * `write` would write, as multi-row statements, a few per table instead of about a dozen per resource. Same
+   * contract as `write` (inside a transaction in which the caller read the current versions); each resource at
+   * most once.
+   */
+  async writeMany(db: FhirExecutor, writes: readonly FhirWrite[]): Promise<FhirResourceVersion[]> {
+    const key = (type: string, id: string) => `${type}/${id}`;
+    const pks = new Map<string, number>();
+    const byType = new Map<string, string[]>();
+    for (const w of writes) {
+      const k = key(w.resourceType, w.id);
+      if (pks.has(k)) throw new RangeError(`Cannot write ${k} twice in one batch`);
+      pks.set(k, -1);
+      byType.set(w.resourceType, [...(byType.get(w.resourceType) ?? []), w.id]);
+    }
+    for (const [type, ids] of byType) {
+      for (let i = 0; i < ids.length; i += CHUNK_ROWS) {
+        const found = await db
+          .selectFrom('fhir_resource')
+          .select(['pk', 'id'])
+          .where('resource_type', '=', type)
+          .where('id', 'in', ids.slice(i, i + CHUNK_ROWS))
+          .execute();
+        for (const row of found) pks.set(key(type, row.id), row.pk);
+      }
+    }
+    const existing = writes.filter((w) => pks.get(key(w.resourceType, w.id))! >= 0);
+    for (const w of existing) {
+      const pk = pks.get(key(w.resourceType, w.id))!;
+      await db
+        .updateTable('fhir_resource')
+        .set({ version_id: w.versionId, last_updated: w.lastUpdated, deleted: w.json === null ? 1 : 0, json: w.json })
+        .where('pk', '=', pk)
+        .execute();
+    }
+    const existingPks = existing.map((w) => pks.get(key(w.resourceType, w.id))!);
+    for (let i = 0; i < existingPks.length; i += CHUNK_ROWS) {
+      for (const table of Object.values(TABLE)) {
+        await (db as Kysely<any>).deleteFrom(table).where('resource_pk', 'in', existingPks.slice(i, i + CHUNK_ROWS)).execute();
+      }
+    }
+    const fresh = writes.filter((w) => pks.get(key(w.resourceType, w.id))! < 0);
+    for (let i = 0; i < fresh.length; i += CHUNK_ROWS) {
+      const inserted = await db
+        .insertInto('fhir_resource')
+        .values(
+          fresh.slice(i, i + CHUNK_ROWS).map((w) => ({
+            resource_type: w.resourceType,
+            id: w.id,
+            version_id: w.versionId,
+            last_updated: w.lastUpdated,
+            deleted: w.json === null ? 1 : 0,
+            json: w.json,
+          })),
+        )
+        // The order of RETURNING rows is unspecified (sqlite.org/lang_returning.html): matched by key.
+        .returning(['pk', 'resource_type', 'id'])
+        .execute();
+      for (const row of inserted) pks.set(key(row.resource_type, row.id), row.pk);
+    }
+    const versions = writes.map((w) => ({
+      pk: pks.get(key(w.resourceType, w.id))!,
+      resourceType: w.resourceType,
+      id: w.id,
+      versionId: w.versionId,
+      lastUpdated: w.lastUpdated,
+      deleted: w.json === null,
+      json: w.json,
+    }));
+    await insertChunked(
+      db,
+      'fhir_resource_history',
+      writes.map((w, i) => ({
+        resource_pk: versions[i]!.pk,
+        resource_type: w.resourceType,
+        id: w.id,
+        version_id: w.versionId,
+        last_updated: w.lastUpdated,
+        deleted: w.json === null ? 1 : 0,
+        method: w.method,
+        json: w.json,
+      })),
     );
-    await insert('fhir_uri', index.uri.map((r) => ({ ...base, param: r.param, value: r.value })));
+    await this.#insertIndexRows(
+      db,
+      writes.flatMap((w, i) => (w.json === null ? [] : [{ pk: versions[i]!.pk, resourceType: w.resourceType, index: w.index }])),
+    );
+    return versions;
   }
 
   /**

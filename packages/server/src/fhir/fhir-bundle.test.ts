@@ -131,4 +131,47 @@ describe('FHIR batch and transaction', () => {
     const noRequest = await h.call('POST', '/fhir', { resourceType: 'Bundle', type: 'batch', entry: [{ resource: { resourceType: 'Patient' } }] });
     assert.deepEqual(noRequest.body.issue[0].expression, ['Bundle.entry[0].request']);
   });
+  test('transaction - 1,200 creates are written together: every resource, its history and its search index', async () => {
+    const patients = 100;
+    const entry: unknown[] = [];
+    for (let p = 0; p < patients; p++) {
+      const fullUrl = `urn:uuid:7d1e0000-0000-4000-8000-${String(p).padStart(12, '0')}`;
+      entry.push({ fullUrl, resource: { resourceType: 'Patient', identifier: [{ system: 'urn:bulk', value: `B${p}` }], name: [{ family: `Bulkfam${p % 10}` }] }, request: { method: 'POST', url: 'Patient' } });
+      for (let k = 0; k < 11; k++) {
+        entry.push({
+          fullUrl: `urn:uuid:7d1e0000-0000-4000-9000-${String(p * 100 + k).padStart(12, '0')}`,
+          resource: { resourceType: 'Observation', status: 'final', code: { coding: [{ system: 'http://loinc.org', code: `bulk-${k}` }] }, subject: { reference: fullUrl }, effectiveDateTime: `2024-01-${String(k + 1).padStart(2, '0')}` },
+          request: { method: 'POST', url: 'Observation' },
+        });
+      }
+    }
+    const r = await h.call('POST', '/fhir', { resourceType: 'Bundle', type: 'transaction', entry }, { prefer: 'return=minimal' });
+    assert.equal(r.status, 200, JSON.stringify(r.body).slice(0, 400));
+    assert.equal(r.body.entry.length, 1200);
+    assert.ok(r.body.entry.every((e: any) => e.response.status === '201' && /_history\/1$/.test(e.response.location)));
+    const patientId = /Patient\/([^/]+)\//.exec(r.body.entry[12].response.location)![1];
+    const identified = await h.call('GET', '/fhir/Patient?identifier=urn:bulk|B1');
+    assert.equal(identified.body.entry[0].resource.id, patientId);
+    const ofPatient = await h.call('GET', `/fhir/Observation?patient=${patientId}&code=http://loinc.org|bulk-3`);
+    assert.equal(ofPatient.body.total, 1);
+    assert.equal(ofPatient.body.entry[0].resource.effectiveDateTime, '2024-01-04');
+    const family = await h.call('GET', '/fhir/Patient?family=bulkfam3&_summary=count');
+    assert.equal(family.body.total, 10);
+    const history = await h.call('GET', `/fhir/Patient/${patientId}/_history`);
+    assert.equal(history.body.total, 1);
+    assert.equal(history.body.entry[0].request.method, 'POST');
+  });
+
+  test('transaction - an invalid create among many names its entry and writes nothing', async () => {
+    const entry = Array.from({ length: 600 }, (_, i) => ({
+      fullUrl: `urn:uuid:7d1e0000-0000-4000-a000-${String(i).padStart(12, '0')}`,
+      resource: i === 517 ? { resourceType: 'Patient', gender: 'unknown-gender' } : { resourceType: 'Patient', identifier: [{ system: 'urn:rollback', value: `R${i}` }] },
+      request: { method: 'POST', url: 'Patient' },
+    }));
+    const r = await h.call('POST', '/fhir', { resourceType: 'Bundle', type: 'transaction', entry });
+    assert.equal(r.status, 400);
+    assert.deepEqual(r.body.issue[0].expression, ['Bundle.entry[517].resource.gender']);
+    const none = await h.call('GET', '/fhir/Patient?identifier=urn:rollback|&_summary=count');
+    assert.equal(none.body.total, 0);
+  });
 });
