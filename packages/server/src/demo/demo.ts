@@ -8,15 +8,18 @@ export interface DemoLoadResult {
 }
 
 /**
- * Loads the builder's demo studies (a CT series, an echo clip, a 12-lead ECG) through the ingest pipeline, like
- * any other import. Deterministic UIDs make a second run a no-op ("already stored").
+ * Loads the builder's demo studies through the ingest pipeline, like any other import: a CT series, and one study
+ * for every cardiology view (echo clip, 12-lead ECG with a long rhythm group, stress echo, XA run with its
+ * hemodynamic waveform). Deterministic UIDs make a second run a no-op ("already stored").
  */
 export async function loadDemo(ingest: IngestPipeline): Promise<DemoLoadResult[]> {
   const demo = buildDemoStudies();
   const groups: [string, readonly SyntheticObject[]][] = [
     ['CT chest (Demo^Ct)', demo.ct.instances],
     ['Echo clip, 60 frames (Demo^Cardio)', [demo.echo]],
-    ['12-lead ECG (Demo^Cardio)', [demo.ecg]],
+    ['12-lead ECG with a long rhythm group (Demo^Cardio)', [demo.ecg]],
+    ['Stress echo, 4 stages x 4 views (Demo^Stress)', demo.stressEcho.clips],
+    ['XA run and hemodynamic waveform (Demo^Cath)', [demo.xa, demo.hemodynamic]],
   ];
   const results: DemoLoadResult[] = [];
   for (const [description, objects] of groups) {
