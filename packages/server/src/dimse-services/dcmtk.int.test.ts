@@ -1,12 +1,13 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile, spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { encodePart10, readPart10 } from '@atrium/dicom';
+import { buildBinarySegmentation } from '../retrieve/test-support.js';
 import { smallCtSeries, startTestNode, type TestNode } from './test-support.js';
 
 /*
@@ -256,6 +257,33 @@ test('DCMTK getscu - an instance of a class getscu did not propose fails, and th
     assert.equal(readdirSync(got).length, 4, get.out);
     assert.match(get.out, /Number of Failed Suboperations\s*:\s*1/);
     assert.doesNotMatch(get.out, /Release Failed|Aborting Association/, get.out);
+  } finally {
+    await f.close();
+  }
+});
+
+test('DCMTK getscu - a 1-bit Segmentation stored in Implicit VR Little Endian arrives with the rest of its study (regression: conformance H1)', { skip }, async () => {
+  // getscu proposes Explicit VR Little Endian first for every storage class, so the SEG must be re-encoded; the pixel
+  // codecs refuse Bits Allocated 1, and the sub-operation used to fail with "Cannot transcode instance".
+  const f = await fixture();
+  try {
+    await storeAll(f);
+    const seg = buildBinarySegmentation({ studyInstanceUid: f.slices[0]!.studyInstanceUid, patientId: 'PID-DCMTK', rows: 20, columns: 24, frames: 4 });
+    await f.node.archive.ingest.ingest([seg.bytes], { kind: 'import' });
+    const got = mkdtempSync(join(f.work, 'got-'));
+    const get = await run('getscu', ['-v', '-S', '-od', got, '-k', 'QueryRetrieveLevel=STUDY', '-k', `StudyInstanceUID=${seg.studyInstanceUid}`, ...scu(f.node)]);
+    assert.equal(get.code, 0, get.out);
+    assert.match(get.out, /Number of Completed Suboperations\s*:\s*5/, get.out);
+    assert.match(get.out, /Number of Failed Suboperations\s*:\s*0/, get.out);
+    const segFile = readdirSync(got).find((name) => name.includes(seg.sopInstanceUid));
+    assert.ok(segFile, `the SEG arrived: ${readdirSync(got).join(', ')}`);
+    const text = await dump(join(got, segFile), '0002,0010', '0028,0100', '0062,0001');
+    assert.match(text, /LittleEndianExplicit/);
+    assert.match(text, /\(0028,0100\) US 1/);
+    assert.match(text, /BINARY/);
+    const parsed = await readPart10([readFileSync(join(got, segFile))]);
+    const bytes = readFileSync(join(got, segFile)).subarray(parsed.pixelData!.offset, parsed.pixelData!.offset + parsed.pixelData!.length);
+    assert.deepEqual(new Uint8Array(bytes), seg.pixelData);
   } finally {
     await f.close();
   }

@@ -20,6 +20,7 @@ interface DicomImageLike {
 }
 interface Logger {
   setLevel(level: string): void;
+  getLogger(name: string): Logger;
 }
 
 // These packages ship CommonJS bundles (and dcmjs no types): loaded through require with the narrow shapes above.
@@ -44,7 +45,8 @@ const dcmjs = require('dcmjs') as {
 };
 
 // The libraries log every private tag they cannot name; a worker has no one to tell.
-for (const log of [codecs.log, imaging.log, dcmjs.log]) log.setLevel('silent');
+// dcmjs's validation logger (implicit VR tags of ambiguous VR) was made before the root level changes and keeps its own.
+for (const log of [codecs.log, imaging.log, dcmjs.log, dcmjs.log.getLogger('validation.dcmjs')]) log.setLevel('silent');
 // Worker start-up: the WebAssembly modules load once per worker thread, before the first task. (Not a top-level
 // await: piscina may load this file through require(), which refuses modules with top-level await.)
 const ready = Promise.all([codecs.NativeCodecs.initializeAsync(), imaging.NativePixelDecoder.initializeAsync()]);
@@ -105,15 +107,32 @@ const DECODE_AS: Readonly<Record<string, string>> = {
   '1.2.840.10008.1.2.4.51': '1.2.840.10008.1.2.4.70',
 };
 
+/**
+ * Little endian native syntaxes. Between them only the element encoding changes: the pixel bytes are the same, so
+ * no pixel codec runs. dcmjs-codecs re-encodes native pixel data only for 8 and 16 bits allocated and refuses the
+ * rest, which made 1-bit Segmentations (and 32-bit images) stored in Implicit VR Little Endian unsendable to a
+ * C-GET requestor that accepted only Explicit VR Little Endian (conformance check H1).
+ */
+const NATIVE_LITTLE_ENDIAN: ReadonlySet<string> = new Set(['1.2.840.10008.1.2', '1.2.840.10008.1.2.1', '1.2.840.10008.1.2.1.99']);
+/** What the worker writes without a codec: the two uncompressed little endian syntaxes. */
+const NATIVE_LITTLE_ENDIAN_TARGETS: ReadonlySet<string> = new Set(['1.2.840.10008.1.2', '1.2.840.10008.1.2.1']);
+
 /** Runs one codec task. */
 export default async function run(task: CodecTask): Promise<CodecResult> {
   await ready;
   switch (task.kind) {
     case 'transcode-instance': {
       let transcoder = new codecs.Transcoder(arrayBufferOf(task.part10));
-      const decodeAs = DECODE_AS[transcoder.getTransferSyntaxUid()];
-      if (decodeAs) transcoder = new codecs.Transcoder(transcoder.getElements(), decodeAs);
-      transcoder.transcode(task.targetTransferSyntaxUid, task.parameters ?? {});
+      const stored = transcoder.getTransferSyntaxUid();
+      const target = task.targetTransferSyntaxUid;
+      if (NATIVE_LITTLE_ENDIAN.has(stored) && NATIVE_LITTLE_ENDIAN_TARGETS.has(target)) {
+        // The elements as read, written again in the target's element encoding.
+        transcoder = new codecs.Transcoder(transcoder.getElements(), target);
+      } else {
+        const decodeAs = DECODE_AS[stored];
+        if (decodeAs) transcoder = new codecs.Transcoder(transcoder.getElements(), decodeAs);
+        transcoder.transcode(target, task.parameters ?? {});
+      }
       // Stored values are sent as they were received, even those that break a VR's length rule (old files write
       // dates as 1996.02.16): a retrieve must not fail on what ingest accepted.
       return { kind: 'transcode-instance', dataset: new Uint8Array(transcoder.getDicomDataset({ allowInvalidVRLength: true })) };

@@ -2,7 +2,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ExplicitVrLittleEndian, readPart10 } from '@atrium/dicom';
@@ -49,6 +49,42 @@ test('TranscoderPool - JPEG lossless (SV1 and any predictor), JPEG extended 12-b
       execFileSync(tool, ['+te', file, reference], { stdio: 'ignore' });
       assert.deepEqual(await pixels(ours), await pixels(readFileSync(reference)), `${ts}: pixels equal ${tool}'s`);
     }
+  } finally {
+    rmSync(scratch, { recursive: true, force: true });
+    await pool.close();
+    await archive.cleanup();
+  }
+});
+
+const segmentation = '/work/shared/testdata/dev/highdicom/seg_image_ct_binary.dcm';
+
+test('TranscoderPool - the corpus 1-bit Segmentation (Implicit VR Little Endian) re-encoded in Explicit VR Little Endian equals DCMTK dcmconv +te (regression: C-GET conformance H1)', {
+  skip: (!existsSync(segmentation) && `corpus file ${segmentation} absent`) || (!hasDcmtk && 'DCMTK absent'),
+}, async () => {
+  const archive = await openTestArchive();
+  const pool = new TranscoderPool({ store: archive.store, maxThreads: 1 });
+  const scratch = mkdtempSync(join(tmpdir(), 'atrium-transcode-'));
+  try {
+    const result = await archive.ingest.ingest([readFileSync(segmentation)], { kind: 'import' });
+    const meta = (await archive.archive.getInstanceMetadata(result.sopInstanceUid))!;
+    const out = await pool.transcode(meta, [ExplicitVrLittleEndian]);
+    const chunks: Buffer[] = [];
+    for await (const c of out.stream) chunks.push(c as Buffer);
+    const ours = join(scratch, 'ours.dcm');
+    writeFileSync(ours, Buffer.concat(chunks));
+    const reference = join(scratch, 'dcmconv.dcm');
+    execFileSync('dcmconv', ['+te', segmentation, reference], { stdio: 'ignore' });
+    assert.equal((await readPart10([readFileSync(ours)])).transferSyntaxUid, ExplicitVrLittleEndian);
+    assert.deepEqual(await pixels(readFileSync(ours)), await pixels(readFileSync(reference)));
+    // Every element with the same VR and value. How sequence lengths are encoded may differ, and dcmjs writes
+    // decimal strings back from their numbers ('1.000000' becomes '1'): DS values are compared as numbers.
+    const elements = (path: string) =>
+      execFileSync('dcmdump', ['-q', '+L', path], { encoding: 'utf8' })
+        .split('\n')
+        .filter((line) => /^\s*\([0-9a-f]{4},[0-9a-f]{4}\)/.test(line) && !/^\s*\((fffe|0002),/.test(line))
+        .map((line) => line.replace(/\s*#.*$/, '').replace(/Sequence with (explicit|undefined) length/, 'Sequence'))
+        .map((line) => line.replace(/^(\s*\(....,....\) DS )\[(.*)\]$/, (_, head: string, v: string) => `${head}${v.split('\\').map(Number).join('\\')}`));
+    assert.deepEqual(elements(ours), elements(reference));
   } finally {
     rmSync(scratch, { recursive: true, force: true });
     await pool.close();

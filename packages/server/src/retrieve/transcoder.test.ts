@@ -9,6 +9,7 @@ import { pixelModuleOf } from './pixel-module.js';
 import { renderFrame } from './render.js';
 import { chooseTransferSyntax } from './transfer-syntax-support.js';
 import { TranscodeError } from './errors.js';
+import { buildBinarySegmentation } from './test-support.js';
 
 async function readAll(stream: AsyncIterable<unknown>): Promise<Buffer> {
   const parts: Buffer[] = [];
@@ -105,6 +106,44 @@ test('renderFrame - renders a CT slice with a window to PNG and JPEG of the view
     assert.equal(jpegInfo.width, 16);
     assert.equal(jpegInfo.height, 16);
     await assert.rejects(renderFrame(pool, archive.store, meta, 1, { mediaType: 'image/png' }), /it has 1 frames/);
+  } finally {
+    await pool.close();
+    await archive.cleanup();
+  }
+});
+
+test('TranscoderPool - a 1-bit Segmentation in Implicit VR Little Endian is sent in Explicit VR Little Endian, pixel bytes unchanged (regression: C-GET conformance H1)', async () => {
+  // dcmjs-codecs refuses to re-encode native pixel data of Bits Allocated 1, so a getscu that accepted only Explicit
+  // VR Little Endian for Segmentation Storage received every instance of the study but the SEG.
+  const archive = await openTestArchive();
+  const pool = new TranscoderPool({ store: archive.store, maxThreads: 1 });
+  try {
+    const seg = buildBinarySegmentation({ rows: 10, columns: 12, frames: 3 });
+    await archive.ingest.ingest([seg.bytes], { kind: 'import' });
+    const meta = (await archive.archive.getInstanceMetadata(seg.sopInstanceUid))!;
+    assert.equal(meta.transferSyntaxUid, ImplicitVrLittleEndian);
+    for (const form of ['part10', 'dataset'] as const) {
+      const out = await pool.transcode(meta, [ExplicitVrLittleEndian], { form });
+      assert.equal(out.transferSyntaxUid, ExplicitVrLittleEndian);
+      assert.equal(out.transcoded, true);
+      const bytes = await readAll(out.stream);
+      assert.equal(bytes.length, out.size);
+      const parsed = form === 'part10' ? await readPart10([bytes]) : await readPart10([bytes], { format: 'dataset', transferSyntaxUid: ExplicitVrLittleEndian });
+      assert.equal(parsed.dataset['00080018']?.Value?.[0], seg.sopInstanceUid);
+      assert.equal(parsed.dataset['00280100']?.Value?.[0], 1);
+      assert.equal(parsed.dataset['00620001']?.Value?.[0], 'BINARY');
+      assert.equal(parsed.pixelData?.encapsulated, false);
+      assert.deepEqual(bytes.subarray(parsed.pixelData!.offset, parsed.pixelData!.offset + parsed.pixelData!.length), Buffer.from(seg.pixelData));
+      if (form === 'part10') assert.equal(parsed.transferSyntaxUid, ExplicitVrLittleEndian);
+    }
+    // And back: Explicit to Implicit keeps the bytes too.
+    const explicit = buildBinarySegmentation({ transferSyntaxUid: ExplicitVrLittleEndian, seed: 2 });
+    await archive.ingest.ingest([explicit.bytes], { kind: 'import' });
+    const explicitMeta = (await archive.archive.getInstanceMetadata(explicit.sopInstanceUid))!;
+    const implicit = await readAll((await pool.transcode(explicitMeta, [ImplicitVrLittleEndian])).stream);
+    const parsed = await readPart10([implicit]);
+    assert.equal(parsed.transferSyntaxUid, ImplicitVrLittleEndian);
+    assert.deepEqual(implicit.subarray(parsed.pixelData!.offset, parsed.pixelData!.offset + parsed.pixelData!.length), Buffer.from(explicit.pixelData));
   } finally {
     await pool.close();
     await archive.cleanup();
