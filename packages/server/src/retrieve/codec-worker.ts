@@ -114,6 +114,7 @@ const DECODE_AS: Readonly<Record<string, string>> = {
  * C-GET requestor that accepted only Explicit VR Little Endian (conformance check H1).
  */
 const NATIVE_LITTLE_ENDIAN: ReadonlySet<string> = new Set(['1.2.840.10008.1.2', '1.2.840.10008.1.2.1', '1.2.840.10008.1.2.1.99']);
+const EXPLICIT_VR_LITTLE_ENDIAN = '1.2.840.10008.1.2.1';
 /** What the worker writes without a codec: the two uncompressed little endian syntaxes. */
 const NATIVE_LITTLE_ENDIAN_TARGETS: ReadonlySet<string> = new Set(['1.2.840.10008.1.2', '1.2.840.10008.1.2.1']);
 
@@ -150,7 +151,17 @@ export default async function run(task: CodecTask): Promise<CodecResult> {
       };
     }
     case 'render': {
-      const image = new imaging.DicomImage(elementsOf(task.module, [task.frame]), task.transferSyntaxUid);
+      let elements = elementsOf(task.module, [task.frame]);
+      let transferSyntaxUid = task.transferSyntaxUid;
+      if (!NATIVE_LITTLE_ENDIAN.has(transferSyntaxUid)) {
+        // Decoded first by dcmjs-codecs, the decoder checked against DCMTK: dcmjs-imaging's own decoders read
+        // colour RLE frames as interleaved when they are planar, rendering colour clips wrong.
+        const decoder = new codecs.Transcoder(elements, DECODE_AS[transferSyntaxUid] ?? transferSyntaxUid);
+        decoder.transcode(EXPLICIT_VR_LITTLE_ENDIAN);
+        elements = decoder.getElements();
+        transferSyntaxUid = EXPLICIT_VR_LITTLE_ENDIAN;
+      }
+      const image = new imaging.DicomImage(elements, transferSyntaxUid);
       const windowLevel = task.window ? new imaging.WindowLevel(task.window.width, task.window.center) : undefined;
       const rendered = image.render({ frame: 0, ...(windowLevel ? { windowLevel } : {}) });
       return { kind: 'render', width: rendered.width, height: rendered.height, rgba: new Uint8Array(rendered.pixels) };

@@ -259,3 +259,67 @@ test('WADO-RS rendered and thumbnail - JPEG/PNG of an instance, a frame, a serie
     await server.close();
   }
 });
+
+test('WADO-RS rendered frames - /frames/{n}/rendered shows frame n, /rendered of a multi-frame instance frame 1; native and RLE colour clips', async () => {
+  const server = await openTestServer();
+  try {
+    const native = buildUltrasoundClip({ frames: 4, rows: 24, columns: 32, seed: 9, photometricInterpretation: 'RGB' });
+    const rle = buildUltrasoundClip({ frames: 4, rows: 24, columns: 32, seed: 9, photometricInterpretation: 'RGB', transferSyntaxUid: RleLossless });
+    const nativeBytes = await bytesOf(native);
+    await server.archive.ingest.ingest([nativeBytes], { kind: 'import' });
+    await server.archive.ingest.ingest([await bytesOf(rle)], { kind: 'import' });
+    const pixels = await nativePixels(nativeBytes);
+    const frameSize = 24 * 32 * 3;
+    const frame = (n: number) => pixels.subarray((n - 1) * frameSize, n * frameSize);
+    /** The RGB samples of a rendered PNG (RGB without a VOI transform renders as stored). */
+    const rgbOf = async (png: Buffer) => {
+      const { data, info } = await sharp(png).raw().toBuffer({ resolveWithObject: true });
+      assert.deepEqual([info.width, info.height], [32, 24]);
+      const out = Buffer.alloc(info.width * info.height * 3);
+      for (let i = 0; i < info.width * info.height; i++) data.copy(out, i * 3, i * info.channels, i * info.channels + 3);
+      return out;
+    };
+    for (const clip of [native, rle]) {
+      const base = `/dicom-web/studies/${clip.studyInstanceUid}/series/${clip.seriesInstanceUid}/instances/${clip.sopInstanceUid}`;
+      for (const n of [1, 2, 4]) {
+        const res = await server.app.inject({ url: `${base}/frames/${n}/rendered`, headers: { accept: 'image/png' } });
+        assert.equal(res.statusCode, 200);
+        assert.deepEqual(await rgbOf(res.rawPayload), frame(n), `frame ${n} of the ${clip === rle ? 'RLE' : 'native'} clip`);
+      }
+      assert.notDeepEqual(frame(2), frame(4), 'the frames differ, so the comparison above tells them apart');
+      const whole = await server.app.inject({ url: `${base}/rendered`, headers: { accept: 'image/png' } });
+      assert.deepEqual(await rgbOf(whole.rawPayload), frame(1), 'a rendered multi-frame instance is its first frame');
+      const list = await server.app.inject({ url: `${base}/frames/3,1/rendered`, headers: { accept: 'multipart/related; type="image/png"' } });
+      const parts = await readMultipartResponse(list.headers['content-type'] as string, list.rawPayload);
+      assert.deepEqual(await Promise.all(parts.map((p) => rgbOf(p.body))), [frame(3), frame(1)]);
+      assert.equal((await server.app.inject({ url: `${base}/frames/5/rendered` })).statusCode, 404);
+    }
+  } finally {
+    await server.close();
+  }
+});
+
+test('WADO-RS rendered frames - window, viewport and quality apply to the frame asked', async () => {
+  const { server, us } = await fixture();
+  try {
+    const base = `/dicom-web/studies/${us.studyInstanceUid}/series/${us.seriesInstanceUid}/instances/${us.sopInstanceUid}/frames/3`;
+    const grey = async (url: string) => (await sharp((await server.app.inject({ url, headers: { accept: 'image/png' } })).rawPayload).raw().toBuffer({ resolveWithObject: true }));
+    const plain = await grey(`${base}/rendered`);
+    assert.ok(Math.max(...plain.data.filter((_, i) => i % plain.info.channels === 0)) > 0, 'frame 3 has signal');
+    const black = await grey(`${base}/rendered?window=10000,10`);
+    assert.equal(Math.max(...black.data.filter((_, i) => i % black.info.channels === 0)), 0, 'a window above every value renders black');
+    const white = await grey(`${base}/rendered?window=-10000,10`);
+    assert.equal(Math.min(...white.data.filter((_, i) => i % white.info.channels === 0)), 255, 'a window below every value renders white');
+    const small = await grey(`${base}/rendered?viewport=16,16`);
+    assert.deepEqual([small.info.width, small.info.height], [16, 12], 'fit inside 16x16, aspect kept');
+    const region = await grey(`${base}/rendered?viewport=8,8,0,0,16,16`);
+    assert.deepEqual([region.info.width, region.info.height], [8, 8], 'a 16x16 source region scaled to 8x8');
+    const low = await server.app.inject({ url: `${base}/rendered?quality=5`, headers: { accept: 'image/jpeg' } });
+    const high = await server.app.inject({ url: `${base}/rendered?quality=100`, headers: { accept: 'image/jpeg' } });
+    assert.ok(low.rawPayload.length < high.rawPayload.length, `quality 5 (${low.rawPayload.length} bytes) smaller than 100 (${high.rawPayload.length})`);
+    assert.equal((await server.app.inject({ url: `${base}/rendered?window=40` })).statusCode, 400);
+    assert.equal((await server.app.inject({ url: `${base}/rendered?viewport=0,10` })).statusCode, 400);
+  } finally {
+    await server.close();
+  }
+});
