@@ -2,30 +2,46 @@ import { useEffect, useMemo, useRef, useState, type ReactNode } from 'react';
 import type { JsonDataset } from './cine.js';
 import type { CardioItem } from './echo-layout.js';
 import { firstPartBody } from './frames.js';
-import { caliper, decodeMultiplexGroup, ECG_PAPER, sampleAtX, waveformAnnotations, waveformGroups, waveformLayout, type EcgPanel, type MultiplexGroup } from './waveform.js';
+import {
+  caliper,
+  channelStatistics,
+  decodeMultiplexGroup,
+  ECG_PAPER,
+  sampleAtX,
+  verticalScale,
+  waveformAnnotations,
+  waveformGroups,
+  waveformLayout,
+  waveformPages,
+  type EcgPanel,
+  type MultiplexGroup,
+} from './waveform.js';
 
 /** Screen pixels per mm at zoom 1 (about 25 mm/s on a 96 dpi screen at 100 %). */
 const BASE_PX_PER_MM = 4;
 const ROW_MM = 30;
 const ZOOMS = [1, 2, 5] as const;
 
-async function loadGroup(studyInstanceUid: string, item: CardioItem): Promise<MultiplexGroup> {
+/** Every multiplex group of the object, each from its own bulk data (or inline bytes), decoded. */
+async function loadGroups(studyInstanceUid: string, item: CardioItem): Promise<MultiplexGroup[]> {
   const groups = waveformGroups(item.metadata);
-  // Prefer the ECG group of highest rate (the rhythm group of a 12-lead object is first).
-  const group = groups[0];
-  if (!group) throw new Error('Cannot show the waveform: the object has no Waveform Sequence');
-  let bytes: Uint8Array;
-  if (group.inline) {
-    bytes = Uint8Array.from(atob(group.inline), (c) => c.charCodeAt(0));
-  } else if (group.bulkDataUri) {
-    const url = new URL(group.bulkDataUri, `${location.origin}/dicom-web/studies/${studyInstanceUid}/series/${item.seriesInstanceUid}/instances/${item.sopInstanceUid}/`);
-    const response = await fetch(url, { headers: { accept: 'multipart/related; type="application/octet-stream"' } });
-    if (!response.ok) throw new Error(`Cannot load the waveform data: HTTP ${response.status}`);
-    bytes = firstPartBody(new Uint8Array(await response.arrayBuffer()), response.headers.get('content-type') ?? '');
-  } else {
-    throw new Error('Cannot show the waveform: Waveform Data has neither bulk data nor inline bytes');
-  }
-  return decodeMultiplexGroup(group.item, bytes);
+  if (groups.length === 0) throw new Error('Cannot show the waveform: the object has no Waveform Sequence');
+  return Promise.all(
+    groups.map(async (group, index) => {
+      let bytes: Uint8Array;
+      if (group.inline) {
+        bytes = Uint8Array.from(atob(group.inline), (c) => c.charCodeAt(0));
+      } else if (group.bulkDataUri) {
+        const url = new URL(group.bulkDataUri, `${location.origin}/dicom-web/studies/${studyInstanceUid}/series/${item.seriesInstanceUid}/instances/${item.sopInstanceUid}/`);
+        const response = await fetch(url, { headers: { accept: 'multipart/related; type="application/octet-stream"' } });
+        if (!response.ok) throw new Error(`Cannot load the data of waveform group ${index + 1}: HTTP ${response.status}`);
+        bytes = firstPartBody(new Uint8Array(await response.arrayBuffer()), response.headers.get('content-type') ?? '');
+      } else {
+        throw new Error(`Cannot show waveform group ${index + 1}: Waveform Data has neither bulk data nor inline bytes`);
+      }
+      return decodeMultiplexGroup(group.item, bytes);
+    }),
+  );
 }
 
 interface CaliperPoint {
@@ -33,13 +49,23 @@ interface CaliperPoint {
   sample: number;
 }
 
+const fixed = (v: number, unit: string): string => v.toFixed(unit === 'mV' ? 2 : 1);
+
+function groupTitle(group: MultiplexGroup, index: number): string {
+  return `${group.label || `Group ${index + 1}`} · ${group.channels.length} ch · ${group.samplingFrequency} Hz · ${(group.numberOfSamples / group.samplingFrequency).toFixed(1)} s`;
+}
+
 /**
- * A waveform on ECG paper (25 mm/s, 10 mm/mV): the 3x4 layout and a lead II rhythm strip for a 12-lead ECG, one
- * row per channel otherwise; zoom; a caliper from two clicks giving the interval in ms and the amplitude in mV
- * (arrow keys move the last point one sample); the stored measurements and fiducial markers.
+ * A waveform on ECG paper (25 mm/s): the 3x4 layout and a lead II rhythm strip for a 12-lead group, one row per
+ * channel otherwise, electrical channels at 10 mm/mV and others (pressures) on a labelled scale in their own
+ * units; every multiplex group of the object, chosen with buttons, in pages of 10 s; zoom; a caliper from two
+ * clicks giving the interval in ms and the amplitude (arrow keys move the last point one sample); each channel's
+ * lowest, highest and mean value; the stored measurements and fiducial markers.
  */
 export function EcgView({ studyInstanceUid, item }: { studyInstanceUid: string; item: CardioItem }): ReactNode {
-  const [group, setGroup] = useState<MultiplexGroup | undefined>();
+  const [groups, setGroups] = useState<MultiplexGroup[] | undefined>();
+  const [groupIndex, setGroupIndex] = useState(0);
+  const [page, setPage] = useState(0);
   const [error, setError] = useState<string | undefined>();
   const [zoom, setZoom] = useState<number>(1);
   const [points, setPoints] = useState<CaliperPoint[]>([]);
@@ -47,13 +73,19 @@ export function EcgView({ studyInstanceUid, item }: { studyInstanceUid: string; 
   const annotations = useMemo(() => waveformAnnotations(item.metadata as JsonDataset), [item]);
 
   useEffect(() => {
-    setGroup(undefined);
+    setGroups(undefined);
+    setGroupIndex(0);
+    setPage(0);
     setError(undefined);
-    loadGroup(studyInstanceUid, item).then(setGroup, (e: unknown) => setError(e instanceof Error ? e.message : String(e)));
+    loadGroups(studyInstanceUid, item).then(setGroups, (e: unknown) => setError(e instanceof Error ? e.message : String(e)));
   }, [studyInstanceUid, item]);
+  useEffect(() => setPoints([]), [groupIndex, page]);
 
+  const group = groups?.[groupIndex];
+  const pages = group ? waveformPages(group) : 1;
   const pxPerMm = BASE_PX_PER_MM * zoom;
-  const layout = group && waveformLayout(group);
+  const layout = useMemo(() => group && waveformLayout(group, page), [group, page]);
+  const scales = useMemo(() => group?.channels.map((c) => verticalScale(c, ROW_MM)), [group]);
   const fs = group?.samplingFrequency ?? 1;
   const samplePx = (ECG_PAPER.mmPerSecond * pxPerMm) / fs;
   const panelWidth = layout ? layout.panelSamples * samplePx : 0;
@@ -61,15 +93,16 @@ export function EcgView({ studyInstanceUid, item }: { studyInstanceUid: string; 
   const rowHeight = ROW_MM * pxPerMm;
   const height = layout ? Math.ceil(rowHeight * layout.rows) : 0;
   const panelX = (p: EcgPanel): number => p.column * panelWidth;
-  const valueAt = (point: CaliperPoint): number => {
+  const channelOf = (point: CaliperPoint) => {
     const p = layout?.panels[point.panel];
-    return (p && group?.channels[p.channel]?.values[point.sample]) ?? 0;
+    return p ? group?.channels[p.channel] : undefined;
   };
+  const valueAt = (point: CaliperPoint): number => channelOf(point)?.values[point.sample] ?? 0;
 
   useEffect(() => {
     const canvas = canvasRef.current;
     const ctx = canvas?.getContext('2d');
-    if (!canvas || !ctx || !group || !layout) return;
+    if (!canvas || !ctx || !group || !layout || !scales) return;
     ctx.fillStyle = '#fff8f5';
     ctx.fillRect(0, 0, width, height);
     for (let mm = 0; mm * pxPerMm <= Math.max(width, height); mm++) {
@@ -83,29 +116,53 @@ export function EcgView({ studyInstanceUid, item }: { studyInstanceUid: string; 
       ctx.lineTo(width, at);
       ctx.stroke();
     }
-    ctx.strokeStyle = '#111';
-    ctx.lineWidth = 1.2;
-    ctx.fillStyle = '#111';
-    ctx.font = `${Math.max(11, 3 * pxPerMm)}px system-ui`;
+    const fontPx = Math.max(11, 3 * pxPerMm);
+    ctx.font = `${fontPx}px system-ui`;
     for (const p of layout.panels) {
       const channel = group.channels[p.channel];
+      const scale = scales[p.channel];
       const x0 = panelX(p);
-      const baseline = p.row * rowHeight + rowHeight / 2;
-      ctx.fillText(p.label, x0 + 4, p.row * rowHeight + 3.5 * pxPerMm);
-      if (!channel) continue;
+      const middle = p.row * rowHeight + rowHeight / 2;
+      const y = (value: number): number => (scale ? middle - ((value - scale.centre) / scale.unitsPerMm) * pxPerMm : middle);
+      if (!channel || !scale) {
+        ctx.fillStyle = '#111';
+        ctx.fillText(p.label, x0 + 4, p.row * rowHeight + 3.5 * pxPerMm);
+        continue;
+      }
+      // A scale in the channel's own units where ECG paper's 10 mm/mV does not apply, labelled at the left edge
+      // (the right edge may be scrolled out of view); the channel's name follows the labels.
+      ctx.fillStyle = '#2060c0';
+      ctx.strokeStyle = 'rgb(32 96 192 / 35%)';
+      ctx.lineWidth = 1;
+      ctx.textBaseline = 'middle';
+      let labelsWidth = 0;
+      for (const t of scale.ticks) {
+        const ty = Math.round(y(t)) + 0.5;
+        ctx.beginPath();
+        ctx.moveTo(x0, ty);
+        ctx.lineTo(x0 + panelWidth, ty);
+        ctx.stroke();
+        ctx.fillText(String(t), x0 + 4, ty);
+        labelsWidth = Math.max(labelsWidth, ctx.measureText(String(t)).width);
+      }
+      ctx.textBaseline = 'alphabetic';
+      ctx.fillStyle = '#111';
+      ctx.fillText(channel.unit !== 'mV' ? `${p.label} (${channel.unit})` : p.label, x0 + 4 + (labelsWidth > 0 ? labelsWidth + 8 : 0), p.row * rowHeight + 3.5 * pxPerMm);
+      ctx.strokeStyle = '#111';
+      ctx.lineWidth = 1.2;
       ctx.beginPath();
       for (let s = p.startSample; s < p.endSample; s++) {
         const x = x0 + (s - p.startSample) * samplePx;
-        const y = baseline - channel.values[s]! * ECG_PAPER.mmPerMillivolt * pxPerMm;
-        if (s === p.startSample) ctx.moveTo(x, y);
-        else ctx.lineTo(x, y);
+        if (s === p.startSample) ctx.moveTo(x, y(channel.values[s]!));
+        else ctx.lineTo(x, y(channel.values[s]!));
       }
       ctx.stroke();
     }
-    // Stored fiducial markers under the rhythm strip (12-lead) or the first row.
+    // The stored fiducial markers of this group, under the rhythm strip (12-lead) or the first row.
     const strip = layout.panels[layout.twelveLead ? 12 : 0]!;
     ctx.fillStyle = '#2060c0';
     for (const a of annotations) {
+      if (a.group !== groupIndex + 1) continue;
       for (const s of a.samples) {
         if (s < strip.startSample || s >= strip.endSample) continue;
         const x = panelX(strip) + (s - strip.startSample) * samplePx;
@@ -123,7 +180,7 @@ export function EcgView({ studyInstanceUid, item }: { studyInstanceUid: string; 
       ctx.lineTo(x, (p.row + 1) * rowHeight);
       ctx.stroke();
     }
-  }, [group, layout, width, height, pxPerMm, rowHeight, samplePx, panelWidth, points, annotations]);
+  }, [group, groupIndex, layout, scales, width, height, pxPerMm, rowHeight, samplePx, panelWidth, points, annotations]);
 
   useEffect(() => {
     const onKey = (event: KeyboardEvent) => {
@@ -142,18 +199,60 @@ export function EcgView({ studyInstanceUid, item }: { studyInstanceUid: string; 
   }, [layout]);
 
   if (error) return <p className="error" role="alert">{error}</p>;
-  if (!group || !layout) return <p className="muted">Loading waveform…</p>;
+  if (!groups || !group || !layout) return <p className="muted">Loading waveform…</p>;
 
-  const reading = points.length === 2 ? caliper({ sample: points[0]!.sample, mv: valueAt(points[0]!) }, { sample: points[1]!.sample, mv: valueAt(points[1]!) }, fs) : undefined;
-  const unit = group.channels[layout.panels[points[0]?.panel ?? 0]?.channel ?? 0]?.unit ?? 'mV';
+  const [a, b] = points;
+  const unitA = a && channelOf(a)?.unit;
+  const unitB = b && channelOf(b)?.unit;
+  const reading = a && b ? caliper({ sample: a.sample, mv: valueAt(a) }, { sample: b.sample, mv: valueAt(b) }, fs) : undefined;
+  const pageStart = layout.panels[0]!.startSample;
+  const pageEnd = layout.panels[layout.panels.length - 1]!.endSample;
+  const electrical = group.channels.every((c) => c.unit === 'mV');
+  const channelName = (annotationChannel: number): string => (annotationChannel > 0 ? `${group.channels[annotationChannel - 1]?.label ?? `channel ${annotationChannel}`}: ` : '');
+  let caliperText = 'Click two points for a caliper (← → move the last point by one sample)';
+  if (reading && unitA && unitB) {
+    const amplitude = unitA === unitB ? ` · ${fixed(reading.amplitudeMv, unitA)} ${unitA}` : '';
+    caliperText = `${reading.intervalMs.toFixed(0)} ms${amplitude} · ${reading.rateBpm.toFixed(0)} /min · ${fixed(valueAt(a), unitA)} → ${fixed(valueAt(b!), unitB)}`;
+  } else if (a && unitA) {
+    caliperText = `${fixed(valueAt(a), unitA)} ${unitA} at ${((a.sample * 1000) / fs).toFixed(0)} ms: click a second point`;
+  }
 
   return (
     <section className="cardio-ecg" data-testid="ecg-view">
+      {groups.length > 1 && (
+        <div className="cardio-controls" role="group" aria-label="Multiplex group">
+          {groups.map((g, i) => (
+            <button
+              key={i}
+              type="button"
+              aria-pressed={i === groupIndex}
+              data-testid="waveform-group"
+              onClick={() => {
+                setGroupIndex(i);
+                setPage(0);
+              }}
+            >
+              {groupTitle(g, i)}
+            </button>
+          ))}
+        </div>
+      )}
       <div className="cardio-controls">
         <strong>{group.label || 'Waveform'}</strong>
         <span className="muted">
-          {group.channels.length} channels · {fs} Hz · {(group.numberOfSamples / fs).toFixed(1)} s · 25 mm/s, 10 mm/mV
+          {group.channels.length} channels · {fs} Hz · {(group.numberOfSamples / fs).toFixed(1)} s · 25 mm/s{electrical ? ', 10 mm/mV' : ', 10 mm/mV for ECG, labelled scales for the rest'}
         </span>
+        {pages > 1 && (
+          <span data-testid="waveform-page" data-page={page}>
+            <button type="button" disabled={page === 0} onClick={() => setPage(page - 1)} data-testid="waveform-page-prev">
+              ◀ 10 s
+            </button>{' '}
+            {(pageStart / fs).toFixed(0)}-{(pageEnd / fs).toFixed(0)} s of {(group.numberOfSamples / fs).toFixed(0)} s{' '}
+            <button type="button" disabled={page >= pages - 1} onClick={() => setPage(page + 1)} data-testid="waveform-page-next">
+              10 s ▶
+            </button>
+          </span>
+        )}
         <label>
           Zoom{' '}
           <select value={zoom} onChange={(e) => setZoom(Number(e.target.value))} data-testid="ecg-zoom">
@@ -167,10 +266,15 @@ export function EcgView({ studyInstanceUid, item }: { studyInstanceUid: string; 
         <button type="button" onClick={() => setPoints([])}>
           Clear caliper
         </button>
-        <span data-testid="ecg-caliper" data-interval-ms={reading?.intervalMs ?? ''} data-amplitude={reading?.amplitudeMv ?? ''}>
-          {reading
-            ? `${reading.intervalMs.toFixed(0)} ms · ${reading.amplitudeMv.toFixed(2)} ${unit} · ${reading.rateBpm.toFixed(0)} /min`
-            : 'Click two points for a caliper (← → move the last point by one sample)'}
+        <span
+          data-testid="ecg-caliper"
+          data-interval-ms={reading?.intervalMs ?? ''}
+          data-amplitude={reading && unitA === unitB ? reading.amplitudeMv : ''}
+          data-value-a={a ? valueAt(a) : ''}
+          data-value-b={b ? valueAt(b) : ''}
+          data-unit-a={unitA ?? ''}
+        >
+          {caliperText}
         </span>
       </div>
       <div className="cardio-ecg-scroll">
@@ -183,6 +287,7 @@ export function EcgView({ studyInstanceUid, item }: { studyInstanceUid: string; 
           data-sampling-frequency={fs}
           data-row-height={rowHeight}
           data-panel-width={panelWidth}
+          data-start-sample={pageStart}
           onClick={(event) => {
             const rect = event.currentTarget.getBoundingClientRect();
             const x = event.clientX - rect.left;
@@ -197,16 +302,43 @@ export function EcgView({ studyInstanceUid, item }: { studyInstanceUid: string; 
           }}
         />
       </div>
+      <table className="cardio-channels" data-testid="waveform-channels">
+        <thead>
+          <tr>
+            <th>Channel</th>
+            <th>Unit</th>
+            <th>Lowest</th>
+            <th>Highest</th>
+            <th>Mean</th>
+          </tr>
+        </thead>
+        <tbody>
+          {group.channels.map((c, i) => {
+            const stats = channelStatistics(c.values, pageStart, pageEnd);
+            return (
+              <tr key={i} data-testid="waveform-channel" data-label={c.label} data-unit={c.unit} data-min={stats.min} data-max={stats.max} data-mean={stats.mean}>
+                <td>{c.label}</td>
+                <td>{c.unit}</td>
+                <td>{fixed(stats.min, c.unit)}</td>
+                <td>{fixed(stats.max, c.unit)}</td>
+                <td>{fixed(stats.mean, c.unit)}</td>
+              </tr>
+            );
+          })}
+        </tbody>
+      </table>
+      <p className="hint">Over the {((pageEnd - pageStart) / fs).toFixed(0)} s shown: for a pressure, highest and lowest are systolic and diastolic.</p>
       <h3>Stored measurements</h3>
       <ul className="cardio-annotations" data-testid="ecg-annotations">
         {annotations
-          .filter((a) => a.value !== undefined)
-          .map((a, i) => (
+          .filter((x) => x.value !== undefined)
+          .map((x, i) => (
             <li key={i}>
-              {a.label}: {a.value} {a.unit}
+              {x.group === groupIndex + 1 ? channelName(x.channel) : `group ${x.group}: `}
+              {x.label}: {x.value} {x.unit}
             </li>
           ))}
-        <li className="muted">{annotations.filter((a) => a.value === undefined).length} fiducial markers (blue ticks on the rhythm strip)</li>
+        <li className="muted">{annotations.filter((x) => x.value === undefined && x.group === groupIndex + 1).length} fiducial markers in this group (blue ticks under the {layout.twelveLead ? 'rhythm strip' : 'first row'})</li>
       </ul>
     </section>
   );

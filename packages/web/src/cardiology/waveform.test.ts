@@ -1,6 +1,20 @@
 import assert from 'node:assert/strict';
 import test from 'node:test';
-import { caliper, decodeMultiplexGroup, ecg3x4Layout, sampleAtX, waveformAnnotations, WaveformError, waveformLayout, type MultiplexGroup } from './waveform.js';
+import { buildEcg12Lead, buildHemodynamicWaveform, readPart10 } from '@atrium/dicom';
+import {
+  caliper,
+  channelStatistics,
+  decodeMultiplexGroup,
+  ecg3x4Layout,
+  sampleAtX,
+  verticalScale,
+  waveformAnnotations,
+  WaveformError,
+  waveformGroups,
+  waveformLayout,
+  waveformPages,
+  type MultiplexGroup,
+} from './waveform.js';
 import type { JsonDataset } from './cine.js';
 
 const v = (vr: string, ...Value: unknown[]) => ({ vr, Value });
@@ -27,7 +41,7 @@ test('decodeMultiplexGroup - de-interleaves channels and applies sensitivity, co
   assert.deepEqual([...group.channels[0]!.values], [1, -1, 0]);
   assert.equal(group.channels[0]!.unit, 'mV');
   assert.deepEqual([...group.channels[1]!.values], [11, 12, 7]);
-  assert.equal(group.channels[1]!.unit, 'mm[Hg]');
+  assert.equal(group.channels[1]!.unit, 'mmHg');
 });
 
 test('decodeMultiplexGroup - refuses data shorter than the group says', () => {
@@ -40,12 +54,14 @@ test('waveformAnnotations - reads measurements and 1-based sample markers', () =
     '0040B020': v(
       'SQ',
       { '0040A043': v('SQ', { '00080104': v('LO', 'QT duration, global') }), '0040A30A': v('DS', 400), '004008EA': v('SQ', { '00080100': v('SH', 'ms') }) },
-      { '00700006': v('ST', 'T end'), '0040A132': v('UL', 401) },
+      { '00700006': v('ST', 'T end'), '0040A132': v('UL', 401), '0040A0B0': v('US', 2, 0) },
+      { '0040A043': v('SQ', { '00080104': v('LO', 'Mean blood pressure') }), '0040A30A': v('DS', 93), '004008EA': v('SQ', { '00080100': v('SH', 'mm[Hg]') }), '0040A0B0': v('US', 1, 2) },
     ),
   });
   assert.deepEqual(ann, [
-    { label: 'QT duration, global', value: 400, unit: 'ms', samples: [] },
-    { label: 'T end', samples: [400] },
+    { label: 'QT duration, global', value: 400, unit: 'ms', samples: [], group: 1, channel: 0 },
+    { label: 'T end', samples: [400], group: 2, channel: 0 },
+    { label: 'Mean blood pressure', value: 93, unit: 'mmHg', samples: [], group: 1, channel: 2 },
   ]);
 });
 
@@ -75,4 +91,69 @@ test('waveformLayout - 12 leads take the 3x4 layout, a hemodynamic group one row
   const hemo = waveformLayout(group(['ECG II', 'Art pressure', 'PA pressure']));
   assert.deepEqual([hemo.twelveLead, hemo.rows, hemo.columnsPerRow, hemo.panelSamples], [false, 3, 1, 2500]);
   assert.deepEqual(hemo.panels.map((p) => [p.label, p.row, p.channel]), [['ECG II', 0, 0], ['Art pressure', 1, 1], ['PA pressure', 2, 2]]);
+});
+
+/** The object's multiplex groups decoded as the viewer does, from a Part 10 file read by Atrium's reader. */
+async function decodeAll(bytes: Uint8Array): Promise<{ dataset: JsonDataset; groups: MultiplexGroup[] }> {
+  const parsed = await readPart10([bytes]);
+  const dataset = parsed.dataset as JsonDataset;
+  const groups = waveformGroups(dataset).map((g) => {
+    // The bulk data URI is the element's path (the reader's default); the server serves that byte range.
+    const ref = parsed.bulkData.find((r) => r.path === g.bulkDataUri)!;
+    return decodeMultiplexGroup(g.item, bytes.subarray(ref.offset, ref.offset + ref.length!));
+  });
+  return { dataset, groups };
+}
+
+test('decodeMultiplexGroup - every multiplex group of an ECG, each at its own sampling frequency', async () => {
+  const ecg = buildEcg12Lead({ rhythmGroup: { leads: ['II', 'V1', 'V5'], samplingFrequency: 250, durationSeconds: 30 } });
+  const { dataset, groups } = await decodeAll(ecg.bytes);
+  assert.deepEqual(
+    groups.map((g) => [g.label, g.samplingFrequency, g.numberOfSamples, g.channels.map((c) => c.label).join(' ')]),
+    [
+      ['RHYTHM', 500, 5000, 'I II III aVR aVL aVF V1 V2 V3 V4 V5 V6'],
+      ['LONG RHYTHM', 250, 7500, 'II V1 V5'],
+    ],
+  );
+  // The same beat in both groups: lead II is at baseline at QRS onset and peaks near 1.2 mV in each.
+  const [rhythm, long] = groups as [MultiplexGroup, MultiplexGroup];
+  const beat500 = ecg.groups[0]!.beats[0]!;
+  const beat250 = ecg.groups[1]!.beats[0]!;
+  assert.equal(rhythm.channels[1]!.values[beat500.qrsOnset], 0);
+  assert.equal(long.channels[0]!.values[beat250.qrsOnset], 0);
+  const peak = (values: Float64Array, from: number, to: number) => Math.max(...values.subarray(from, to));
+  assert.ok(Math.abs(peak(rhythm.channels[1]!.values, beat500.qrsOnset, beat500.qrsEnd) - 1.2) < 0.05);
+  assert.ok(Math.abs(peak(long.channels[0]!.values, beat250.qrsOnset, beat250.qrsEnd) - 1.2) < 0.08);
+  // QT read on each group's own samples is 400 ms.
+  assert.equal(caliper({ sample: beat250.qrsOnset, mv: 0 }, { sample: beat250.tEnd, mv: 0 }, 250).intervalMs, 400);
+  // The fiducial markers say which group they belong to.
+  const markers = waveformAnnotations(dataset).filter((a) => a.label === 'T end');
+  assert.deepEqual(markers.filter((a) => a.group === 2).map((a) => a.samples[0]), ecg.groups[1]!.beats.map((b) => b.tEnd));
+  // The long group is paged 10 s at a time and laid out one row per lead.
+  assert.equal(waveformPages(long), 3);
+  const page2 = waveformLayout(long, 2);
+  assert.deepEqual([page2.twelveLead, page2.rows, page2.panels[0]!.startSample, page2.panels[0]!.endSample], [false, 3, 5000, 7500]);
+  assert.equal(waveformLayout(rhythm).twelveLead, true);
+});
+
+test('decodeMultiplexGroup - a hemodynamic waveform: pressures in mmHg with their systolic and diastolic values', async () => {
+  const hd = buildHemodynamicWaveform({ systolicMmHg: 130, diastolicMmHg: 75 });
+  const { groups } = await decodeAll(hd.bytes);
+  const [group] = groups as [MultiplexGroup];
+  assert.deepEqual(group.channels.map((c) => [c.label, c.unit]), [['II', 'mV'], ['Art pressure', 'mmHg'], ['PA pressure', 'mmHg']]);
+  const art = channelStatistics(group.channels[1]!.values);
+  assert.ok(Math.abs(art.max - 130) < 1e-9 && Math.abs(art.min - 75) < 1e-9, JSON.stringify(art));
+  assert.ok(Math.abs(group.channels[1]!.values[hd.channels[1]!.peaks![0]!]! - 130) < 1e-9);
+});
+
+test('verticalScale - 10 mm/mV for ECG channels, a round range in the channel units for pressures', () => {
+  const channel = (unit: string, ...values: number[]) => ({ label: 'x', unit, values: Float64Array.from(values) });
+  assert.deepEqual(verticalScale(channel('mV', -1, 2), 30), { centre: 0, unitsPerMm: 0.1, ticks: [] });
+  const art = verticalScale(channel('mmHg', 80, 97, 120), 30);
+  assert.deepEqual(art.ticks, [80, 90, 100, 110, 120]);
+  assert.equal(art.centre, 100);
+  assert.equal(art.unitsPerMm, 40 / 24);
+  const pa = verticalScale(channel('mmHg', 10, 25), 30);
+  assert.deepEqual(pa.ticks, [10, 15, 20, 25]);
+  assert.deepEqual(channelStatistics(Float64Array.from([3, 1, 2, 6]), 1, 3), { min: 1, max: 2, mean: 1.5 });
 });

@@ -52,7 +52,7 @@ export class WaveformError extends Error {
 
 export interface WaveformChannel {
   readonly label: string;
-  /** The unit of `values` (mV for µV or mV sensitivities, else the Channel Sensitivity Units code). */
+  /** The unit of `values`: mV for µV, mV or V sensitivities, else the Channel Sensitivity Units (`mmHg` for `mm[Hg]`). */
   readonly unit: string;
   /** Samples in physical units: stored × sensitivity × correction + baseline. */
   readonly values: Float64Array;
@@ -73,11 +73,14 @@ export function waveformGroups(instance: JsonDataset): { item: JsonDataset; bulk
   });
 }
 
+/** UCUM codes shown as people write them; others as coded. */
+const UNIT_DISPLAY: Record<string, string> = { 'mm[Hg]': 'mmHg', 'cm[H2O]': 'cmH2O', Cel: '°C', '[degF]': '°F', 'L/min': 'L/min', '%': '%' };
+
 function unitScale(code: string): { unit: string; scale: number } {
   if (code === 'uV') return { unit: 'mV', scale: 0.001 };
   if (code === 'mV') return { unit: 'mV', scale: 1 };
   if (code === 'V') return { unit: 'mV', scale: 1000 };
-  return { unit: code || 'units', scale: 1 };
+  return { unit: UNIT_DISPLAY[code] ?? (code || 'units'), scale: 1 };
 }
 
 /**
@@ -130,6 +133,10 @@ export interface WaveformAnnotation {
   readonly unit?: string;
   /** 0-based sample indexes (the stored positions count from 1). */
   readonly samples: readonly number[];
+  /** 1-based multiplex group the annotation refers to (Referenced Waveform Channels), 1 when not given. */
+  readonly group: number;
+  /** 1-based channel within the group; 0 for every channel. */
+  readonly channel: number;
 }
 
 /** The Waveform Annotation Sequence: coded measurements with values, and text markers at sample positions. */
@@ -139,11 +146,15 @@ export function waveformAnnotations(instance: JsonDataset): WaveformAnnotation[]
     const value = num(a, T.numericValue);
     const unit = str(items(a, T.units)[0], T.codeValue);
     const samples = (a[T.samplePositions]?.Value ?? []).map((v) => Number(v) - 1);
+    // Referenced Waveform Channels: pairs of (multiplex group, channel), both 1-based, channel 0 for all (§C.10.10.1.1).
+    const [group, channel] = (a[T.channelsRef]?.Value ?? []).map(Number);
     return {
       label: str(a, T.text) || str(concept, T.codeMeaning),
       ...(value !== undefined ? { value } : {}),
-      ...(unit ? { unit } : {}),
+      ...(unit ? { unit: UNIT_DISPLAY[unit] ?? unit } : {}),
       samples,
+      group: group !== undefined && group > 0 ? group : 1,
+      channel: channel ?? 0,
     };
   });
 }
@@ -174,16 +185,18 @@ function leadIndex(labels: readonly string[], lead: string): number {
 
 /**
  * The standard 3x4 layout: three rows of four 2.5 s columns (I aVR V1 V4 / II aVL V2 V5 / III aVF V3 V6), each
- * column a consecutive quarter of the first 10 s, plus a rhythm strip of lead II (row 3) over the whole 10 s.
+ * column a consecutive quarter of 10 s from `startSample`, plus a rhythm strip of lead II (row 3) over those 10 s.
  */
-export function ecg3x4Layout(labels: readonly string[], samplingFrequency: number, numberOfSamples: number): EcgPanel[] {
-  const span = Math.min(numberOfSamples, Math.round(10 * samplingFrequency));
+export function ecg3x4Layout(labels: readonly string[], samplingFrequency: number, numberOfSamples: number, startSample = 0): EcgPanel[] {
+  const span = Math.min(numberOfSamples - startSample, Math.round(10 * samplingFrequency));
   const quarter = Math.floor(span / 4);
   const panels: EcgPanel[] = [];
   STANDARD_3X4.forEach((row, r) =>
-    row.forEach((lead, c) => panels.push({ label: lead, channel: leadIndex(labels, lead), row: r, column: c, startSample: c * quarter, endSample: (c + 1) * quarter })),
+    row.forEach((lead, c) =>
+      panels.push({ label: lead, channel: leadIndex(labels, lead), row: r, column: c, startSample: startSample + c * quarter, endSample: startSample + (c + 1) * quarter }),
+    ),
   );
-  panels.push({ label: 'II', channel: leadIndex(labels, 'II'), row: 3, column: 0, startSample: 0, endSample: span });
+  panels.push({ label: 'II', channel: leadIndex(labels, 'II'), row: 3, column: 0, startSample, endSample: startSample + span });
   return panels;
 }
 
@@ -196,19 +209,81 @@ export interface WaveformLayout {
   readonly twelveLead: boolean;
 }
 
+/** Pages of 10 s a group is shown in: paper shows 10 s at a time, longer groups are paged. */
+export function waveformPages(group: MultiplexGroup): number {
+  return Math.max(1, Math.ceil(group.numberOfSamples / Math.round(10 * group.samplingFrequency)));
+}
+
 /**
- * The paper layout of a multiplex group: the 3x4 layout plus rhythm strip when all 12 standard leads are there,
- * otherwise one row per channel over the first 10 s (hemodynamic, general ECG with fewer leads).
+ * The paper layout of a multiplex group for 10 s page `page`: the 3x4 layout plus rhythm strip when all 12
+ * standard leads are there, otherwise one row per channel (hemodynamic, rhythm groups, general ECG with fewer
+ * leads).
  */
-export function waveformLayout(group: MultiplexGroup): WaveformLayout {
+export function waveformLayout(group: MultiplexGroup, page = 0): WaveformLayout {
   const labels = group.channels.map((c) => c.label);
-  const standard = ecg3x4Layout(labels, group.samplingFrequency, group.numberOfSamples);
+  const pageSamples = Math.round(10 * group.samplingFrequency);
+  const start = Math.min(Math.max(0, page), waveformPages(group) - 1) * pageSamples;
+  const standard = ecg3x4Layout(labels, group.samplingFrequency, group.numberOfSamples, start);
   if (standard.filter((p) => p.channel >= 0).length >= 13) {
     return { panels: standard, rows: 4, columnsPerRow: 4, panelSamples: standard[0]!.endSample - standard[0]!.startSample, twelveLead: true };
   }
-  const span = Math.min(group.numberOfSamples, Math.round(10 * group.samplingFrequency));
-  const panels = group.channels.map((c, i) => ({ label: c.label, channel: i, row: i, column: 0, startSample: 0, endSample: span }));
-  return { panels, rows: panels.length, columnsPerRow: 1, panelSamples: span, twelveLead: false };
+  const span = Math.min(group.numberOfSamples - start, pageSamples);
+  const panels = group.channels.map((c, i) => ({ label: c.label, channel: i, row: i, column: 0, startSample: start, endSample: start + span }));
+  // Every page is as wide as a full one, so paging does not change the paper's scale.
+  return { panels, rows: panels.length, columnsPerRow: 1, panelSamples: Math.min(group.numberOfSamples, pageSamples), twelveLead: false };
+}
+
+/** How a channel's values map to height on the paper. */
+export interface VerticalScale {
+  /** The value drawn at the middle of the row. */
+  readonly centre: number;
+  /** Units of the channel per mm of paper (0.1 mV/mm on ECG paper). */
+  readonly unitsPerMm: number;
+  /** Values labelled on the row (none for mV: the ECG grid is the scale). */
+  readonly ticks: readonly number[];
+}
+
+function niceStep(rough: number): number {
+  const power = 10 ** Math.floor(Math.log10(rough));
+  const m = rough / power;
+  return (m <= 1 ? 1 : m <= 2 ? 2 : m <= 5 ? 5 : 10) * power;
+}
+
+/**
+ * The vertical scale of a channel in a row `rowMm` high: 10 mm/mV for electrical channels, whatever the values;
+ * for others (pressures in mmHg, saturation, temperature) a range of round numbers covering the channel's values
+ * over the whole recording, so the scale holds when paging.
+ */
+export function verticalScale(channel: WaveformChannel, rowMm: number): VerticalScale {
+  if (channel.unit === 'mV') return { centre: 0, unitsPerMm: 1 / ECG_PAPER.mmPerMillivolt, ticks: [] };
+  let min = Infinity;
+  let max = -Infinity;
+  for (const v of channel.values) {
+    if (v < min) min = v;
+    if (v > max) max = v;
+  }
+  if (!Number.isFinite(min)) return { centre: 0, unitsPerMm: 1, ticks: [] };
+  const step = niceStep(Math.max(max - min, Math.abs(max) * 1e-3, 1e-6) / 4);
+  const low = Math.floor(min / step) * step;
+  const high = Math.max(Math.ceil(max / step) * step, low + step);
+  const ticks: number[] = [];
+  for (let t = low; t <= high + step / 2; t += step) ticks.push(Number(t.toPrecision(12)));
+  // 3 mm free above and below the range.
+  return { centre: (low + high) / 2, unitsPerMm: (high - low) / Math.max(1, rowMm - 6), ticks };
+}
+
+/** Lowest, highest and mean value of samples [start, end): systolic, diastolic and mean for a pressure. */
+export function channelStatistics(values: Float64Array, start = 0, end = values.length): { min: number; max: number; mean: number } {
+  let min = Infinity;
+  let max = -Infinity;
+  let sum = 0;
+  for (let i = start; i < end; i++) {
+    const v = values[i]!;
+    if (v < min) min = v;
+    if (v > max) max = v;
+    sum += v;
+  }
+  return { min, max, mean: end > start ? sum / (end - start) : Number.NaN };
 }
 
 export interface CaliperReading {
