@@ -5,4 +5,5 @@ export * from './stored-bytes.js';
 export * from './pixel-module.js';
 export * from './render.js';
 export * from './errors.js';
+export * from './byte-order.js';
 export type { PixelModule } from './codec-tasks.js';

@@ -6,6 +6,8 @@ import {
   buildCtSeries,
   buildEcg12Lead,
   buildUltrasoundClip,
+  encodePart10,
+  ExplicitVrBigEndian,
   ExplicitVrLittleEndian,
   readPart10,
   RleLossless,
@@ -319,6 +321,62 @@ test('WADO-RS rendered frames - window, viewport and quality apply to the frame 
     assert.ok(low.rawPayload.length < high.rawPayload.length, `quality 5 (${low.rawPayload.length} bytes) smaller than 100 (${high.rawPayload.length})`);
     assert.equal((await server.app.inject({ url: `${base}/rendered?window=40` })).statusCode, 400);
     assert.equal((await server.app.inject({ url: `${base}/rendered?viewport=0,10` })).statusCode, 400);
+  } finally {
+    await server.close();
+  }
+});
+
+test('WADO-RS bulk data of a big endian instance - little endian by default, as stored on request, the syntax in the part header', async () => {
+  const server = await openTestServer();
+  try {
+    const ct = buildCtSeries({ slices: 1, rows: 16, columns: 16, seed: 4 });
+    const source = ct.instances[0]!;
+    const parsed = await readPart10([source.bytes]);
+    const littleEndianPixels = await nativePixels(source.bytes);
+    const points = Buffer.alloc(2048);
+    for (let i = 0; i < points.length / 4; i++) points.writeFloatLE(i * 0.5 - 100, i * 4);
+    const bigEndian = encodePart10({
+      transferSyntaxUid: ExplicitVrBigEndian,
+      // Point Coordinates Data (OF): a float value large enough to be bulk data. The writer swaps to big endian.
+      dataset: { ...parsed.dataset, '00660016': { vr: 'OF', Bytes: points }, '7FE00010': { vr: 'OW', Bytes: littleEndianPixels } },
+    });
+    await server.archive.ingest.ingest([bigEndian], { kind: 'import' });
+    const base = `/dicom-web/studies/${source.studyInstanceUid}/series/${source.seriesInstanceUid}/instances/${source.sopInstanceUid}`;
+    const swapped16 = Buffer.from(littleEndianPixels).swap16();
+    assert.notDeepEqual(swapped16, littleEndianPixels);
+
+    const byDefault = await server.app.inject({ url: `${base}/bulk/7FE00010` });
+    assert.equal(byDefault.statusCode, 200);
+    const [part] = await readMultipartResponse(byDefault.headers['content-type'] as string, byDefault.rawPayload);
+    assert.equal(part!.headers['content-type'], `application/octet-stream; transfer-syntax=${ExplicitVrLittleEndian}`);
+    assert.deepEqual(part!.body, littleEndianPixels, 'swapped back to little endian');
+
+    const asStored = await server.app.inject({ url: `${base}/bulk/7FE00010`, headers: { accept: 'multipart/related; type="application/octet-stream"; transfer-syntax=*' } });
+    const [stored] = await readMultipartResponse(asStored.headers['content-type'] as string, asStored.rawPayload);
+    assert.equal(stored!.headers['content-type'], `application/octet-stream; transfer-syntax=${ExplicitVrBigEndian}`);
+    assert.deepEqual(stored!.body, swapped16, 'the stored big endian bytes');
+    const explicitBig = await server.app.inject({ url: `${base}/bulk/7FE00010`, headers: { accept: `application/octet-stream; transfer-syntax=${ExplicitVrBigEndian}` } });
+    assert.equal(explicitBig.headers['content-type'], `application/octet-stream; transfer-syntax=${ExplicitVrBigEndian}`);
+    assert.deepEqual(explicitBig.rawPayload, swapped16);
+
+    // A range on an odd byte boundary of the little endian value.
+    const range = await server.app.inject({ url: `${base}/bulk/7FE00010`, headers: { accept: 'application/octet-stream', range: 'bytes=3-10' } });
+    assert.equal(range.statusCode, 206);
+    assert.equal(range.headers['content-range'], `bytes 3-10/${littleEndianPixels.length}`);
+    assert.equal(range.headers['content-type'], `application/octet-stream; transfer-syntax=${ExplicitVrLittleEndian}`);
+    assert.deepEqual(range.rawPayload, littleEndianPixels.subarray(3, 11));
+
+    const floats = await server.app.inject({ url: `${base}/bulk/00660016`, headers: { accept: 'application/octet-stream' } });
+    assert.deepEqual(floats.rawPayload, points, '32-bit floats swapped four bytes at a time');
+    const floatRange = await server.app.inject({ url: `${base}/bulk/00660016`, headers: { accept: 'application/octet-stream', range: 'bytes=-6' } });
+    assert.deepEqual(floatRange.rawPayload, points.subarray(points.length - 6));
+
+    const jpeg = await server.app.inject({ url: `${base}/bulk/7FE00010`, headers: { accept: 'application/octet-stream; transfer-syntax=1.2.840.10008.1.2.4.50' } });
+    assert.equal(jpeg.statusCode, 406);
+    // Frames: converted to little endian by default too.
+    const frame = await server.app.inject({ url: `${base}/frames/1`, headers: { accept: 'application/octet-stream' } });
+    assert.equal(frame.headers['content-type'], `application/octet-stream; transfer-syntax=${ExplicitVrLittleEndian}`);
+    assert.deepEqual(frame.rawPayload, littleEndianPixels);
   } finally {
     await server.close();
   }
