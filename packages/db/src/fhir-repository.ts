@@ -66,11 +66,19 @@ export type FhirCondition =
       values: Array<{ prefix: FhirPrefix; value: number; low: number; high: number; system?: string | null; code?: string }>;
     }
   | { kind: 'uri'; param: string; match: 'exact' | 'below' | 'above'; values: string[] }
+  /**
+   * Composite (search.html#composite), OR-ed values: the second component's condition on the index rows kept
+   * under the key of the first (`param`), or under every key starting with `paramPrefix`.
+   */
+  | { kind: 'composite'; values: Array<({ param: string } | { paramPrefix: string }) & { where: FhirValueCondition }> }
   /** Chained search: the reference `param` points at a `targetType` resource matching `where`. */
   | { kind: 'chain'; param: string; targetTypes: string[]; where: FhirCondition }
   /** Reverse chain (`_has`): some `sourceType` resource whose reference `param` points here matches `where`. */
   | { kind: 'has'; sourceType: string; param: string; where: FhirCondition }
   | { kind: 'missing'; param: string; index: FhirIndexKind; missing: boolean };
+
+/** The conditions on one index table's values. */
+export type FhirValueCondition = Extract<FhirCondition, { kind: 'token' | 'string' | 'date' | 'reference' | 'quantity' | 'uri' }>;
 
 export interface FhirSortKey {
   /** `_id`, `_lastUpdated`, or a parameter with its index table. */
@@ -118,6 +126,7 @@ const DRIVE_ORDER: Record<FhirCondition['kind'], number> = {
   reference: 1,
   chain: 2,
   token: 3,
+  composite: 3,
   string: 4,
   uri: 5,
   date: 6,
@@ -140,6 +149,7 @@ function drivesByPrimaryKey(c: FhirCondition): boolean {
     case 'quantity':
     case 'uri':
     case 'chain':
+    case 'composite':
       return true;
     default:
       return false;
@@ -225,6 +235,66 @@ function quantityMatch(eb: Eb, col: string, v: { prefix: FhirPrefix; value: numb
       return eb(col, '<=', v.value);
     case 'ap':
       return eb.and([eb(col, '>=', v.low), eb(col, '<=', v.high)]);
+  }
+}
+
+/** The value part of an index condition, on the index row `i`. */
+function valueMatch(c: FhirValueCondition): (ib: Eb) => Expression<SqlBool> {
+  switch (c.kind) {
+    case 'token':
+      return (ib) =>
+        ib.or(
+          c.values.map((v) => {
+            const parts: Expression<SqlBool>[] = [];
+            if (v.code !== undefined) parts.push(ib('i.code', '=', v.code));
+            if (v.system === null) parts.push(ib('i.system', 'is', null));
+            else if (v.system !== undefined) parts.push(ib('i.system', '=', v.system));
+            return parts.length === 0 ? sql<SqlBool>`1 = 1` : ib.and(parts);
+          }),
+        );
+    case 'string':
+      return (ib) =>
+        ib.or(
+          c.values.map((v) =>
+            c.match === 'exact'
+              ? ib('i.exact', '=', v)
+              : c.match === 'contains'
+                ? like('i.value', likePattern(v, true, true))
+                : startsWith(ib, 'i.value', v),
+          ),
+        );
+    case 'date':
+      return (ib) => ib.or(c.values.map((v) => dateMatch(ib, 'i.low', 'i.high', v)));
+    case 'reference':
+      return (ib) =>
+        ib.or(
+          c.values.map((v) => {
+            if (v.url !== undefined) return ib('i.url', '=', v.url);
+            const parts: Expression<SqlBool>[] = [ib('i.target_id', '=', v.targetId ?? '')];
+            if (v.targetType !== undefined) parts.push(ib('i.target_type', '=', v.targetType));
+            return ib.and(parts);
+          }),
+        );
+    case 'quantity':
+      return (ib) =>
+        ib.or(
+          c.values.map((v) => {
+            const parts: Expression<SqlBool>[] = [quantityMatch(ib, 'i.value', v)];
+            if (v.code !== undefined) parts.push(ib('i.code', '=', v.code));
+            if (v.system === null) parts.push(ib('i.system', 'is', null));
+            else if (v.system !== undefined) parts.push(ib('i.system', '=', v.system));
+            return ib.and(parts);
+          }),
+        );
+    case 'uri':
+      return (ib) =>
+        ib.or(
+          c.values.map((v) => {
+            if (c.match === 'below') return startsWith(ib, 'i.value', v);
+            if (c.match === 'above') return sql<SqlBool>`${v} like (replace(replace(replace(i.value, '\\', '\\\\'), '%', '\\%'), '_', '\\_') || '%') escape '\\'`;
+            return ib('i.value', '=', v);
+          }),
+        );
   }
 }
 
@@ -588,12 +658,13 @@ export class FhirRepository {
   ): Expression<SqlBool> {
     const pkRef = `${alias}.pk`;
     const k = db as Kysely<any>;
-    const indexed = (kind: FhirIndexKind, param: string, match: (eb: Eb) => Expression<SqlBool>) => {
+    const indexed = (kind: FhirIndexKind, param: string | { prefix: string }, match: (eb: Eb) => Expression<SqlBool>) => {
+      const paramMatch = (ib: Eb) => (typeof param === 'string' ? ib('i.param', '=', param) : startsWith(ib, 'i.param', param.prefix));
       const sub = k
         .selectFrom(`${TABLE[kind]} as i`)
         .select('i.resource_pk')
         .where('i.resource_type', '=', resourceType)
-        .where('i.param', '=', param)
+        .where(paramMatch)
         .where(match);
       if (mode === 'drive') return eb(pkRef, 'in', sub);
       return eb.exists(
@@ -601,7 +672,7 @@ export class FhirRepository {
           .selectFrom(`${TABLE[kind]} as i`)
           .select(sql.lit(1).as('one'))
           .whereRef('i.resource_pk', '=', pkRef)
-          .where('i.param', '=', param)
+          .where(paramMatch)
           .where(match),
       );
     };
@@ -610,17 +681,7 @@ export class FhirRepository {
         return eb(`${alias}.id`, 'in', c.ids);
       case 'lastUpdated':
         return eb.or(c.values.map((v) => dateMatch(eb, `${alias}.last_updated`, `${alias}.last_updated`, v)));
-      case 'token': {
-        const match = (ib: Eb) =>
-          ib.or(
-            c.values.map((v) => {
-              const parts: Expression<SqlBool>[] = [];
-              if (v.code !== undefined) parts.push(ib('i.code', '=', v.code));
-              if (v.system === null) parts.push(ib('i.system', 'is', null));
-              else if (v.system !== undefined) parts.push(ib('i.system', '=', v.system));
-              return parts.length === 0 ? sql<SqlBool>`1 = 1` : ib.and(parts);
-            }),
-          );
+      case 'token':
         if (c.not) {
           // `:not` matches resources with no value matching (including those without the element), so it can
           // never drive.
@@ -631,59 +692,19 @@ export class FhirRepository {
                 .select(sql.lit(1).as('one'))
                 .whereRef('i.resource_pk', '=', pkRef)
                 .where('i.param', '=', c.param)
-                .where(match),
+                .where(valueMatch(c)),
             ),
           );
         }
-        return indexed('token', c.param, match);
-      }
+        return indexed('token', c.param, valueMatch(c));
       case 'string':
-        return indexed('string', c.param, (ib) =>
-          ib.or(
-            c.values.map((v) =>
-              c.match === 'exact'
-                ? ib('i.exact', '=', v)
-                : c.match === 'contains'
-                  ? like('i.value', likePattern(v, true, true))
-                  : startsWith(ib, 'i.value', v),
-            ),
-          ),
-        );
       case 'date':
-        return indexed('date', c.param, (ib) => ib.or(c.values.map((v) => dateMatch(ib, 'i.low', 'i.high', v))));
       case 'reference':
-        return indexed('reference', c.param, (ib) =>
-          ib.or(
-            c.values.map((v) => {
-              if (v.url !== undefined) return ib('i.url', '=', v.url);
-              const parts: Expression<SqlBool>[] = [ib('i.target_id', '=', v.targetId ?? '')];
-              if (v.targetType !== undefined) parts.push(ib('i.target_type', '=', v.targetType));
-              return ib.and(parts);
-            }),
-          ),
-        );
       case 'quantity':
-        return indexed('quantity', c.param, (ib) =>
-          ib.or(
-            c.values.map((v) => {
-              const parts: Expression<SqlBool>[] = [quantityMatch(ib, 'i.value', v)];
-              if (v.code !== undefined) parts.push(ib('i.code', '=', v.code));
-              if (v.system === null) parts.push(ib('i.system', 'is', null));
-              else if (v.system !== undefined) parts.push(ib('i.system', '=', v.system));
-              return ib.and(parts);
-            }),
-          ),
-        );
       case 'uri':
-        return indexed('uri', c.param, (ib) =>
-          ib.or(
-            c.values.map((v) => {
-              if (c.match === 'below') return startsWith(ib, 'i.value', v);
-              if (c.match === 'above') return sql<SqlBool>`${v} like (replace(replace(replace(i.value, '\\', '\\\\'), '%', '\\%'), '_', '\\_') || '%') escape '\\'`;
-              return ib('i.value', '=', v);
-            }),
-          ),
-        );
+        return indexed(c.kind, c.param, valueMatch(c));
+      case 'composite':
+        return eb.or(c.values.map((v) => indexed(v.where.kind, 'param' in v ? v.param : { prefix: v.paramPrefix }, valueMatch(v.where))));
       case 'chain': {
         const alias2 = `${alias}c`;
         return indexed('reference', c.param, (ib) =>

@@ -1,4 +1,4 @@
-import { READ_ONLY_RESOURCE_TYPES, SEARCH_PARAMETERS, SUPPORTED_RESOURCE_TYPES } from './search-parameters.js';
+import { COMPOSITE_PARAMETERS, READ_ONLY_RESOURCE_TYPES, SEARCH_PARAMETERS, SUPPORTED_RESOURCE_TYPES } from './search-parameters.js';
 
 /**
  * The CapabilityStatement (FHIR R4 capabilitystatement.html) built from the same tables the server runs on, so it
@@ -38,6 +38,7 @@ export function capabilityStatement(base: string, now: Date): Record<string, unk
       conditionalDelete: readOnly ? 'not-supported' : 'single',
       referencePolicy: ['literal', 'local'],
       searchInclude: ['*', ...[...params.values()].filter((d) => d.type === 'reference').map((d) => `${type}:${d.name}`)],
+      // The `:iterate` forms are the same values (rest.documentation); R4 has no element that lists modifiers.
       searchRevInclude: revincludes.get(type) ?? [],
       searchParam: [
         { name: '_id', definition: 'http://hl7.org/fhir/SearchParameter/Resource-id', type: 'token' },
@@ -48,6 +49,12 @@ export function capabilityStatement(base: string, now: Date): Record<string, unk
             ? `http://hl7.org/fhir/SearchParameter/Resource-${d.name.slice(1)}`
             : `http://hl7.org/fhir/SearchParameter/${type}-${d.name}`,
           type: d.type,
+        })),
+        ...[...(COMPOSITE_PARAMETERS.get(type)?.values() ?? [])].map((d) => ({
+          name: d.name,
+          definition: `http://hl7.org/fhir/SearchParameter/${type}-${d.name}`,
+          type: 'composite',
+          documentation: `${d.components[0]}$${d.components[1]}, both from the same ${d.bases.map((b) => (b === '' ? type : `${type}.${b}`)).join(' or ')}`,
         })),
       ],
     };
@@ -67,10 +74,12 @@ export function capabilityStatement(base: string, now: Date): Record<string, unk
       {
         mode: 'server',
         documentation:
-          'Search: token, string (:exact, :contains), date and quantity (prefixes eq ne gt lt ge le sa eb ap), reference (:[type]), ' +
-          'uri (:below, :above), :missing on all, :not on token; chained (one or more levels) and reverse chained (_has) ' +
-          'searches; _sort, _count, _offset, _total, _summary=count, _include, _revinclude (not :iterate). Unknown ' +
-          'parameters are refused unless Prefer: handling=lenient.',
+          'Search: token (:not, :text), string (:exact, :contains), date and quantity (prefixes eq ne gt lt ge le sa eb ap), ' +
+          'reference (:[type], :identifier), uri (:below, :above), composite (first$second, both from the same element), ' +
+          ':missing on all but composite; chained (one or more levels) and reverse chained (_has) searches; _sort, _count, ' +
+          '_offset, _total, _summary=count, _include, _revinclude, _include:iterate, _revinclude:iterate. Not supported: ' +
+          'token :in, :not-in, :below, :above (no ValueSets, no terminology service) and :of-type. Unknown parameters ' +
+          'and modifiers are refused (400, OperationOutcome not-supported) unless Prefer: handling=lenient.',
         resource: resources,
         interaction: [{ code: 'transaction' }, { code: 'batch' }, { code: 'history-system' }],
       },

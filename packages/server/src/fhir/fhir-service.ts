@@ -5,7 +5,7 @@ import { FhirError, operationOutcome, outcomeOfError, type FhirIssue } from './f
 import { applyJsonPatch } from './json-patch.js';
 import { indexResource } from './search-index.js';
 import { READ_ONLY_RESOURCE_TYPES, SUPPORTED_RESOURCE_TYPES } from './search-parameters.js';
-import { parseSearch, MAX_COUNT, DEFAULT_COUNT } from './search-query.js';
+import { parseSearch, MAX_COUNT, DEFAULT_COUNT, type IncludeSpec } from './search-query.js';
 import { validateResource } from './validate-resource.js';
 import { dateRange } from './fhir-primitives.js';
 import { capabilityStatement } from './capability-statement.js';
@@ -44,6 +44,8 @@ interface WriteOptions {
 }
 
 const ALLOWED_TYPES = new Set(SUPPORTED_RESOURCE_TYPES);
+/** Rounds of `_include:iterate` / `_revinclude:iterate` after the first. */
+const MAX_INCLUDE_ROUNDS = 8;
 const ID = /^[A-Za-z0-9\-.]{1,64}$/;
 
 function parseBody(version: FhirResourceVersion): FhirResource {
@@ -251,13 +253,7 @@ export class FhirService {
     const lenient = /handling=lenient/.test(request.prefer ?? '');
     const parsed = parseSearch(type, params, { lenient });
     const { resources, total } = await this.repository.search(db, parsed.query);
-    const included: FhirResourceVersion[] = [];
-    for (const include of parsed.includes) {
-      included.push(...(await this.repository.included(db, resources, include.param, include.targetType)));
-    }
-    for (const rev of parsed.revincludes) {
-      included.push(...(await this.repository.revincluded(db, resources, rev.sourceType, rev.param)));
-    }
+    const included = await this.#included(db, resources, parsed.includes, parsed.revincludes);
     const seen = new Set(resources.map((r) => `${r.resourceType}/${r.id}`));
     const entries: Array<Record<string, unknown>> = resources.map((r) => ({
       fullUrl: `${request.base}/${r.resourceType}/${r.id}`,
@@ -302,6 +298,37 @@ export class FhirService {
         ...(entries.length > 0 ? { entry: entries } : {}),
       },
     };
+  }
+
+  /**
+   * `_include` and `_revinclude` of the matches, then the `:iterate` ones again on what was included, until a round
+   * adds nothing (search.html#revinclude); at most MAX_INCLUDE_ROUNDS rounds, so a cycle of references ends.
+   */
+  async #included(db: FhirExecutor, matches: FhirResourceVersion[], includes: IncludeSpec[], revincludes: IncludeSpec[]): Promise<FhirResourceVersion[]> {
+    const seen = new Set(matches.map((r) => `${r.resourceType}/${r.id}`));
+    const all: FhirResourceVersion[] = [];
+    let sources = matches;
+    for (let round = 0; round < MAX_INCLUDE_ROUNDS && sources.length > 0; round++) {
+      const found: FhirResourceVersion[] = [];
+      for (const include of includes) {
+        if (round > 0 && !include.iterate) continue;
+        const from = include.param === '*' ? sources : sources.filter((r) => r.resourceType === include.sourceType);
+        found.push(...(await this.repository.included(db, from, include.param, include.targetType)));
+      }
+      for (const rev of revincludes) {
+        if (round > 0 && !rev.iterate) continue;
+        found.push(...(await this.repository.revincluded(db, sources, rev.sourceType, rev.param)));
+      }
+      sources = [];
+      for (const r of found) {
+        const key = `${r.resourceType}/${r.id}`;
+        if (seen.has(key)) continue;
+        seen.add(key);
+        sources.push(r);
+      }
+      all.push(...sources);
+    }
+    return all;
   }
 
   async #history(db: FhirExecutor, request: FhirRequest, scope: { resourceType?: string; id?: string }): Promise<FhirResponse> {

@@ -1,7 +1,7 @@
 import type { FhirIndexRows } from '@atrium/db';
 import { FHIR_MODEL } from './fhir-model.generated.js';
 import { dateRange, DATE_MAX, DATE_MIN } from './fhir-primitives.js';
-import { SEARCH_PARAMETERS, type SearchParamDefinition } from './search-parameters.js';
+import { COMPOSITE_PARAMETERS, SEARCH_PARAMETERS, type CompositeParamDefinition, type SearchParamDefinition } from './search-parameters.js';
 
 /** A value found at a path, with its FHIR datatype. */
 export interface TypedValue {
@@ -13,7 +13,13 @@ const SEGMENT = /^([A-Za-z]+)(\[x\])?(?:\((\w+)=([\w-]+)\))?$/;
 
 /** The element values at a search parameter path (see `search-parameters.ts` for the path syntax). */
 export function valuesAt(resource: Record<string, unknown>, path: string): TypedValue[] {
-  let current: TypedValue[] = [{ value: resource, type: String(resource.resourceType) }];
+  return valuesFrom({ value: resource, type: String(resource.resourceType) }, path);
+}
+
+/** The values at `path` below one element (`''` is the element itself). */
+function valuesFrom(start: TypedValue, path: string): TypedValue[] {
+  let current: TypedValue[] = [start];
+  if (path === '') return current;
   for (const segment of path.split('.')) {
     const m = SEGMENT.exec(segment);
     if (!m) throw new TypeError(`Cannot read search path '${path}': segment '${segment}' is malformed`);
@@ -67,27 +73,55 @@ function emptyRows(): FhirIndexRows {
   return { token: [], string: [], date: [], reference: [], quantity: [], uri: [] };
 }
 
-function addValue(rows: FhirIndexRows, def: SearchParamDefinition, { value, type }: TypedValue): void {
+/**
+ * The key under which a composite's second value is indexed: the parameter and its first value, as JSON so that
+ * no value can be taken for another (`code-value-quantity$["http://loinc.org","8480-6"]`). A token is indexed
+ * with its system (`[null, code]` without one) and without (`[code]`, for a search that names no system); a
+ * reference as `[type, id]` or `[url]`. A search for `system|` (any code) matches the keys starting `[system,`.
+ */
+export function compositeKey(name: string, first: ReadonlyArray<string | null>): string {
+  return `${name}$${JSON.stringify(first)}`;
+}
+
+/** The parameter a token's `:text` is indexed under (search.html#token, modifier text), in the string table. */
+export const textParam = (name: string) => `${name}:text`;
+/** The parameter a reference's `:identifier` is indexed under (search.html#reference), in the token table. */
+export const identifierParam = (name: string) => `${name}:identifier`;
+
+/** The codes of a token value: CodeableConcept codings, a Coding, an Identifier, a code or boolean. */
+function tokensOf({ value, type }: TypedValue): Array<{ system: string | null; code: string }> {
+  const codings = type === 'CodeableConcept' ? (((value as { coding?: unknown[] }).coding ?? []) as Array<{ system?: string; code?: string }>) : type === 'Coding' ? [value as { system?: string; code?: string }] : [];
+  if (type === 'CodeableConcept' || type === 'Coding') {
+    return codings.filter((c) => c.code !== undefined).map((c) => ({ system: c.system ?? null, code: c.code! }));
+  }
+  if (type === 'Identifier') {
+    const identifier = value as { system?: string; value?: string };
+    return identifier.value !== undefined ? [{ system: identifier.system ?? null, code: identifier.value }] : [];
+  }
+  // The token's system is not used for ContactPoint (search.html#token): the value alone is the code.
+  if (type === 'ContactPoint') {
+    const contact = value as { value?: string };
+    return contact.value !== undefined ? [{ system: null, code: contact.value }] : [];
+  }
+  if (typeof value === 'string' || typeof value === 'boolean') return [{ system: null, code: String(value) }];
+  return [];
+}
+
+/** The text a token's `:text` matches: CodeableConcept.text and the codings' display; an Identifier's type. */
+function textsOf({ value, type }: TypedValue): string[] {
+  const concept = type === 'Identifier' ? (value as { type?: unknown }).type : type === 'CodeableConcept' || type === 'Coding' ? value : undefined;
+  if (!concept || typeof concept !== 'object') return [];
+  const c = concept as { text?: string; display?: string; coding?: Array<{ display?: string }> };
+  return [c.text, c.display, ...(c.coding ?? []).map((coding) => coding.display)].filter((t): t is string => typeof t === 'string');
+}
+
+function addValue(rows: FhirIndexRows, def: SearchParamDefinition, typed: TypedValue): void {
+  const { value, type } = typed;
   const param = def.name;
   switch (def.type) {
     case 'token': {
-      if (type === 'CodeableConcept') {
-        for (const coding of ((value as { coding?: unknown[] }).coding ?? []) as Array<{ system?: string; code?: string }>) {
-          if (coding.code !== undefined) rows.token.push({ param, system: coding.system ?? null, code: coding.code });
-        }
-      } else if (type === 'Coding') {
-        const coding = value as { system?: string; code?: string };
-        if (coding.code !== undefined) rows.token.push({ param, system: coding.system ?? null, code: coding.code });
-      } else if (type === 'Identifier') {
-        const identifier = value as { system?: string; value?: string };
-        if (identifier.value !== undefined) rows.token.push({ param, system: identifier.system ?? null, code: identifier.value });
-      } else if (type === 'ContactPoint') {
-        // The token's system is not used for ContactPoint (search.html#token): the value alone is the code.
-        const contact = value as { value?: string };
-        if (contact.value !== undefined) rows.token.push({ param, system: null, code: contact.value });
-      } else if (typeof value === 'string' || typeof value === 'boolean') {
-        rows.token.push({ param, system: null, code: String(value) });
-      }
+      for (const text of textsOf(typed)) rows.string.push({ param: textParam(param), value: normaliseString(text), exact: text });
+      for (const token of tokensOf(typed)) rows.token.push({ param, ...token });
       return;
     }
     case 'string': {
@@ -124,6 +158,10 @@ function addValue(rows: FhirIndexRows, def: SearchParamDefinition, { value, type
       return;
     }
     case 'reference': {
+      const identifier = (value as { identifier?: unknown }).identifier;
+      if (identifier && typeof identifier === 'object') {
+        for (const t of tokensOf({ value: identifier, type: 'Identifier' })) rows.token.push({ param: identifierParam(param), ...t });
+      }
       const reference = (value as { reference?: string }).reference;
       if (typeof reference !== 'string') return;
       const target = parseReference(reference);
@@ -147,6 +185,43 @@ function addValue(rows: FhirIndexRows, def: SearchParamDefinition, { value, type
   }
 }
 
+/** The first values of a composite at one instance, as key parts (see `compositeKey`). */
+function compositeFirsts(def: CompositeParamDefinition, instance: TypedValue): Array<Array<string | null>> {
+  const keys: Array<Array<string | null>> = [];
+  for (const typed of valuesFrom(instance, def.first.path)) {
+    if (def.first.type === 'token') {
+      for (const { system, code } of tokensOf(typed)) keys.push([system, code], [code]);
+    } else {
+      const reference = (typed.value as { reference?: string }).reference;
+      const target = typeof reference === 'string' ? parseReference(reference) : undefined;
+      if (target?.targetType && target.targetId) {
+        if (!def.first.targets || def.first.targets.includes(target.targetType)) keys.push([target.targetType, target.targetId]);
+      } else if (target?.url) keys.push([target.url]);
+    }
+  }
+  return keys;
+}
+
+function addComposite(rows: FhirIndexRows, def: CompositeParamDefinition, resource: Record<string, unknown>): void {
+  for (const base of def.bases) {
+    for (const instance of valuesAt(resource, base)) {
+      const firsts = compositeFirsts(def, instance);
+      if (firsts.length === 0) continue;
+      // The second value's rows as a plain parameter would have them, then one copy per first value's key.
+      const second = emptyRows();
+      const secondDef: SearchParamDefinition = { name: def.name, type: def.second.type, paths: def.second.paths };
+      for (const path of def.second.paths) for (const typed of valuesFrom(instance, path)) addValue(second, secondDef, typed);
+      for (const first of firsts) {
+        const param = compositeKey(def.name, first);
+        rows.token.push(...second.token.filter((r) => r.param === def.name).map((r) => ({ ...r, param })));
+        rows.string.push(...second.string.filter((r) => r.param === def.name).map((r) => ({ ...r, param })));
+        rows.date.push(...second.date.map((r) => ({ ...r, param })));
+        rows.quantity.push(...second.quantity.map((r) => ({ ...r, param })));
+      }
+    }
+  }
+}
+
 /** The index rows of a resource for every search parameter of its type, without duplicates. */
 export function indexResource(resource: Record<string, unknown>): FhirIndexRows {
   const rows = emptyRows();
@@ -157,6 +232,7 @@ export function indexResource(resource: Record<string, unknown>): FhirIndexRows 
       for (const typed of valuesAt(resource, path)) addValue(rows, def, typed);
     }
   }
+  for (const def of COMPOSITE_PARAMETERS.get(String(resource.resourceType))?.values() ?? []) addComposite(rows, def, resource);
   const unique = <T>(list: T[]): T[] => {
     const seen = new Set<string>();
     return list.filter((row) => {

@@ -5,7 +5,7 @@ import { dirname, join } from 'node:path';
 import { test } from 'node:test';
 import { FHIR_MODEL } from './fhir-model.generated.js';
 import { dateRange } from './fhir-primitives.js';
-import { SEARCH_PARAMETERS, SUPPORTED_RESOURCE_TYPES } from './search-parameters.js';
+import { COMPOSITE_PARAMETERS, SEARCH_PARAMETERS, SUPPORTED_RESOURCE_TYPES } from './search-parameters.js';
 import { issuerForSystem, systemForIssuer } from './patient-identity.js';
 
 const require = createRequire(import.meta.url);
@@ -30,6 +30,25 @@ test('search parameters - every one is the R4 parameter of that code, type and b
     }
   }
   assert.deepEqual(problems, []);
+});
+
+test('composite parameters - each is the R4 composite of that code and base, with its components in order', () => {
+  const bundle = JSON.parse(readFileSync(join(definitions, 'search-parameters.json'), 'utf8'));
+  const official = (bundle.entry as Array<{ resource: any }>).map((e) => e.resource).filter((r) => r.type === 'composite');
+  let checked = 0;
+  for (const [type, params] of COMPOSITE_PARAMETERS) {
+    for (const def of params.values()) {
+      const spec = official.find((p) => p.code === def.name && (p.base as string[]).includes(type));
+      assert.ok(spec, `${type}.${def.name} is not an R4 composite`);
+      const components = (spec.component as Array<{ definition: string }>).map((c) => c.definition.split('/').pop()!.replace(/^[A-Za-z]+-/, ''));
+      // Observation's first component is the shared `clinical-code` (Observation.code), here `code`.
+      assert.deepEqual(components, def.components, `${type}.${def.name}`);
+      const bases = (spec.expression as string).split('|').map((e: string) => e.trim().replace(new RegExp(`^${type}\\.?`), ''));
+      assert.deepEqual([...bases].sort(), [...def.bases].sort(), `${type}.${def.name} bases`);
+      checked++;
+    }
+  }
+  assert.equal(checked, 9);
 });
 
 test('model - the generated model covers every supported resource type', () => {

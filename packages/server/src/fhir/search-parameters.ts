@@ -262,6 +262,56 @@ const DEFINITIONS: Record<string, Def[]> = {
   ],
 };
 
+/**
+ * A composite parameter (search.html#composite): two values read from the same element instance, searched as
+ * `first$second`. The first is a token (or, for DocumentReference `relationship`, a reference); the second is
+ * indexed in its own type's table under a key that carries the first (see `search-index.ts`).
+ */
+export interface CompositeParamDefinition {
+  readonly name: string;
+  /** Paths of the instances both values come from; '' is the resource itself. */
+  readonly bases: readonly string[];
+  readonly first: { readonly type: 'token' | 'reference'; readonly path: string; readonly targets?: readonly string[] };
+  readonly second: { readonly type: 'token' | 'quantity' | 'date' | 'string'; readonly paths: readonly string[] };
+  /** The component parameters, as the official definition lists them. */
+  readonly components: readonly [string, string];
+}
+
+const OBSERVATION_COMPOSITES: CompositeParamDefinition[] = (
+  [
+    ['code-value-quantity', [''], 'quantity', ['valueQuantity'], 'code', 'value-quantity'],
+    ['code-value-concept', [''], 'token', ['valueCodeableConcept'], 'code', 'value-concept'],
+    ['code-value-date', [''], 'date', ['valueDateTime', 'valuePeriod'], 'code', 'value-date'],
+    ['code-value-string', [''], 'string', ['valueString'], 'code', 'value-string'],
+    ['combo-code-value-quantity', ['', 'component'], 'quantity', ['valueQuantity'], 'combo-code', 'combo-value-quantity'],
+    ['combo-code-value-concept', ['', 'component'], 'token', ['valueCodeableConcept'], 'combo-code', 'combo-value-concept'],
+    ['component-code-value-quantity', ['component'], 'quantity', ['valueQuantity'], 'component-code', 'component-value-quantity'],
+    ['component-code-value-concept', ['component'], 'token', ['valueCodeableConcept'], 'component-code', 'component-value-concept'],
+  ] as const
+).map(([name, bases, type, paths, firstParam, secondParam]) => ({
+  name,
+  bases,
+  first: { type: 'token', path: 'code' },
+  second: { type, paths },
+  components: [firstParam, secondParam],
+}));
+
+/** Composite parameters by resource type, then code. */
+export const COMPOSITE_PARAMETERS: ReadonlyMap<string, ReadonlyMap<string, CompositeParamDefinition>> = new Map(
+  Object.entries({
+    Observation: OBSERVATION_COMPOSITES,
+    DocumentReference: [
+      {
+        name: 'relationship',
+        bases: ['relatesTo'],
+        first: { type: 'reference', path: 'target', targets: ['DocumentReference'] },
+        second: { type: 'token', paths: ['code'] },
+        components: ['relatesto', 'relation'],
+      } satisfies CompositeParamDefinition,
+    ],
+  }).map(([type, defs]) => [type, new Map(defs.map((d) => [d.name, d]))]),
+);
+
 /** Parameters of every resource (search.html#all): matched on `meta` and the resource table. */
 export const COMMON_SEARCH_PARAMETERS: readonly SearchParamDefinition[] = [
   { name: '_tag', type: 'token', paths: ['meta.tag'] },

@@ -1,14 +1,15 @@
-import type { FhirCondition, FhirPrefix, FhirSearchQuery, FhirSortKey } from '@atrium/db';
+import type { FhirCondition, FhirPrefix, FhirSearchQuery, FhirSortKey, FhirValueCondition } from '@atrium/db';
 import { FhirError } from './fhir-error.js';
 import { dateRange } from './fhir-primitives.js';
-import { normaliseString } from './search-index.js';
-import { SEARCH_PARAMETERS, type SearchParamDefinition } from './search-parameters.js';
+import { compositeKey, identifierParam, normaliseString, textParam } from './search-index.js';
+import { COMPOSITE_PARAMETERS, SEARCH_PARAMETERS, type CompositeParamDefinition, type SearchParamDefinition } from './search-parameters.js';
 
 /** A parsed search request (FHIR R4 search.html). */
 export interface ParsedSearch {
   query: FhirSearchQuery;
-  includes: Array<{ sourceType: string; param: string; targetType?: string }>;
-  revincludes: Array<{ sourceType: string; param: string; targetType?: string }>;
+  /** `_include` and `_revinclude`; `iterate` ones apply to included resources too (search.html#revinclude). */
+  includes: IncludeSpec[];
+  revincludes: IncludeSpec[];
   summaryCount: boolean;
   /** Parameters ignored under `Prefer: handling=lenient`, reported in an OperationOutcome entry. */
   ignored: string[];
@@ -16,11 +17,33 @@ export interface ParsedSearch {
   selfParams: Array<[string, string]>;
 }
 
+export interface IncludeSpec {
+  sourceType: string;
+  param: string;
+  targetType?: string;
+  iterate?: boolean;
+}
+
 export const DEFAULT_COUNT = 20;
 export const MAX_COUNT = 1000;
 const PREFIXES = new Set(['eq', 'ne', 'gt', 'lt', 'ge', 'le', 'sa', 'eb', 'ap']);
 /** Parameters that shape the result rather than filter it. */
-const RESULT_PARAMS = new Set(['_count', '_offset', '_sort', '_include', '_revinclude', '_total', '_summary', '_format', '_pretty']);
+const RESULT_PARAMS = new Set([
+  '_count',
+  '_offset',
+  '_sort',
+  '_include',
+  '_include:iterate',
+  '_revinclude',
+  '_revinclude:iterate',
+  '_total',
+  '_summary',
+  '_format',
+  '_pretty',
+]);
+
+/** Token modifiers that need a terminology service (ValueSets, code system hierarchies): none here. */
+const TERMINOLOGY_MODIFIERS = new Set(['in', 'not-in', 'below', 'above']);
 
 /** Splits on unescaped `sep` and unescapes `\,` `\|` `\$` `\\` (search.html#escaping). */
 export function splitEscaped(value: string, sep: string): string[] {
@@ -53,6 +76,28 @@ const unescape = (v: string) => splitEscaped(v, '\u0000')[0]!;
 
 function invalid(param: string, message: string): FhirError {
   return new FhirError('ATRIUM_ERR_FHIR_INVALID', `Cannot search on '${param}': ${message}`, { expression: [param] });
+}
+
+function notSupported(param: string, message: string): FhirError {
+  return new FhirError('ATRIUM_ERR_FHIR_NOT_SUPPORTED', `Cannot search on '${param}': ${message}`, { expression: [param] });
+}
+
+/** Splits on unescaped `sep`, keeping every escape for the parser of each part. */
+function splitRaw(value: string, sep: string): string[] {
+  const out: string[] = [];
+  let current = '';
+  for (let i = 0; i < value.length; i++) {
+    const c = value[i]!;
+    if (c === '\\' && i + 1 < value.length) {
+      current += c + value[i + 1];
+      i++;
+    } else if (c === sep) {
+      out.push(current);
+      current = '';
+    } else current += c;
+  }
+  out.push(current);
+  return out;
 }
 
 function prefixOf(value: string): [FhirPrefix, string] {
@@ -96,7 +141,16 @@ function condition(resourceType: string, def: SearchParamDefinition, modifier: s
   if (values.some((v) => v === '')) throw invalid(param, 'empty value');
   switch (def.type) {
     case 'token': {
-      if (modifier !== undefined && modifier !== 'not') throw invalid(param, `modifier ':${modifier}' is not supported on token parameters`);
+      if (modifier === 'text') {
+        return { kind: 'string', param: textParam(def.name), match: 'start', values: values.map((v) => normaliseString(unescape(v))) };
+      }
+      if (modifier !== undefined && TERMINOLOGY_MODIFIERS.has(modifier)) {
+        throw notSupported(
+          param,
+          `modifier ':${modifier}' needs a ValueSet or code system hierarchy, and this server has no terminology service (token modifiers supported: :not, :text, :missing)`,
+        );
+      }
+      if (modifier !== undefined && modifier !== 'not') throw notSupported(param, `modifier ':${modifier}' is not supported on token parameters`);
       return {
         kind: 'token',
         param: def.name,
@@ -141,6 +195,10 @@ function condition(resourceType: string, def: SearchParamDefinition, modifier: s
       return { kind: 'uri', param: def.name, match: modifier ?? 'exact', values: values.map(unescape) } as FhirCondition;
     }
     case 'reference': {
+      if (modifier === 'identifier') {
+        // `:identifier` matches Reference.identifier, a token (search.html#reference).
+        return condition(resourceType, { name: identifierParam(def.name), type: 'token', paths: [] }, undefined, raw, param);
+      }
       if (modifier !== undefined && !/^[A-Z][A-Za-z]+$/.test(modifier)) {
         throw invalid(param, `modifier ':${modifier}' is not supported on reference parameters`);
       }
@@ -163,6 +221,32 @@ function condition(resourceType: string, def: SearchParamDefinition, modifier: s
       };
     }
   }
+}
+
+/** A composite parameter's values, `first$second` OR-ed by commas (search.html#composite). */
+function composite(resourceType: string, def: CompositeParamDefinition, modifier: string | undefined, raw: string, param: string): FhirCondition {
+  if (modifier !== undefined) throw notSupported(param, `modifier ':${modifier}' is not supported on composite parameters`);
+  const values = splitRaw(raw, ',').map((value) => {
+    const parts = splitRaw(value, '$');
+    if (parts.length !== 2 || parts[0] === '' || parts[1] === '') throw invalid(param, `'${value}' is not '<${def.components[0]}>$<${def.components[1]}>'`);
+    const [first, second] = parts as [string, string];
+    const where = condition(resourceType, { name: def.name, type: def.second.type, paths: def.second.paths }, undefined, second, param) as FhirValueCondition;
+    if (def.first.type === 'reference') {
+      const target = unescape(first);
+      const local = /^([A-Z][A-Za-z]+)\/([A-Za-z0-9\-.]{1,64})$/.exec(target);
+      const only = def.first.targets?.length === 1 ? def.first.targets[0] : undefined;
+      const key = local ? [local[1]!, local[2]!] : only && /^[A-Za-z0-9\-.]{1,64}$/.test(target) ? [only, target] : [target];
+      return { param: compositeKey(def.name, key), where };
+    }
+    const [system, code] = splitSystem(first);
+    if (system === undefined) return { param: compositeKey(def.name, [unescape(code)]), where };
+    if (code === '') {
+      // `system|`: any code of the system, every key that starts `["system",`.
+      return { paramPrefix: `${compositeKey(def.name, [unescape(system)]).slice(0, -1)},`, where };
+    }
+    return { param: compositeKey(def.name, [system === '' ? null : unescape(system), unescape(code)]), where };
+  });
+  return { kind: 'composite', values };
 }
 
 /**
@@ -203,6 +287,8 @@ function filter(resourceType: string, key: string, raw: string): FhirCondition {
   if (name === '_lastUpdated') {
     return { kind: 'lastUpdated', values: splitEscaped(raw, ',').map((v) => dateValue(key, v)) };
   }
+  const compositeDef = COMPOSITE_PARAMETERS.get(resourceType)?.get(name);
+  if (compositeDef) return composite(resourceType, compositeDef, modifier, raw, key);
   const def = SEARCH_PARAMETERS.get(resourceType)?.get(name);
   if (!def) {
     throw new FhirError('ATRIUM_ERR_FHIR_NOT_SUPPORTED', `Cannot search ${resourceType} on '${key}': parameter '${name}' is not supported (see /fhir/metadata)`, {
@@ -212,15 +298,18 @@ function filter(resourceType: string, key: string, raw: string): FhirCondition {
   return condition(resourceType, def, modifier, raw, key);
 }
 
-function includeSpec(resourceType: string, key: string, value: string, reverse: boolean) {
-  if (value === '*' && !reverse) return { sourceType: resourceType, param: '*' };
+function includeSpec(resourceType: string, key: string, value: string, reverse: boolean): IncludeSpec {
+  // `:iterate` applies to included resources too, so its source (or target) may be another type.
+  const iterate = key.endsWith(':iterate');
+  if (value === '*' && !reverse) return { sourceType: resourceType, param: '*', ...(iterate ? { iterate } : {}) };
   const [sourceType, param, targetType] = value.split(':');
   if (!sourceType || !param) throw invalid(key, `'${value}' is not Type:parameter[:targetType]`);
-  if (!reverse && sourceType !== resourceType) throw invalid(key, `'${value}' does not start with ${resourceType}`);
+  if (!SEARCH_PARAMETERS.has(sourceType)) throw invalid(key, `'${sourceType}' is not a supported resource type`);
+  if (!reverse && !iterate && sourceType !== resourceType) throw invalid(key, `'${value}' does not start with ${resourceType}`);
   const def = SEARCH_PARAMETERS.get(sourceType)?.get(param);
   if (param !== '*' && (!def || def.type !== 'reference')) throw invalid(key, `'${sourceType}:${param}' is not a supported reference parameter`);
-  if (reverse && def?.targets && !def.targets.includes(resourceType)) throw invalid(key, `${sourceType}.${param} does not refer to ${resourceType}`);
-  return { sourceType, param, ...(targetType ? { targetType } : {}) };
+  if (reverse && !iterate && def?.targets && !def.targets.includes(resourceType)) throw invalid(key, `${sourceType}.${param} does not refer to ${resourceType}`);
+  return { sourceType, param, ...(targetType ? { targetType } : {}), ...(iterate ? { iterate } : {}) };
 }
 
 /**
@@ -260,9 +349,11 @@ export function parseSearch(resourceType: string, params: Array<[string, string]
           });
           break;
         case '_include':
+        case '_include:iterate':
           includes.push(includeSpec(resourceType, key, value, false));
           break;
         case '_revinclude':
+        case '_revinclude:iterate':
           revincludes.push(includeSpec(resourceType, key, value, true));
           break;
         case '_total':
