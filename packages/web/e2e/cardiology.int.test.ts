@@ -153,6 +153,56 @@ test('cardiology stress - the quad view plays its four stages in step, aligned o
   }
 });
 
+test('cardiology echo layout - thumbnails in acquisition order loop their clips at a reduced rate, paused off screen', { skip }, async () => {
+  const page = await newPage();
+  try {
+    await page.goto(`${atrium.url}/cardio/${stress.studyInstanceUid}`);
+    const thumbs = page.getByTestId('cardio-thumb');
+    await thumbs.nth(stress.clips.length - 1).waitFor();
+    // Acquisition order: the builder acquires stage by stage, view by view.
+    const expected = [...stress.clips].sort((a, b) => a.stageNumber - b.stageNumber || a.viewNumber - b.viewNumber).map((c) => `US ${c.stage} ${c.view}`);
+    const titles = await thumbs.evaluateAll((links) => links.map((a) => (a as HTMLElement).innerText.replace(/ · .*$/s, '').trim()));
+    assert.deepEqual(titles, expected);
+
+    const cines = page.locator('[data-testid=cardio-thumb-cine]');
+    const first = cines.first();
+    const last = cines.last();
+    const data = (locator: typeof first) => locator.evaluate((c) => ({ ...(c as HTMLCanvasElement).dataset }));
+    // 16 frames at 30 fps: every second frame, 15 fps.
+    assert.equal((await data(first)).frames, '8');
+    await page.waitForFunction(() => document.querySelector<HTMLCanvasElement>('[data-testid=cardio-thumb-cine]')?.dataset.loaded === '8', undefined, { timeout: 30_000 });
+    const seen = new Set<string>();
+    const paintsBefore = Number((await data(first)).paints);
+    const t0 = Date.now();
+    for (let i = 0; i < 12; i++) {
+      seen.add((await data(first)).frame!);
+      await page.waitForTimeout(100);
+    }
+    const paintsPerSecond = ((Number((await data(first)).paints) - paintsBefore) * 1000) / (Date.now() - t0);
+    assert.ok(seen.size >= 4, `the first thumbnail showed frames ${[...seen].join(', ')}`);
+    assert.ok(paintsPerSecond <= 16, `${paintsPerSecond.toFixed(1)} paints/s for a 15 fps preview`);
+
+    // The list is taller than the window: the last thumbnail is scrolled out of view and neither loads nor plays.
+    assert.deepEqual([(await data(last)).playing, (await data(last)).loaded], ['false', undefined]);
+    await page.getByTestId('cardio-thumbs').evaluate((list) => (list.scrollTop = list.scrollHeight));
+    await page.waitForFunction(() => [...document.querySelectorAll<HTMLCanvasElement>('[data-testid=cardio-thumb-cine]')].at(-1)?.dataset.playing === 'true');
+    await page.waitForFunction(() => document.querySelector<HTMLCanvasElement>('[data-testid=cardio-thumb-cine]')?.dataset.playing === 'false');
+    await page.waitForFunction(() => [...document.querySelectorAll<HTMLCanvasElement>('[data-testid=cardio-thumb-cine]')].at(-1)?.dataset.loaded === '8', undefined, { timeout: 30_000 });
+    const lastSeen = new Set<string>();
+    for (let i = 0; i < 12; i++) {
+      lastSeen.add((await data(last)).frame!);
+      await page.waitForTimeout(100);
+    }
+    assert.ok(lastSeen.size >= 4, `the last thumbnail showed frames ${[...lastSeen].join(', ')}`);
+    const paused = Number((await data(first)).paints);
+    await page.waitForTimeout(300);
+    assert.equal(Number((await data(first)).paints), paused, 'a thumbnail off screen does not paint');
+    await keepScreenshot(page, 'cardiology-echo-layout');
+  } finally {
+    await page.close();
+  }
+});
+
 test('cardiology xa - distances at the isocentre, and a user calibration on the catheter', { skip }, async () => {
   const page = await newPage();
   try {

@@ -6,6 +6,8 @@ import { cineTiming, type JsonDataset } from './cine.js';
 import { cardioItems, firstRWaveMs, stressGrid, WAVEFORM_CLASSES, type CardioItem } from './echo-layout.js';
 import { EcgView } from './ecg-view.js';
 import { FramePool } from './frame-pool.js';
+import { ThumbnailClip } from './thumbnail-clip.js';
+import { ThumbnailLoader } from './thumbnail-loader.js';
 import './cardiology.css';
 import type { CardiologyRoute } from './routes.js';
 
@@ -35,6 +37,16 @@ function useFramePool(): FramePool | undefined {
   return pool;
 }
 
+function useThumbnailLoader(): ThumbnailLoader | undefined {
+  const [loader, setLoader] = useState<ThumbnailLoader>();
+  useEffect(() => {
+    const l = new ThumbnailLoader();
+    setLoader(l);
+    return () => l.close();
+  }, []);
+  return loader;
+}
+
 function itemTitle(item: CardioItem): string {
   if (item.kind === 'waveform') return WAVEFORM_CLASSES[String(item.metadata['00080016']?.Value?.[0])] ?? 'Waveform';
   const parts = [item.modality, item.stage?.name, item.view?.name].filter(Boolean);
@@ -50,10 +62,11 @@ export function CardiologyPage({ route }: { route: CardiologyRoute }): ReactNode
   const { studyInstanceUid } = route;
   const { items, error } = useStudyItems(studyInstanceUid);
   const pool = useFramePool();
+  const thumbnails = useThumbnailLoader();
   const grid = useMemo(() => items && stressGrid(items), [items]);
 
   if (error) return <main className="page"><p className="error" role="alert">{error}</p></main>;
-  if (!items || !pool) return <main className="page"><p className="muted">Loading…</p></main>;
+  if (!items || !pool || !thumbnails) return <main className="page"><p className="muted">Loading…</p></main>;
   if (items.length === 0) return <main className="page"><p>No instances in study {studyInstanceUid}.</p></main>;
 
   const base = `/cardio/${studyInstanceUid}`;
@@ -77,7 +90,13 @@ export function CardiologyPage({ route }: { route: CardiologyRoute }): ReactNode
           {items.map((item) => (
             <li key={item.sopInstanceUid}>
               <a href={`${base}/instance/${item.sopInstanceUid}`} onClick={onLinkClick} aria-current={!stress && item === selected} data-testid="cardio-thumb" data-kind={item.kind}>
-                {item.kind === 'waveform' ? <span className="muted">ECG </span> : <img src={instanceThumbnail(studyInstanceUid, item)} alt="" loading="lazy" />}
+                {item.kind === 'waveform' ? (
+                  <span className="muted">{item.modality || 'Waveform'} </span>
+                ) : item.kind === 'cine' ? (
+                  <ThumbnailClip loader={thumbnails} studyInstanceUid={studyInstanceUid} item={item} />
+                ) : (
+                  <img src={instanceThumbnail(studyInstanceUid, item)} alt="" loading="lazy" />
+                )}
                 {itemTitle(item)}
               </a>
             </li>
