@@ -469,6 +469,30 @@ export class FhirRepository {
     await insertChunked(db, 'fhir_uri', rows((i) => i.uri, (r) => ({ param: r.param, value: r.value })));
   }
 
+  /** Current (not deleted) resources after primary key `afterPk`, in key order: a walk over the whole store. */
+  async currentAfter(db: FhirExecutor, afterPk: number, limit: number): Promise<FhirResourceVersion[]> {
+    const rows = await db
+      .selectFrom('fhir_resource')
+      .selectAll()
+      .where('pk', '>', afterPk)
+      .where('deleted', '=', 0)
+      .orderBy('pk')
+      .limit(limit)
+      .execute();
+    return rows.map(rowToVersion);
+  }
+
+  /** Replaces the index rows of current resources (their versions unchanged), after the index itself changed. */
+  async replaceIndexes(db: FhirExecutor, items: ReadonlyArray<{ pk: number; resourceType: string; index: FhirIndexRows }>): Promise<void> {
+    const pks = items.map((item) => item.pk);
+    for (let i = 0; i < pks.length; i += CHUNK_ROWS) {
+      for (const table of Object.values(TABLE)) {
+        await (db as Kysely<any>).deleteFrom(table).where('resource_pk', 'in', pks.slice(i, i + CHUNK_ROWS)).execute();
+      }
+    }
+    await this.#insertIndexRows(db, items);
+  }
+
   /**
    * Stores new versions of many resources at once (the creates of a transaction Bundle, a bulk load): the rows
    * `write` would write, as multi-row statements, a few per table instead of about a dozen per resource. Same

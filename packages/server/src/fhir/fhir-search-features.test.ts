@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { openFhirHarness, type FhirHarness } from './fhir-harness.test-support.js';
+import { FhirService } from './fhir-service.js';
 
 const LOINC = 'http://loinc.org';
 const UCUM = 'http://unitsofmeasure.org';
@@ -146,6 +147,21 @@ describe('FHIR search - composite parameters, :text, :identifier, :in, :iterate'
     for (const key of ['bp1', 'bp2', 'glucose', 'smoking']) assert.ok(revIncluded.includes(`Observation/${ids[key]}`), key);
     const notIterated = await search(`/fhir/Practitioner?_id=${ids.dr}&_revinclude=Patient:general-practitioner&_revinclude=Observation:patient`, 400);
     assert.deepEqual(notIterated.issue[0].expression, ['_revinclude']);
+  });
+
+  test('reindexIfStale - a store indexed by an older version gets the new rows at start, versions unchanged', async () => {
+    const service = new FhirService({ database: h.archive.database, logger: h.archive.logger });
+    const db = service.repository.db;
+    // As a store written before composite parameters existed: no composite rows, an older index version.
+    await db.deleteFrom('fhir_quantity').where('param', 'like', 'code-value-quantity$%').execute();
+    await service.repository.setState(db, 'search-index-version', '1');
+    const url = `/fhir/Observation?code-value-quantity=${LOINC}|2345-7$gt6`;
+    assert.deepEqual(matches(await search(url)), []);
+    const count = await service.reindexIfStale();
+    assert.ok(count >= 9, String(count));
+    assert.deepEqual(matches(await search(url)), [ids.glucose]);
+    assert.equal((await search(`/fhir/Observation/${ids.glucose}`)).meta.versionId, '1');
+    assert.equal(await service.reindexIfStale(), 0);
   });
 
   test('CapabilityStatement - lists the composite parameters of each type with their components', async () => {

@@ -3,7 +3,7 @@ import { FhirRepository, type AtriumDatabase, type FhirExecutor, type FhirResour
 import type { Logger } from '../logger.js';
 import { FhirError, operationOutcome, outcomeOfError, type FhirIssue } from './fhir-error.js';
 import { applyJsonPatch } from './json-patch.js';
-import { indexResource } from './search-index.js';
+import { indexResource, SEARCH_INDEX_VERSION } from './search-index.js';
 import { READ_ONLY_RESOURCE_TYPES, SUPPORTED_RESOURCE_TYPES } from './search-parameters.js';
 import { parseSearch, MAX_COUNT, DEFAULT_COUNT, type IncludeSpec } from './search-query.js';
 import { validateResource } from './validate-resource.js';
@@ -44,6 +44,8 @@ interface WriteOptions {
 }
 
 const ALLOWED_TYPES = new Set(SUPPORTED_RESOURCE_TYPES);
+/** The `fhir_sync_state` entry holding the SEARCH_INDEX_VERSION the stored index rows were written by. */
+const INDEX_VERSION_STATE = 'search-index-version';
 /** Rounds of `_include:iterate` / `_revinclude:iterate` after the first. */
 const MAX_INCLUDE_ROUNDS = 8;
 const ID = /^[A-Za-z0-9\-.]{1,64}$/;
@@ -468,6 +470,30 @@ export class FhirService {
       index: indexResource(stored),
     };
     return { stored, write };
+  }
+
+  /**
+   * Re-derives the search index of every stored resource when it was written by an older `SEARCH_INDEX_VERSION`
+   * (versions and history unchanged), in transactions of 500 resources; returns how many were re-indexed. A new
+   * store records the current version and has nothing to do.
+   */
+  async reindexIfStale(): Promise<number> {
+    const stored = await this.repository.getState(this.repository.db, INDEX_VERSION_STATE);
+    if (stored === String(SEARCH_INDEX_VERSION)) return 0;
+    let afterPk = 0;
+    let count = 0;
+    for (;;) {
+      const batch = await this.repository.currentAfter(this.repository.db, afterPk, 500);
+      if (batch.length === 0) break;
+      await this.repository.transaction((trx) =>
+        this.repository.replaceIndexes(trx, batch.map((v) => ({ pk: v.pk, resourceType: v.resourceType, index: indexResource(parseBody(v)) }))),
+      );
+      afterPk = batch[batch.length - 1]!.pk;
+      count += batch.length;
+    }
+    await this.repository.setState(this.repository.db, INDEX_VERSION_STATE, String(SEARCH_INDEX_VERSION));
+    if (count > 0) this.#logger.info({ count, version: SEARCH_INDEX_VERSION }, 'FHIR search index re-derived');
+    return count;
   }
 
   /** Creates or updates a resource as the server itself (derived types included); a no-op when unchanged. */

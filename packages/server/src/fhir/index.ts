@@ -41,6 +41,7 @@ function send(reply: FastifyReply, response: FhirResponse): FastifyReply {
  */
 export async function registerFhir(app: FastifyInstance, archive: Archive): Promise<void> {
   const service = new FhirService({ database: archive.database, logger: archive.logger.child({ component: 'fhir' }) });
+  await service.reindexIfStale();
   await app.register(
     async (fhir) => {
       fhir.removeAllContentTypeParsers();

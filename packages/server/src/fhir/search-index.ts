@@ -3,6 +3,13 @@ import { FHIR_MODEL } from './fhir-model.generated.js';
 import { dateRange, DATE_MAX, DATE_MIN } from './fhir-primitives.js';
 import { COMPOSITE_PARAMETERS, SEARCH_PARAMETERS, type CompositeParamDefinition, type SearchParamDefinition } from './search-parameters.js';
 
+/**
+ * The version of what `indexResource` writes. Raise it with every change to the rows a resource gets (a new
+ * parameter, a new modifier's rows): at start the store re-derives the rows of every resource stored under an
+ * older version (`FhirService.reindexIfStale`). 2: composite parameters, `:text`, `:identifier`.
+ */
+export const SEARCH_INDEX_VERSION = 2;
+
 /** A value found at a path, with its FHIR datatype. */
 export interface TypedValue {
   value: unknown;
