@@ -10,7 +10,8 @@ export type DicomwebErrorCode =
   | 'ATRIUM_ERR_DICOMWEB_UNSUPPORTED_MEDIA_TYPE'
   | 'ATRIUM_ERR_DICOMWEB_NOT_FOUND'
   | 'ATRIUM_ERR_DICOMWEB_UNSUPPORTED_PARAMETER'
-  | 'ATRIUM_ERR_DICOMWEB_RANGE';
+  | 'ATRIUM_ERR_DICOMWEB_RANGE'
+  | 'ATRIUM_ERR_DICOMWEB_STOW_METADATA';
 
 /** A request PS3.18 says the origin server refuses: the message is the reason sent to the client. */
 export class DicomwebError extends TypeError {
@@ -42,6 +43,21 @@ export class MultipartLimitError extends RangeError {
   constructor(message: string) {
     super(message);
     this.name = 'MultipartLimitError';
+  }
+}
+
+/**
+ * STOW-RS metadata that cannot be made into an instance (a BulkDataURI without its part, a missing UID, a value
+ * the encoder refuses): the instance fails with this PS3.4 failure reason in FailedSOPSequence, the others go on.
+ */
+export class StowMetadataError extends TypeError {
+  readonly code: DicomwebErrorCode = 'ATRIUM_ERR_DICOMWEB_STOW_METADATA';
+  readonly httpStatus = 409;
+  readonly dicomStatus: number;
+  constructor(message: string, dicomStatus: number, options: { cause?: unknown } = {}) {
+    super(message, options);
+    this.name = 'StowMetadataError';
+    this.dicomStatus = dicomStatus;
   }
 }
 

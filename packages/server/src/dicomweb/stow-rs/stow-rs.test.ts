@@ -71,8 +71,13 @@ test('STOW-RS - refuses other media types (415), a body without boundary or part
     const json = await server.app.inject({ method: 'POST', url: '/dicom-web/studies', headers: { 'content-type': 'application/json' }, payload: '[]' });
     assert.equal(json.statusCode, 415);
     assert.match(JSON.parse(json.body).detail, /STOW-RS takes multipart\/related/);
-    const meta = await server.app.inject({ method: 'POST', url: '/dicom-web/studies', headers: { 'content-type': 'multipart/related; type="application/dicom+json"; boundary=x' }, payload: '--x--' });
-    assert.equal(meta.statusCode, 415);
+    const xml = await server.app.inject({ method: 'POST', url: '/dicom-web/studies', headers: { 'content-type': 'multipart/related; type="application/dicom+xml"; boundary=x' }, payload: '--x--' });
+    assert.equal(xml.statusCode, 415);
+    const pdf = await server.app.inject({ method: 'POST', url: '/dicom-web/studies', headers: { 'content-type': 'multipart/related; type="application/pdf"; boundary=x' }, payload: '--x--' });
+    assert.equal(pdf.statusCode, 415);
+    assert.match(JSON.parse(pdf.body).detail, /multipart\/related of 'application\/pdf'/);
+    const emptyMetadata = await server.app.inject({ method: 'POST', url: '/dicom-web/studies', headers: { 'content-type': 'multipart/related; type="application/dicom+json"; boundary=x' }, payload: '--x--' });
+    assert.equal(emptyMetadata.statusCode, 400, 'a metadata body without parts');
     const noBoundary = await server.app.inject({ method: 'POST', url: '/dicom-web/studies', headers: { 'content-type': 'multipart/related; type="application/dicom"' }, payload: 'x' });
     assert.equal(noBoundary.statusCode, 400);
     assert.match(JSON.parse(noBoundary.body).detail, /no boundary/);
@@ -81,11 +86,11 @@ test('STOW-RS - refuses other media types (415), a body without boundary or part
 
     const ct = buildCtSeries({ slices: 1, rows: 16, columns: 16, seed: 14 });
     const { body, contentType } = await stowBody([ct.instances[0]!.bytes]);
-    const xml = await server.app.inject({ method: 'POST', url: '/dicom-web/studies', headers: { 'content-type': contentType, accept: 'application/dicom+xml' }, payload: body });
-    assert.equal(xml.statusCode, 200);
-    assert.match(xml.headers['content-type'] as string, /^application\/dicom\+xml/);
-    assert.match(xml.body, /<NativeDicomModel xmlns="http:\/\/dicom.nema.org\/PS3.19\/models\/NativeDICOM">/);
-    assert.ok(xml.body.includes(`<DicomAttribute tag="00081155" vr="UI" keyword="ReferencedSOPInstanceUID"><Value number="1">${ct.instances[0]!.sopInstanceUid}</Value>`));
+    const answerXml = await server.app.inject({ method: 'POST', url: '/dicom-web/studies', headers: { 'content-type': contentType, accept: 'application/dicom+xml' }, payload: body });
+    assert.equal(answerXml.statusCode, 200);
+    assert.match(answerXml.headers['content-type'] as string, /^application\/dicom\+xml/);
+    assert.match(answerXml.body, /<NativeDicomModel xmlns="http:\/\/dicom.nema.org\/PS3.19\/models\/NativeDICOM">/);
+    assert.ok(answerXml.body.includes(`<DicomAttribute tag="00081155" vr="UI" keyword="ReferencedSOPInstanceUID"><Value number="1">${ct.instances[0]!.sopInstanceUid}</Value>`));
   } finally {
     await server.close();
   }

@@ -1,12 +1,14 @@
+import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { DicomJsonDataset } from '@atrium/dicom';
 import { protocolAnswerOf, reasonOf } from '../../errors.js';
 import type { IngestResult } from '../../ingest/ingest-pipeline.js';
 import { datasetMediaTypeOf, instanceUrl, originOf, sendDatasets, studyUrl, type DicomwebContext } from '../context.js';
-import { MultipartError, MultipartLimitError, badRequest, unsupportedMediaType } from '../errors.js';
+import { MultipartError, MultipartLimitError, StowMetadataError, badRequest, unsupportedMediaType } from '../errors.js';
 import { parseMediaType } from '../multipart/media-type.js';
 import { boundaryOf, parseMultipart } from '../multipart/multipart-parser.js';
+import { assembleInstance, BulkDataSpool, identityOf, type AssembledInstance } from './metadata-bulk.js';
 
 /** PS3.18 Table 10.5.3-2 / PS3.4 Annex B failure reasons used by STOW-RS. */
 const DATA_SET_DOES_NOT_MATCH = 0xa900;
@@ -14,6 +16,9 @@ const CANNOT_UNDERSTAND = 0xc000;
 const OUT_OF_RESOURCES = 0xa700;
 /** Parts of one request staged but not yet committed, at most (memory stays bounded: each is on disk). */
 const MAX_PARTS_IN_FLIGHT = 4;
+/** DICOM JSON metadata held in memory for one request, at most (bulk data is spooled to disk instead). */
+const MAX_METADATA_BYTES = 64 * 1024 * 1024;
+const DICOM_JSON = 'application/dicom+json';
 /** Warning B006 "Elements discarded" (PS3.4 Annex B): the copy sent was discarded, the stored one with other bytes kept. */
 const ELEMENTS_DISCARDED = 0xb006;
 
@@ -33,8 +38,9 @@ const ui = (value: string | undefined) => (value ? { vr: 'UI' as const, Value: [
 
 /**
  * STOW-RS (PS3.18 §10.5): `POST /studies` and `POST /studies/{study}` with a `multipart/related;
- * type="application/dicom"` body. Each part streams straight into the ingest pipeline as it arrives (no part is
- * buffered); the response lists what was stored (ReferencedSOPSequence) and what failed (FailedSOPSequence, with
+ * type="application/dicom"` body, each part streamed straight into the ingest pipeline as it arrives (no part is
+ * buffered), or a `type="application/dicom+json"` body of metadata with bulk data, assembled into Part 10
+ * instances that take the same pipeline (see `readMetadataAndBulkData`). The response lists what was stored (ReferencedSOPSequence) and what failed (FailedSOPSequence, with
  * the PS3.4 failure reason), with 200 when all were stored, 202 when some failed or carry warnings, 409 when none
  * was stored. Textual reasons go in `Warning` headers.
  */
@@ -56,30 +62,36 @@ async function store(
   const contentType = parseMediaType(request.headers['content-type'] ?? '');
   if (!contentType || contentType.essence !== 'multipart/related') {
     throw unsupportedMediaType(
-      `Cannot store instances sent as '${request.headers['content-type'] ?? '(no Content-Type)'}': STOW-RS takes multipart/related; type="application/dicom"`,
+      `Cannot store instances sent as '${request.headers['content-type'] ?? '(no Content-Type)'}': STOW-RS takes multipart/related; type="application/dicom" or type="application/dicom+json"`,
     );
   }
   const declaredType = contentType.parameters.type?.toLowerCase();
-  if (declaredType && declaredType !== 'application/dicom') {
+  if (declaredType === 'application/dicom+xml') {
     throw unsupportedMediaType(
-      `Cannot store instances sent as multipart/related of '${declaredType}': Atrium accepts Part 10 instances (type="application/dicom") only; metadata with bulk data (application/dicom+json, +xml) is not supported`,
+      `Cannot store instances sent as multipart/related of 'application/dicom+xml': Atrium takes metadata with bulk data as application/dicom+json, or Part 10 instances (type="application/dicom")`,
+    );
+  }
+  if (declaredType && declaredType !== 'application/dicom' && declaredType !== DICOM_JSON) {
+    throw unsupportedMediaType(
+      `Cannot store instances sent as multipart/related of '${declaredType}': Atrium takes Part 10 instances (type="application/dicom") or metadata with bulk data (type="application/dicom+json")`,
     );
   }
   const boundary = boundaryOf(contentType.parameters);
   const targetStudy = request.params.study;
-  const stored: Stored[] = [];
-  const failed: Failure[] = [];
-  let parts = 0;
 
-  /** One part through the pipeline: what the response says of it. */
-  const processPart = async (partNumber: number, body: AsyncIterable<Buffer>): Promise<Stored | Failure> => {
+  /** What the response says of one instance the pipeline was given. */
+  const ingestOne = async (
+    body: AsyncIterable<Uint8Array>,
+    describe: () => string,
+    identity: { sopClassUid?: string; sopInstanceUid?: string } = {},
+  ): Promise<Stored | Failure> => {
     let result: IngestResult;
     try {
       result = await archive.ingest.ingest(body, { kind: 'stow', origin: request.ip });
     } catch (error) {
       // A broken body ends the request; what was stored before stays stored and is reported.
       if (error instanceof MultipartError || error instanceof MultipartLimitError) throw error;
-      return { reason: protocolAnswerOf(error).dicomStatus, message: `Cannot store part ${partNumber}: ${reasonOf(error)}` };
+      return { ...identity, reason: protocolAnswerOf(error).dicomStatus, message: `Cannot store ${describe()}: ${reasonOf(error)}` };
     }
     if (targetStudy !== undefined && result.studyInstanceUid !== targetStudy) {
       // PS3.18 §10.5.1.2: instances of another study than the target resource are refused. The pipeline has
@@ -105,53 +117,16 @@ async function store(
     };
   };
 
-  // Parts are pipelined: the next part is read from the socket as soon as the previous one has been staged, while
-  // that one commits (its fsyncs overlap the next transfer). At most MAX_PARTS_IN_FLIGHT parts are between
-  // "received" and "committed"; outcomes are reported in request order.
-  const inFlight: Promise<Stored | Failure>[] = [];
-  const outcomes: Promise<Stored | Failure>[] = [];
-  let fatal: unknown;
-  try {
-    for await (const part of parseMultipart(request.body as Readable, boundary, context.limits)) {
-      parts++;
-      const partType = parseMediaType(part.headers['content-type'] ?? declaredType ?? 'application/dicom');
-      if (partType?.essence !== 'application/dicom') {
-        outcomes.push(
-          Promise.resolve({
-            reason: CANNOT_UNDERSTAND,
-            message: `Cannot store part ${parts}: its Content-Type '${part.headers['content-type']}' is not application/dicom`,
-          }),
-        );
-        continue;
-      }
-      let consumed!: () => void;
-      const bodyDone = new Promise<void>((resolve) => (consumed = resolve));
-      async function* tracked(source: AsyncIterable<Buffer>): AsyncGenerator<Buffer> {
-        try {
-          yield* source;
-        } finally {
-          consumed();
-        }
-      }
-      const task = processPart(parts, tracked(part.body));
-      // A rejection is collected with the outcomes below; this handler only keeps it from being unhandled here.
-      task.catch(() => undefined);
-      outcomes.push(task);
-      inFlight.push(task);
-      await Promise.race([bodyDone, task.then(() => undefined, () => undefined)]);
-      while (inFlight.length >= MAX_PARTS_IN_FLIGHT) await inFlight.shift()!.catch(() => undefined);
-    }
-  } catch (error) {
-    fatal = error;
-  }
-  const settled = await Promise.allSettled(outcomes);
-  for (const outcome of settled) {
-    if (outcome.status === 'rejected') {
-      fatal ??= outcome.reason;
-      continue;
-    }
-    if ('result' in outcome.value) stored.push(outcome.value);
-    else failed.push(outcome.value);
+  const source = request.body as Readable;
+  const { outcomes, parts, fatal } =
+    declaredType === DICOM_JSON
+      ? await readMetadataAndBulkData(source, boundary, context, ingestOne)
+      : await readInstances(source, boundary, context, declaredType, ingestOne);
+  const stored: Stored[] = [];
+  const failed: Failure[] = [];
+  for (const outcome of outcomes) {
+    if ('result' in outcome) stored.push(outcome);
+    else failed.push(outcome);
   }
   if (fatal !== undefined) {
     if (!(fatal instanceof MultipartError || fatal instanceof MultipartLimitError)) throw fatal;
@@ -208,4 +183,164 @@ async function store(
   const anyWarning = stored.some((s) => s.warning);
   reply.code(stored.length === 0 ? 409 : failed.length > 0 || anyWarning ? 202 : 200);
   return sendDatasets(reply, context, responseType, body);
+}
+
+type IngestOne = (
+  body: AsyncIterable<Uint8Array>,
+  describe: () => string,
+  identity?: { sopClassUid?: string; sopInstanceUid?: string },
+) => Promise<Stored | Failure>;
+
+/** What reading a request body gave: an outcome per instance in request order, and the error that ended it early. */
+interface ReadOutcome {
+  outcomes: (Stored | Failure)[];
+  parts: number;
+  fatal: unknown;
+}
+
+/**
+ * A body of Part 10 instances (PS3.18 §10.5.1.2.1). Parts are pipelined: the next part is read from the socket as
+ * soon as the previous one has been staged, while that one commits (its fsyncs overlap the next transfer). At
+ * most MAX_PARTS_IN_FLIGHT parts are between "received" and "committed"; outcomes keep request order.
+ */
+async function readInstances(
+  source: Readable,
+  boundary: string,
+  context: DicomwebContext,
+  declaredType: string | undefined,
+  ingestOne: IngestOne,
+): Promise<ReadOutcome> {
+  const inFlight: Promise<Stored | Failure>[] = [];
+  const pending: Promise<Stored | Failure>[] = [];
+  let parts = 0;
+  let fatal: unknown;
+  try {
+    for await (const part of parseMultipart(source, boundary, context.limits)) {
+      const partNumber = ++parts;
+      const partType = parseMediaType(part.headers['content-type'] ?? declaredType ?? 'application/dicom');
+      if (partType?.essence !== 'application/dicom') {
+        pending.push(
+          Promise.resolve({
+            reason: CANNOT_UNDERSTAND,
+            message: `Cannot store part ${partNumber}: its Content-Type '${part.headers['content-type']}' is not application/dicom`,
+          }),
+        );
+        continue;
+      }
+      let consumed!: () => void;
+      const bodyDone = new Promise<void>((resolve) => (consumed = resolve));
+      async function* tracked(body: AsyncIterable<Buffer>): AsyncGenerator<Buffer> {
+        try {
+          yield* body;
+        } finally {
+          consumed();
+        }
+      }
+      const task = ingestOne(tracked(part.body), () => `part ${partNumber}`);
+      // A rejection is collected with the outcomes below; this handler only keeps it from being unhandled here.
+      task.catch(() => undefined);
+      pending.push(task);
+      inFlight.push(task);
+      await Promise.race([bodyDone, task.then(() => undefined, () => undefined)]);
+      while (inFlight.length >= MAX_PARTS_IN_FLIGHT) await inFlight.shift()!.catch(() => undefined);
+    }
+  } catch (error) {
+    fatal = error;
+  }
+  const outcomes: (Stored | Failure)[] = [];
+  for (const settled of await Promise.allSettled(pending)) {
+    if (settled.status === 'rejected') fatal ??= settled.reason;
+    else outcomes.push(settled.value);
+  }
+  return { outcomes, parts, fatal };
+}
+
+/**
+ * A body of DICOM JSON metadata with bulk data (PS3.18 §10.5.1.2.2, type="application/dicom+json"): metadata parts
+ * (each a DICOM JSON array of data sets, or one data set) are read into memory within MAX_METADATA_BYTES for the
+ * request; every other part is bulk data, spooled to disk under its Content-Location. Once the body has been read,
+ * each data set is assembled into a Part 10 instance (its BulkDataURIs resolved against the Content-Locations)
+ * and streamed through the ingest pipeline like a Part 10 part. Part 10 parts in such a body are stored as they
+ * come. A data set whose bulk data is missing fails alone, with its reason.
+ */
+async function readMetadataAndBulkData(
+  source: Readable,
+  boundary: string,
+  context: DicomwebContext,
+  ingestOne: IngestOne,
+): Promise<ReadOutcome> {
+  const spool = new BulkDataSpool(join(context.archive.config.dataDir, 'spool'));
+  const outcomes: (Stored | Failure)[] = [];
+  const datasets: { dataset: DicomJsonDataset; partNumber: number }[] = [];
+  let metadataBytes = 0;
+  let parts = 0;
+  let fatal: unknown;
+  try {
+    try {
+      for await (const part of parseMultipart(source, boundary, context.limits)) {
+        const partNumber = ++parts;
+        const partType = parseMediaType(part.headers['content-type'] ?? DICOM_JSON);
+        if (!partType) {
+          outcomes.push({ reason: CANNOT_UNDERSTAND, message: `Cannot store part ${partNumber}: its Content-Type '${part.headers['content-type']}' cannot be read` });
+          continue;
+        }
+        if (partType.essence === DICOM_JSON || partType.essence === 'application/json') {
+          const chunks: Buffer[] = [];
+          for await (const chunk of part.body) {
+            metadataBytes += chunk.length;
+            if (metadataBytes > MAX_METADATA_BYTES) {
+              throw new MultipartLimitError(`Cannot read metadata part ${partNumber}: the metadata of one request exceeds ${MAX_METADATA_BYTES} bytes`);
+            }
+            chunks.push(chunk);
+          }
+          const read = metadataOf(Buffer.concat(chunks), partNumber);
+          if ('reason' in read) outcomes.push(read);
+          else for (const dataset of read) datasets.push({ dataset, partNumber });
+        } else if (partType.essence === 'application/dicom') {
+          outcomes.push(await ingestOne(part.body, () => `part ${partNumber}`));
+        } else {
+          const location = part.headers['content-location']?.trim();
+          if (!location) {
+            outcomes.push({ reason: CANNOT_UNDERSTAND, message: `Cannot use bulk data part ${partNumber} ('${partType.essence}'): it has no Content-Location for a BulkDataURI to name` });
+            continue;
+          }
+          await spool.add(location, partType, part.body);
+        }
+      }
+    } catch (error) {
+      fatal = error;
+    }
+    // A body cut short still stores what it fully carried: an instance whose bulk data did not arrive fails alone.
+    for (const { dataset, partNumber } of datasets) {
+      const identity = identityOf(dataset);
+      let instance: AssembledInstance;
+      try {
+        instance = await assembleInstance(dataset, spool);
+      } catch (error) {
+        // StowMetadataError carries its failure reason; anything else (a spool file that cannot be read) is A700.
+        const message = error instanceof StowMetadataError ? error.message : `Cannot store metadata of part ${partNumber}: ${reasonOf(error)}`;
+        outcomes.push({ ...identity, reason: protocolAnswerOf(error).dicomStatus, message });
+        continue;
+      }
+      outcomes.push(await ingestOne(instance.part10(), () => `instance '${instance.sopInstanceUid}' of metadata part ${partNumber}`, identity));
+    }
+  } finally {
+    await spool.close();
+  }
+  return { outcomes, parts, fatal };
+}
+
+/** The data sets of one metadata part: a DICOM JSON array (PS3.18 §F.2), or a single data set. */
+function metadataOf(bytes: Buffer, partNumber: number): DicomJsonDataset[] | Failure {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(bytes.toString('utf8'));
+  } catch (error) {
+    return { reason: CANNOT_UNDERSTAND, message: `Cannot read metadata part ${partNumber}: ${(error as Error).message}` };
+  }
+  const list = Array.isArray(parsed) ? parsed : [parsed];
+  if (list.length === 0 || list.some((d) => d === null || typeof d !== 'object' || Array.isArray(d))) {
+    return { reason: CANNOT_UNDERSTAND, message: `Cannot read metadata part ${partNumber}: expected a DICOM JSON array of data sets` };
+  }
+  return list as DicomJsonDataset[];
 }
