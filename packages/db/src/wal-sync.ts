@@ -63,12 +63,15 @@ export class WalSync {
 
   async #flush(): Promise<void> {
     if (this.#closed) throw new Error(`Cannot flush '${this.#path}': the database is closed`);
-    const current = await stat(this.#path);
-    if (!this.#handle || current.ino !== this.#inode) {
-      await this.#handle?.close();
-      this.#handle = await open(this.#path, 'r');
-      this.#inode = (await this.#handle.stat()).ino;
+    if (this.#handle) {
+      // The check and the flush run side by side: the file is almost never replaced, and when it was, the flush
+      // of the old file is merely wasted and the new one is flushed below.
+      const [current] = await Promise.all([stat(this.#path), this.#handle.datasync()]);
+      if (current.ino === this.#inode) return;
     }
+    await this.#handle?.close();
+    this.#handle = await open(this.#path, 'r');
+    this.#inode = (await this.#handle.stat()).ino;
     await this.#handle.datasync();
   }
 }

@@ -209,6 +209,7 @@ export function describeBlobStoreContract(
     test('resumeStaged - finds staged bytes by id until they are committed or discarded', async () => {
       const staged = await store.stage(chunksOf('kept across a restart'));
       assert.ok(staged.id.length > 0);
+      await staged.flush();
       const resumed = await store.resumeStaged(staged.id);
       assert.ok(resumed, 'the staged bytes are found by id');
       assert.equal(resumed.size, staged.size);
@@ -219,6 +220,19 @@ export function describeBlobStoreContract(
       await dropped.discard();
       assert.equal(await store.resumeStaged(dropped.id), undefined);
       assert.equal(await store.resumeStaged('../../etc/passwd'), undefined, 'an id never names a path');
+    });
+
+    test('stage - flush is shared, and a commit made durable later by sync is readable at once', async () => {
+      const staged = await store.stage(chunksOf('flushed ', 'early'));
+      const first = staged.flush();
+      assert.equal(staged.flush(), first, 'later calls share the first flush');
+      await first;
+      await staged.commit('stage/deferred/one', { durable: false });
+      assert.equal((await readAll(await store.get('stage/deferred/one'))).toString(), 'flushed early');
+      const unflushed = await store.stage(chunksOf('not flushed by the caller'));
+      await unflushed.commit('stage/deferred/two', { durable: false });
+      await store.sync(['stage/deferred/one', 'stage/deferred/two', 'stage/gone/never-stored']);
+      assert.equal((await readAll(await store.get('stage/deferred/two'))).toString(), 'not flushed by the caller');
     });
 
     test('stage - discard leaves nothing behind', async () => {

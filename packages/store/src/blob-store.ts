@@ -23,9 +23,18 @@ export interface BlobWriteOptions {
   maxBytes?: number;
 }
 
+export interface CommitOptions {
+  /**
+   * Default true: the object is durable under its key when `commit` resolves. With false, the move is made but
+   * may be undone by a power cut until `BlobStore.sync` of the key resolves; callers that record the staged id
+   * (crash recovery can redo the move) use it to keep that flush off each object's latency and share it.
+   */
+  durable?: boolean;
+}
+
 /**
- * Bytes written durably to a private staging area, not yet visible under any key. Exactly one of `commit` or
- * `discard` must follow; after either, both fail with `StagedBlobStateError`.
+ * Bytes written to a private staging area, not yet visible under any key. Exactly one of `commit` or `discard`
+ * must follow; after either, both fail with `StagedBlobStateError`.
  */
 export interface StagedBlob {
   /**
@@ -35,8 +44,13 @@ export interface StagedBlob {
    */
   readonly id: string;
   readonly size: number;
-  /** Publishes the bytes under `key` atomically, replacing any object there. */
-  commit(key: string): Promise<void>;
+  /**
+   * Makes the staged bytes durable (the store's flush policy applies); once only, later calls share the first.
+   * `commit` does it too: calling it early lets the flush overlap the caller's other work.
+   */
+  flush(): Promise<void>;
+  /** Flushes, then publishes the bytes under `key` atomically, replacing any object there. */
+  commit(key: string, options?: CommitOptions): Promise<void>;
   /** Removes the staged bytes. */
   discard(): Promise<void>;
 }
@@ -51,7 +65,7 @@ export interface StagingWriter {
   readonly writable: Writable;
   /** Bytes accepted so far. */
   readonly bytesWritten: number;
-  /** Resolves once `writable` has finished and the bytes are durable; rejects with the writable's error. */
+  /** Resolves once `writable` has finished (the bytes are written, `StagedBlob.flush` makes them durable); rejects with the writable's error. */
   finish(): Promise<StagedBlob>;
   /** Abandons the write (destroying `writable` if needed) and removes whatever was staged. */
   discard(): Promise<void>;
@@ -82,6 +96,8 @@ export interface BlobStore {
   rename(fromKey: string, toKey: string): Promise<void>;
   /** True when an object was removed. */
   delete(key: string): Promise<boolean>;
+  /** Makes the commits (and deletes) of these keys durable, when they were made with `durable: false`. */
+  sync(keys: readonly string[]): Promise<void>;
   /** Every object whose key starts with `prefix`, produced lazily. */
   list(prefix?: string): AsyncIterable<BlobInfo>;
   close?(): Promise<void>;

@@ -161,6 +161,48 @@ test('ingest - a study filed under another patient is refused, not moved', async
   }
 });
 
+test('recoverBlobIntents - staged bytes a power cut left incomplete are not published, and their instance is forgotten', async () => {
+  const archive = await openTestArchive();
+  try {
+    const [a, b] = ct({ seed: 4 }).instances;
+    // The index flush and the staged bytes' flush overlap: a power cut can keep the first and lose part of the second.
+    const crashedWith = async (instance: SyntheticInstance, stagedBytes: Uint8Array) => {
+      const parsed = await readPart10([instance.bytes]);
+      const staged = await archive.store.stage([stagedBytes]);
+      await staged.flush();
+      const digest = createHash('sha256').update(instance.bytes).digest('hex');
+      const blobKey = instanceBlobKey(instance.studyInstanceUid, instance.seriesInstanceUid, instance.sopInstanceUid, digest);
+      await archive.archive.commitInstance({
+        parsed,
+        blobKey,
+        size: instance.bytes.byteLength,
+        digest,
+        source: { kind: 'import' },
+        duplicatePolicy: 'keep',
+        stagingId: staged.id,
+        owner: `${hostname()}:${2 ** 22 + 12346}`,
+      });
+      return blobKey;
+    };
+    const zeroedTail = Uint8Array.from(a!.bytes);
+    zeroedTail.fill(0, zeroedTail.length - 512);
+    const sameSize = await crashedWith(a!, zeroedTail);
+    const short = await crashedWith(b!, b!.bytes.subarray(0, b!.bytes.length - 100));
+
+    const report = await recoverBlobIntents(archive.store, archive.archive, archive.logger);
+    assert.deepEqual(report.published, []);
+    assert.deepEqual(report.removed.sort(), [a!.sopInstanceUid, b!.sopInstanceUid].sort());
+    assert.equal(await archive.store.head(sameSize), undefined, 'bytes that differ from the digest are not kept');
+    assert.equal(await archive.store.head(short), undefined);
+    assert.equal(await archive.archive.findInstance(a!.sopInstanceUid), undefined);
+    assert.deepEqual(await archive.archive.listBlobIntents(), []);
+    const after = await fsck(archive, { verifyDigests: true });
+    assert.ok(after.clean, JSON.stringify(after.problems));
+  } finally {
+    await archive.cleanup();
+  }
+});
+
 test('recoverBlobIntents - finishes a commit whose rename a crash interrupted, and forgets one whose bytes are gone', async () => {
   const archive = await openTestArchive();
   try {
@@ -169,6 +211,7 @@ test('recoverBlobIntents - finishes a commit whose rename a crash interrupted, a
     const crashed = async (instance: SyntheticInstance) => {
       const parsed = await readPart10([instance.bytes]);
       const staged = await archive.store.stage([instance.bytes]);
+      await staged.flush();
       const digest = createHash('sha256').update(instance.bytes).digest('hex');
       const blobKey = instanceBlobKey(instance.studyInstanceUid, instance.seriesInstanceUid, instance.sopInstanceUid, digest);
       await archive.archive.commitInstance({

@@ -67,15 +67,16 @@ export interface IngestDependencies {
  *              └─> streaming Part 10 reader (header, bulk and frame offsets; pixel data skipped, never held)
  *
  * Crash safety: the index transaction also records a blob intent naming the staged bytes and their final key;
- * only then are the bytes renamed into place, and success answered. `recoverBlobIntents` finishes whatever a crash
- * left between the commit and the rename, so an acknowledged instance is always present. Three fsyncs per instance
- * (the staged file, the index, the target directory) and one rename: the minimum for that guarantee.
+ * only then are the bytes renamed into place, and success answered once both the staged bytes and the index are
+ * flushed. The directory holding the renamed object is flushed later, for a batch of instances at once, before
+ * their intents are cleared: until then `recoverBlobIntents` can redo the rename, so an acknowledged instance is
+ * always present. On each instance's path: one file flush overlapping one (shared) index flush, and one rename.
  */
 export class IngestPipeline {
   private readonly intents: IntentClearer;
 
   constructor(private readonly deps: IngestDependencies) {
-    this.intents = new IntentClearer(deps.archive, deps.logger);
+    this.intents = new IntentClearer(deps.archive, deps.store, deps.logger);
   }
 
   /** Confirms the blob intents still waiting to be cleared; call before closing the database. */
@@ -89,7 +90,9 @@ export class IngestPipeline {
    */
   private async publish(staged: StagedBlob, key: string): Promise<void> {
     try {
-      await staged.commit(key);
+      // The blob intent committed with the index lets recovery redo this move, so its directory flush can wait for
+      // the intent clearer, which flushes the directories of a whole batch before it clears their intents.
+      await staged.commit(key, { durable: false });
     } catch (error) {
       if (!(await this.deps.store.head(key))) throw error;
     }
@@ -150,6 +153,9 @@ export class IngestPipeline {
     }
 
     const staged = await store.stage(observe(withHeader()), { maxBytes });
+    // The flush overlaps validation and the index commit; the rename into place waits for it. Recovery checks the
+    // digest of staged bytes it publishes, so an index commit that outlives an unfinished flush loses nothing.
+    staged.flush().catch(() => undefined);
     let parsed: ParsedInstance;
     let digest: string;
     let identity: ReturnType<typeof validateInstance>;

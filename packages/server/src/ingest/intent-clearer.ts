@@ -1,9 +1,11 @@
 import type { ArchiveRepository } from '@atrium/db';
+import type { BlobStore } from '@atrium/store';
 import type { Logger } from '../logger.js';
 
 /**
- * Clears blob intents in batches. Clearing is bookkeeping, not part of the guarantee (recovery treats an intent
- * whose work is done as done), so it need not cost each ingest a transaction of its own.
+ * Clears blob intents in batches, after making the batch's renames durable (`BlobStore.sync`: one directory flush
+ * per series instead of one per instance). Until an intent is cleared, recovery can redo its rename; a cleared
+ * intent's work is durable. So clearing costs no ingest a transaction or a flush of its own.
  */
 export class IntentClearer {
   private pending: string[] = [];
@@ -12,6 +14,7 @@ export class IntentClearer {
 
   constructor(
     private readonly archive: Pick<ArchiveRepository, 'clearBlobIntents'>,
+    private readonly store: Pick<BlobStore, 'sync'>,
     private readonly logger: Logger,
     private readonly delayMs = 100,
   ) {}
@@ -34,9 +37,10 @@ export class IntentClearer {
     this.running = this.running.then(async () => {
       if (keys.length === 0) return;
       try {
+        await this.store.sync(keys);
         await this.archive.clearBlobIntents(keys);
       } catch (error) {
-        // Harmless: recovery at the next start finds the work done and clears them then.
+        // Harmless: the intents stay, and recovery at the next start redoes or confirms their work.
         this.logger.warn({ err: error, count: keys.length }, 'Cannot clear blob intents now');
       }
     });

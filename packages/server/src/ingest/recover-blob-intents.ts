@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { hostname } from 'node:os';
 import type { BlobStore } from '@atrium/store';
 import type { ArchiveRepository, BlobIntent } from '@atrium/db';
@@ -6,7 +7,10 @@ import type { Logger } from '../logger.js';
 export interface RecoveryReport {
   /** Staged bytes moved to their key: the index commit had happened, the rename had not. */
   published: string[];
-  /** Index entries removed because their staged bytes were gone: never acknowledged, so nothing is lost. */
+  /**
+   * Index entries removed because their staged bytes were gone or incomplete (a power cut before their flush
+   * finished): never acknowledged, so nothing is lost.
+   */
   removed: string[];
   /** Superseded blobs deleted. */
   deleted: string[];
@@ -48,6 +52,8 @@ export async function recoverBlobIntents(store: BlobStore, archive: ArchiveRepos
     await recoverOne(store, archive, intent, report);
     done.push(intent.blobKey);
   }
+  // The renames redone here, and those a crash left unflushed, become durable before their intents go.
+  await store.sync(done);
   await archive.clearBlobIntents(done);
   if (report.published.length || report.removed.length || report.deleted.length) {
     logger.warn(
@@ -67,11 +73,23 @@ async function recoverOne(store: BlobStore, archive: ArchiveRepository, intent: 
   if (indexed?.blobKey !== intent.blobKey) return; // replaced or deleted since: nothing to publish
   if (await store.head(intent.blobKey)) return; // the rename happened
   const staged = intent.stagingId ? await store.resumeStaged(intent.stagingId) : undefined;
-  if (staged) {
+  if (staged && staged.size === indexed.size) {
     await staged.commit(intent.blobKey);
-    report.published.push(intent.blobKey);
-  } else {
-    await archive.deleteInstance(intent.sopInstanceUid);
-    report.removed.push(intent.sopInstanceUid);
+    // The index commit may have outlived the flush of the staged bytes (the two overlap): publish only whole bytes.
+    if ((await digestOf(store, intent.blobKey)) === indexed.digest) {
+      report.published.push(intent.blobKey);
+      return;
+    }
+    await store.delete(intent.blobKey);
+  } else if (staged) {
+    await staged.discard();
   }
+  await archive.deleteInstance(intent.sopInstanceUid);
+  report.removed.push(intent.sopInstanceUid);
+}
+
+async function digestOf(store: BlobStore, key: string): Promise<string> {
+  const hash = createHash('sha256');
+  for await (const chunk of await store.get(key)) hash.update(chunk as Uint8Array);
+  return hash.digest('hex');
 }
