@@ -268,7 +268,9 @@ test('DCMTK getscu - a 1-bit Segmentation stored in Implicit VR Little Endian ar
   const f = await fixture();
   try {
     await storeAll(f);
-    const seg = buildBinarySegmentation({ studyInstanceUid: f.slices[0]!.studyInstanceUid, patientId: 'PID-DCMTK', rows: 20, columns: 24, frames: 4 });
+    const ct = await readPart10([f.slices[0]!.bytes]);
+    const patient = Object.fromEntries(Object.entries(ct.dataset).filter(([tag]) => tag.startsWith('0010')));
+    const seg = buildBinarySegmentation({ studyInstanceUid: f.slices[0]!.studyInstanceUid, patient, rows: 20, columns: 24, frames: 4 });
     await f.node.archive.ingest.ingest([seg.bytes], { kind: 'import' });
     const got = mkdtempSync(join(f.work, 'got-'));
     const get = await run('getscu', ['-v', '-S', '-od', got, '-k', 'QueryRetrieveLevel=STUDY', '-k', `StudyInstanceUID=${seg.studyInstanceUid}`, ...scu(f.node)]);

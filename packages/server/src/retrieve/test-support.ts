@@ -1,5 +1,5 @@
 // Synthetic objects for retrieve tests that the builders of @atrium/dicom do not make.
-import { encodePart10, ImplicitVrLittleEndian } from '@atrium/dicom';
+import { encodePart10, ImplicitVrLittleEndian, type WritableDataset } from '@atrium/dicom';
 
 /** Segmentation Storage (PS3.4 Annex B). */
 export const SegmentationStorage = '1.2.840.10008.5.1.4.1.1.66.4';
@@ -18,7 +18,16 @@ export interface BinarySegmentation {
  * Implicit VR Little Endian by default: the kind of object the pixel codecs refuse to re-encode.
  */
 export function buildBinarySegmentation(
-  options: { studyInstanceUid?: string; patientId?: string; rows?: number; columns?: number; frames?: number; transferSyntaxUid?: string; seed?: number } = {},
+  options: {
+    studyInstanceUid?: string;
+    /** Patient module attributes (group 0010) replacing the defaults, to file the SEG under an existing patient. */
+    patient?: WritableDataset;
+    rows?: number;
+    columns?: number;
+    frames?: number;
+    transferSyntaxUid?: string;
+    seed?: number;
+  } = {},
 ): BinarySegmentation {
   const { rows = 16, columns = 16, frames = 3, transferSyntaxUid = ImplicitVrLittleEndian, seed = 1 } = options;
   const root = `1.2.826.0.1.3680043.8.498.${seed}`;
@@ -44,7 +53,8 @@ export function buildBinarySegmentation(
       '00080018': { vr: 'UI', Value: [sopInstanceUid] },
       '00080060': { vr: 'CS', Value: ['SEG'] },
       '00100010': { vr: 'PN', Value: [{ Alphabetic: 'Segment^Sam' }] },
-      '00100020': { vr: 'LO', Value: [options.patientId ?? 'PID-SEG'] },
+      '00100020': { vr: 'LO', Value: ['PID-SEG'] },
+      ...options.patient,
       '0020000D': { vr: 'UI', Value: [studyInstanceUid] },
       '0020000E': { vr: 'UI', Value: [seriesInstanceUid] },
       '00200011': { vr: 'IS', Value: [99] },
