@@ -37,3 +37,20 @@ test('buildXaRun - XA geometry calibrates the catheter at the isocentre', async 
   assert.ok(Math.abs(Number(dict['00181063']!.Value![0]) - 1000 / 15) < 1e-9);
   assert.equal(Number(dict['00280008']!.Value![0]), 3);
 });
+
+test('buildStressEcho - stages at other heart rates list every R wave and mark the phase as a fraction of their cycle', async () => {
+  const set = buildStressEcho({ stages: ['REST', 'PEAK'], views: ['A4C'], frames: 24, frameRate: 30, heartRates: [75, 150], rows: 16, columns: 16 });
+  const [rest, peak] = set.clips as [(typeof set.clips)[number], (typeof set.clips)[number]];
+  assert.deepEqual([rest.cycleFrames, peak.cycleFrames], [24, 12]);
+  assert.equal(rest.rWaveFrames.length, 1);
+  assert.deepEqual(peak.rWaveFrames, [peak.rWaveFrame, peak.rWaveFrame + 12]);
+  const bytes = await synthesizeBytes(peak);
+  const { dict } = await readWithDcmjs(bytes);
+  assert.deepEqual(dict['00286040']!.Value, peak.rWaveFrames);
+  assert.equal(Number(dict['00181088']!.Value![0]), 150);
+  // Halfway through the peak's 12-frame cycle the marker is 4 × 24 × 0.5.
+  const frameBytes = 16 * 16;
+  const pixelStart = bytes.byteLength - 24 * frameBytes;
+  assert.equal(bytes[pixelStart + (peak.rWaveFrame - 1 + 6) * frameBytes], 48);
+  assert.equal(bytes[pixelStart + (peak.rWaveFrame - 1 + 12) * frameBytes], 0);
+});

@@ -10,8 +10,13 @@ export interface StressEchoOptions extends SyntheticCommonOptions {
   stages?: readonly string[];
   /** View names; default PLAX, PSAX, A4C, A2C. */
   views?: readonly string[];
-  /** Frames per clip (one beat); default 32. */
+  /** Frames per clip; default 32. */
   frames?: number;
+  /**
+   * Heart rate of each stage, bpm; default one beat per clip (60 × frameRate / frames) at every stage. A faster
+   * stage has several R waves in its clip, all listed in R Wave Pointer.
+   */
+  heartRates?: readonly number[];
   /** Default 30. */
   frameRate?: number;
   /** Default 96 x 128. */
@@ -26,6 +31,10 @@ export interface StressEchoClip extends SyntheticObject {
   readonly viewNumber: number;
   /** 1-based frame of the first R wave (R Wave Pointer). */
   readonly rWaveFrame: number;
+  /** 1-based frames of every R wave in the clip (R Wave Pointer). */
+  readonly rWaveFrames: readonly number[];
+  /** Frames per cardiac cycle at this stage's heart rate. */
+  readonly cycleFrames: number;
 }
 
 export interface StressEchoSet {
@@ -34,15 +43,17 @@ export interface StressEchoSet {
 }
 
 /**
- * Pixel value written in the first `PHASE_MARKER_WIDTH` pixels of row 0: 4 × the frame's position in the cardiac
- * cycle counted from the R wave, so a reader can check that synchronised clips show the same phase.
+ * Pixel value written in the first `PHASE_MARKER_WIDTH` pixels of row 0: 4 × frames × the fraction of the cardiac
+ * cycle since the last R wave (4 × the frame's position counted from the R wave when the clip is one beat), so a
+ * reader can check that synchronised clips show the same phase.
  */
 export const PHASE_MARKER_WIDTH = 8;
 
 /**
  * A stress echo study (PS3.3 §C.8.5.6 US Image Module Stage and View attributes): one US multi-frame clip per
- * stage and view, one series per stage, each clip one beat starting at a different frame of the cycle with the
- * first R wave given by R Wave Pointer, so aligning on it puts all clips in step.
+ * stage and view, one series per stage, each clip starting at a different frame of the cycle with its R waves
+ * given by R Wave Pointer, so aligning on the first puts all clips in step; with `heartRates`, stages beat at
+ * different rates and only a reader that also matches the cycle lengths keeps them in step.
  */
 export function buildStressEcho(options: StressEchoOptions = {}): StressEchoSet {
   const stages = options.stages ?? ['REST', 'LOW DOSE', 'PEAK', 'RECOVERY'];
@@ -66,9 +77,15 @@ export function buildStressEcho(options: StressEchoOptions = {}): StressEchoSet 
     );
     studyInstanceUid = ctx.study.studyInstanceUid;
     views.forEach((view, v) => {
-      // Clips start at different points of the beat; the R wave is where phase 0 is.
-      const rWaveFrame = 1 + ((s * 5 + v * 3) % Math.max(1, Math.floor(frames / 2)));
-      const phaseOf = (index: number): number => (((index - (rWaveFrame - 1)) % frames) + frames) % frames;
+      const cycleFrames = options.heartRates?.[s] ? (60 * frameRate) / options.heartRates[s] : frames;
+      // Clips start at different points of the beat; the R wave is where phase 0 is. A clip shorter than two
+      // beats starts early enough to hold two R waves.
+      const room = cycleFrames < frames ? Math.min(Math.floor(frames / 2), Math.floor(frames - cycleFrames)) : Math.floor(frames / 2);
+      const rWaveFrame = 1 + ((s * 5 + v * 3) % Math.max(1, room));
+      const rWaveFrames: number[] = [];
+      for (let k = 0; Math.round(rWaveFrame + k * cycleFrames) <= frames; k++) rWaveFrames.push(Math.round(rWaveFrame + k * cycleFrames));
+      const cycleFraction = (index: number): number => ((((index - (rWaveFrame - 1)) % cycleFrames) + cycleFrames) % cycleFrames) / cycleFrames;
+      const phaseOf = (index: number): number => cycleFraction(index) * frames;
       const cx = columns / 2;
       const cy = rows / 2;
       const frame = (index: number, target: Uint8Array): void => {
@@ -81,7 +98,7 @@ export function buildStressEcho(options: StressEchoOptions = {}): StressEchoSet 
             target[i] = d < radius ? 10 : d < radius * 1.35 ? 170 : 40 + ((r * 7 + c * 13 + v * 29) % 23);
           }
         }
-        target.fill(Math.min(255, 4 * phaseOf(index)), 0, PHASE_MARKER_WIDTH);
+        target.fill(Math.min(255, Math.round(4 * phaseOf(index))), 0, PHASE_MARKER_WIDTH);
       };
       const sopInstanceUid = ctx.uid(`instance/${v + 1}`);
       const minute = String(s * 10 + v).padStart(2, '0');
@@ -97,14 +114,14 @@ export function buildStressEcho(options: StressEchoOptions = {}): StressEchoSet 
           CineRate: ['IS', Math.round(frameRate)],
           RecommendedDisplayFrameRate: ['IS', Math.round(frameRate)],
           FrameIncrementPointer: ['AT', '00181063'],
-          HeartRate: ['IS', Math.round((60 * frameRate) / frames)],
+          HeartRate: ['IS', Math.round((60 * frameRate) / cycleFrames)],
           StageName: ['SH', stage],
           StageNumber: ['IS', s + 1],
           NumberOfStages: ['IS', stages.length],
           ViewName: ['SH', view],
           ViewNumber: ['IS', v + 1],
           NumberOfViewsInStage: ['IS', views.length],
-          RWavePointer: ['US', rWaveFrame],
+          RWavePointer: ['US', ...rWaveFrames],
           SequenceOfUltrasoundRegions: sequence(
             keywordDataset({
               RegionSpatialFormat: ['US', 1],
@@ -139,7 +156,7 @@ export function buildStressEcho(options: StressEchoOptions = {}): StressEchoSet 
         transferSyntaxUid: ExplicitVrLittleEndian,
         identity: { seriesInstanceUid: ctx.series.seriesInstanceUid, studyInstanceUid: ctx.study.studyInstanceUid, patientId: ctx.patient.patientId },
       });
-      clips.push({ ...object, stage, stageNumber: s + 1, view, viewNumber: v + 1, rWaveFrame });
+      clips.push({ ...object, stage, stageNumber: s + 1, view, viewNumber: v + 1, rWaveFrame, rWaveFrames, cycleFrames });
     });
   });
   return { studyInstanceUid, clips };
