@@ -8,6 +8,8 @@ const skip = browserTestsSkipReason();
 const echo = buildUltrasoundClip({ frames: 60, frameRate: 60, rows: 240, columns: 320, patient: { patientName: 'CARDIO^ECHO', patientId: 'CD-1' }, study: { accessionNumber: 'CARDIO-US' } });
 const stress = buildStressEcho({ views: ['PLAX', 'A4C'], frames: 16, patient: { patientName: 'CARDIO^STRESS', patientId: 'CD-2' } });
 const ecg = buildEcg12Lead({ patient: { patientName: 'CARDIO^ECG', patientId: 'CD-3' } });
+// Four stages of one view at 75, 100, 150 and 90 bpm: cycles of 24, 18, 12 and 20 frames in 24-frame clips.
+const stressRates = buildStressEcho({ views: ['A4C'], frames: 24, frameRate: 30, heartRates: [75, 100, 150, 90], patient: { patientName: 'CARDIO^RATES', patientId: 'CD-5' } });
 const xa = buildXaRun({ frames: 4, rows: 256, columns: 256, patient: { patientName: 'CARDIO^XA', patientId: 'CD-4' } });
 
 let atrium: RunningAtrium;
@@ -16,7 +18,7 @@ let browser: Browser;
 before(async () => {
   if (skip) return;
   [atrium, browser] = await Promise.all([startAtrium(), launchChromium()]);
-  await stow(atrium.url, [echo, ...stress.clips, ecg, xa]);
+  await stow(atrium.url, [echo, ...stress.clips, ...stressRates.clips, ecg, xa]);
 });
 
 after(async () => {
@@ -148,6 +150,43 @@ test('cardiology stress - the quad view plays its four stages in step, aligned o
     await keepScreenshot(page, 'cardiology-stress');
     for (const row of phases) assert.ok(Math.max(...row) - Math.min(...row) <= 1, `phases ${JSON.stringify(phases)}`);
     assert.ok(new Set(phases.map((row) => row[0])).size > 1, `the clips advance: ${JSON.stringify(phases)}`);
+  } finally {
+    await page.close();
+  }
+});
+
+test('cardiology stress - stages at different heart rates stay in step loop after loop with the same cycle length, and drift without', { skip }, async () => {
+  const page = await newPage();
+  try {
+    await page.goto(`${atrium.url}/cardio/${stressRates.studyInstanceUid}/stress`);
+    await page.waitForFunction(() => [...document.querySelectorAll<HTMLCanvasElement>('[data-testid=stress-cell] canvas')].filter((c) => c.dataset.loaded === '24').length === 4, undefined, { timeout: 60_000 });
+    assert.equal(await page.getByTestId('stress-sync').innerText(), 'aligned on the first R wave');
+    // The marker is 4 × 24 × the fraction of the cycle since the last R wave; compare fractions on a circle.
+    const spread = async (): Promise<number> => {
+      const fractions = await page.evaluate(() =>
+        [...document.querySelectorAll<HTMLCanvasElement>('[data-testid=stress-cell] canvas')].map((c) => c.getContext('2d')!.getImageData(2, 0, 1, 1).data[0]! / 96),
+      );
+      let worst = 0;
+      for (const a of fractions) for (const b of fractions) worst = Math.max(worst, Math.min(Math.abs(a - b), 1 - Math.abs(a - b)));
+      return worst;
+    };
+    // Over three rest cycles (800 ms each): within two frames of the fastest cycle (2/12).
+    const inStep: number[] = [];
+    for (let i = 0; i < 14; i++) {
+      await page.waitForTimeout(170);
+      inStep.push(await spread());
+    }
+    assert.ok(Math.max(...inStep) <= 0.17, `spread of cycle fractions ${inStep.map((x) => x.toFixed(2)).join(' ')}`);
+    await keepScreenshot(page, 'cardiology-stress-rates');
+
+    // At the acquired rates the peak (400 ms cycle) runs ahead of rest (800 ms): out of step most of the time.
+    await page.getByTestId('stress-same-cycle').uncheck();
+    const drifting: number[] = [];
+    for (let i = 0; i < 10; i++) {
+      await page.waitForTimeout(170);
+      drifting.push(await spread());
+    }
+    assert.ok(Math.max(...drifting) > 0.25, `spread without the same cycle length ${drifting.map((x) => x.toFixed(2)).join(' ')}`);
   } finally {
     await page.close();
   }

@@ -1,6 +1,6 @@
 import { useEffect, useMemo, useRef, useState, type PointerEvent as ReactPointerEvent, type ReactNode } from 'react';
 import { ultrasoundRegions, usArea, userCalibration, usDistance, xaCalibration, xaDistance, type Measurement, type Point, type XaCalibration } from './calibration.js';
-import { CINE_SPEEDS, CineClock, cineStatus, cineTiming, FpsMeter, frameAt, type CineTiming } from './cine.js';
+import { CINE_SPEEDS, CineClock, cineStatus, cineTiming, clipTimeOf, cycleClipTime, FpsMeter, frameAtTime, type CinePlaybackCycle, type CineTiming } from './cine.js';
 
 export { CineClock };
 import type { CardioItem } from './echo-layout.js';
@@ -48,8 +48,11 @@ export interface CinePlayerProps {
   studyInstanceUid: string;
   item: CardioItem;
   clock: CineClock;
-  /** ms of clip time to start at (the first R wave in synchronised views). */
-  startOffsetMs?: number;
+  /**
+   * Synchronised views: the part of the clip to loop (from the first R wave) and how long one loop lasts on
+   * screen; without it the whole clip loops at its acquired rate from the first frame.
+   */
+  cycle?: CinePlaybackCycle;
   /** Allow calibrated measurements by dragging. */
   measure?: boolean;
   width?: number;
@@ -60,10 +63,13 @@ export interface CinePlayerProps {
  * One multi-frame clip on a canvas. Every animation frame picks the frame that the clock says is due, so a slow
  * network or decoder drops frames instead of slowing the clip; the status line says how many are shown.
  */
-export function CinePlayer({ pool, studyInstanceUid, item, clock, startOffsetMs = 0, measure = false, width, testId = 'cine-player' }: CinePlayerProps): ReactNode {
+export function CinePlayer({ pool, studyInstanceUid, item, clock, cycle, measure = false, width, testId = 'cine-player' }: CinePlayerProps): ReactNode {
   const canvasRef = useRef<HTMLCanvasElement>(null);
   const statusRef = useRef<HTMLSpanElement>(null);
   const timing: CineTiming = useMemo(() => cineTiming(item.metadata, item.frames), [item]);
+  // Read on every animation frame: changing the cycle (same cycle length on or off) must not reload the frames.
+  const cycleRef = useRef(cycle);
+  cycleRef.current = cycle;
   const rows = Number(item.metadata['00280010']?.Value?.[0] ?? 0);
   const columns = Number(item.metadata['00280011']?.Value?.[0] ?? 0);
 
@@ -81,12 +87,11 @@ export function CinePlayer({ pool, studyInstanceUid, item, clock, startOffsetMs 
     const interval = 1000 / timing.fps;
     const tick = (now: number) => {
       raf = requestAnimationFrame(tick);
-      let target = frameAt(timing, clock.elapsed(now), clock.speed, clock.loop, startOffsetMs);
+      const loopCycle = cycleRef.current;
+      const t = loopCycle ? cycleClipTime(timing, loopCycle, clock.elapsed(now), clock.speed, clock.loop) : clipTimeOf(timing, clock.elapsed(now), clock.speed, clock.loop);
+      let target = frameAtTime(timing, t);
       // Display refresh jitter: when barely into the frame after next, show the next one rather than skip it.
-      if (clock.playing && shown >= 0 && target === shown + 2) {
-        const into = (clock.elapsed(now) * clock.speed + startOffsetMs) % (timing.offsets[timing.offsets.length - 1]! + interval) - timing.offsets[target]!;
-        if (into >= 0 && into < interval * 0.3) target = shown + 1;
-      }
+      if (clock.playing && shown >= 0 && target === shown + 2 && t - timing.offsets[target]! < interval * 0.3) target = shown + 1;
       const bitmap = clip.frames[target];
       if (bitmap && target !== shown) {
         context.drawImage(bitmap, 0, 0);
@@ -114,7 +119,7 @@ export function CinePlayer({ pool, studyInstanceUid, item, clock, startOffsetMs 
       cancelAnimationFrame(raf);
       clip.close();
     };
-  }, [pool, studyInstanceUid, item, clock, timing, startOffsetMs]);
+  }, [pool, studyInstanceUid, item, clock, timing]);
 
   return (
     <figure className="cardio-player" data-testid={testId} style={width ? { width } : undefined}>

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import test from 'node:test';
-import { CineClock, cineStatus, cineTiming, clipDuration, FpsMeter, frameAt, type JsonDataset } from './cine.js';
+import { CineClock, cineStatus, cineTiming, clipDuration, cycleClipTime, FpsMeter, frameAt, frameAtTime, type JsonDataset } from './cine.js';
 
 const ds = (fields: Record<string, [string, ...unknown[]]>): JsonDataset =>
   Object.fromEntries(Object.entries(fields).map(([tag, [vr, ...Value]]) => [tag, { vr, Value }]));
@@ -64,4 +64,26 @@ test('CineClock - keeps the clip position across pause, step and speed changes',
   stop();
   clock.setLoop(true);
   assert.equal(changes, 1);
+});
+
+test('cycleClipTime - clips with cycles of different lengths stay at the same fraction of their cycle, loop after loop', () => {
+  const t = cineTiming({ '00280008': { vr: 'IS', Value: [24] }, '00181063': { vr: 'DS', Value: [1000 / 30] } });
+  const frame = 1000 / 30;
+  // Rest: one beat of 24 frames from its R wave at frame 5 (wrapping at the clip's end); peak: R waves at 3 and 15.
+  const rest = { startMs: 4 * frame, lengthMs: 800, displayMs: 800 };
+  const peak = { startMs: 2 * frame, lengthMs: 12 * frame, displayMs: 800 };
+  for (const elapsed of [0, 200, 400, 700, 1000, 2600]) {
+    const restFraction = (((cycleClipTime(t, rest, elapsed, 1, true) - rest.startMs) % 800) + 800) % 800 / 800;
+    const peakFraction = (cycleClipTime(t, peak, elapsed, 1, true) - peak.startMs) / peak.lengthMs;
+    assert.ok(Math.abs(restFraction - peakFraction) < 1e-9, `at ${elapsed} ms: rest ${restFraction}, peak ${peakFraction}`);
+  }
+  // The peak's frames: R wave (frame index 2) at 0, mid-cycle (index 8) at 400 ms, and never past its second R wave.
+  assert.equal(frameAtTime(t, cycleClipTime(t, peak, 0, 1, true)), 2);
+  assert.equal(frameAtTime(t, cycleClipTime(t, peak, 400, 1, true)), 8);
+  assert.equal(frameAtTime(t, cycleClipTime(t, peak, 799, 1, true)), 13);
+  // Rest wraps at the end of the clip: 700 ms after its R wave at 133 ms is frame index 1.
+  assert.equal(frameAtTime(t, cycleClipTime(t, rest, 700, 1, true)), 1);
+  // At half speed, twice the wall time; without loop the end of the cycle holds.
+  assert.equal(frameAtTime(t, cycleClipTime(t, peak, 800, 0.5, true)), 8);
+  assert.equal(frameAtTime(t, cycleClipTime(t, peak, 5000, 1, false)), 13);
 });

@@ -68,15 +68,18 @@ export function clipDuration(timing: CineTiming): number {
 }
 
 /**
- * The frame to show `elapsedMs` of wall time after playback started at `speed` (0.25 to 1): the frame whose start
- * time is the latest not after the clip time, so a slow display drops frames and never slows the clip down.
- * Without `loop` the last frame holds; `startOffsetMs` shifts the clip (alignment on the first R wave).
+ * Clip time, ms, `elapsedMs` of wall time after playback started at `speed` (0.25 to 1), shifted by
+ * `startOffsetMs`: looped over the clip's duration, or held just before its end without `loop`.
  */
-export function frameAt(timing: CineTiming, elapsedMs: number, speed: number, loop: boolean, startOffsetMs = 0): number {
+export function clipTimeOf(timing: CineTiming, elapsedMs: number, speed: number, loop: boolean, startOffsetMs = 0): number {
   const duration = clipDuration(timing);
-  let t = elapsedMs * speed + startOffsetMs;
-  if (loop) t = ((t % duration) + duration) % duration;
-  else if (t >= duration) return timing.offsets.length - 1;
+  const t = elapsedMs * speed + startOffsetMs;
+  if (loop) return ((t % duration) + duration) % duration;
+  return Math.min(t, duration - 1e-6);
+}
+
+/** The frame shown at clip time `t` ms: the latest whose start time is not after it. */
+export function frameAtTime(timing: CineTiming, t: number): number {
   const offsets = timing.offsets;
   let lo = 0;
   let hi = offsets.length - 1;
@@ -86,6 +89,38 @@ export function frameAt(timing: CineTiming, elapsedMs: number, speed: number, lo
     else hi = mid - 1;
   }
   return lo;
+}
+
+/**
+ * The frame to show `elapsedMs` of wall time after playback started at `speed` (0.25 to 1): the frame whose start
+ * time is the latest not after the clip time, so a slow display drops frames and never slows the clip down.
+ * Without `loop` the last frame holds; `startOffsetMs` shifts the clip.
+ */
+export function frameAt(timing: CineTiming, elapsedMs: number, speed: number, loop: boolean, startOffsetMs = 0): number {
+  return frameAtTime(timing, clipTimeOf(timing, elapsedMs, speed, loop, startOffsetMs));
+}
+
+/** The part of a clip that synchronised playback loops, and how long one loop lasts on screen. */
+export interface CinePlaybackCycle {
+  /** Clip time where the loop starts (the first R wave), ms. */
+  readonly startMs: number;
+  /** Clip time one loop covers (one cardiac cycle, or the whole clip), ms. */
+  readonly lengthMs: number;
+  /** Wall time at 1x that one loop lasts; equal to `lengthMs` plays at the acquired rate. */
+  readonly displayMs: number;
+}
+
+/**
+ * Clip time for synchronised playback: the clip loops `cycle` from its start, the cycle stretched or compressed to
+ * `displayMs` of (speed-scaled) wall time, so clips whose cardiac cycles differ in length (rest and peak stress)
+ * are at the same fraction of their cycle at every moment, loop after loop. Wraps at the clip's end (a one-beat
+ * clip whose R wave is mid-clip); without `loop`, holds the end of the cycle.
+ */
+export function cycleClipTime(timing: CineTiming, cycle: CinePlaybackCycle, elapsedMs: number, speed: number, loop: boolean): number {
+  const display = Math.max(1e-6, cycle.displayMs);
+  const u = loop ? (((elapsedMs * speed) % display) + display) % display : Math.min(elapsedMs * speed, display * (1 - 1e-6));
+  const duration = clipDuration(timing);
+  return (cycle.startMs + (u * cycle.lengthMs) / display) % duration;
 }
 
 /** Speeds offered, as fractions of the acquired rate. */

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import test from 'node:test';
-import { cardioItems, firstRWaveMs, stressGrid } from './echo-layout.js';
+import { cardiacCycle, cardioItems, stressGrid } from './echo-layout.js';
 import type { JsonDataset } from './cine.js';
 
 const v = (vr: string, ...Value: unknown[]) => ({ vr, Value });
@@ -39,7 +39,12 @@ test('stressGrid - puts rest and stages side by side per view', () => {
   assert.equal(stressGrid(cardioItems([clip('x', '1')])), undefined);
 });
 
-test('firstRWaveMs - from R Wave Pointer and the frame timing', () => {
-  assert.equal(firstRWaveMs(clip('a', '1', undefined, undefined, { '00286040': v('US', 4, 20), '00181063': v('DS', 20) })), 60);
-  assert.equal(firstRWaveMs(clip('a', '1')), 0);
+test('cardiacCycle - from the first R wave to the second, the whole clip from the R wave with one, from frame 1 without', () => {
+  const timed = (rWaves: number[]) => clip('a', '1', undefined, undefined, { '00286040': v('US', ...rWaves), '00181063': v('DS', 20) });
+  // 30 frames at 20 ms: R waves at frames 4 and 20 are 60 ms and 380 ms into the clip.
+  assert.deepEqual(cardiacCycle(timed([4, 20])), { startMs: 60, lengthMs: 320, rWaves: 2 });
+  assert.deepEqual(cardiacCycle(timed([4])), { startMs: 60, lengthMs: 600, rWaves: 1 });
+  assert.deepEqual(cardiacCycle(clip('a', '1', undefined, undefined, { '00181063': v('DS', 20) })), { startMs: 0, lengthMs: 600, rWaves: 0 });
+  // Pointers outside the clip are ignored.
+  assert.deepEqual(cardiacCycle(timed([4, 31])), { startMs: 60, lengthMs: 600, rWaves: 1 });
 });

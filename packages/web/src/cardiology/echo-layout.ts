@@ -1,5 +1,5 @@
 /** Echo study layout: acquisition order, stress echo grid (PS3.3 §C.7.6.16.2... Stage and View, §C.8.5.6), R-wave alignment. */
-import { cineTiming, type JsonDataset } from './cine.js';
+import { cineTiming, clipDuration, type JsonDataset } from './cine.js';
 
 const T = {
   sopClass: '00080016',
@@ -98,11 +98,17 @@ export function stressGrid(items: readonly CardioItem[]): StressGrid | undefined
 }
 
 /**
- * Where in the clip the first R wave is, in ms, from R Wave Pointer (the 1-based frames at R waves, PS3.3
- * §C.7.6.5); 0 without ECG trigger information. Synchronised playback starts every clip there.
+ * The cardiac cycle of a clip from R Wave Pointer (the 1-based frames at R waves, PS3.3 §C.7.6.5) and the frame
+ * timing: from the first R wave to the second, or, with one R wave, the whole clip starting at it (a clip of one
+ * beat); the whole clip from its first frame without ECG trigger information. Synchronised playback loops it.
  */
-export function firstRWaveMs(ds: JsonDataset): number {
-  const frame = n(ds, T.rWavePointer);
-  if (frame === undefined || frame < 1) return 0;
-  return cineTiming(ds).offsets[frame - 1] ?? 0;
+export function cardiacCycle(ds: JsonDataset, frameCount?: number): { startMs: number; lengthMs: number; rWaves: number } {
+  const timing = cineTiming(ds, frameCount);
+  const rWaves = (ds[T.rWavePointer]?.Value ?? []).map(Number).filter((f) => Number.isInteger(f) && f >= 1 && f <= timing.offsets.length);
+  const duration = clipDuration(timing);
+  const first = rWaves[0];
+  if (first === undefined) return { startMs: 0, lengthMs: duration, rWaves: 0 };
+  const startMs = timing.offsets[first - 1]!;
+  const second = rWaves.find((f) => f > first);
+  return { startMs, lengthMs: second !== undefined ? timing.offsets[second - 1]! - startMs : duration, rWaves: rWaves.length };
 }

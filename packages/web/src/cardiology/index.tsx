@@ -3,7 +3,7 @@ import { fetchSeries, fetchSeriesMetadata, dicomString } from '../api.js';
 import { onLinkClick } from '../routing.js';
 import { CineClock, CineControls, CinePlayer } from './cine-player.js';
 import { cineTiming, type JsonDataset } from './cine.js';
-import { cardioItems, firstRWaveMs, stressGrid, WAVEFORM_CLASSES, type CardioItem } from './echo-layout.js';
+import { cardiacCycle, cardioItems, stressGrid, WAVEFORM_CLASSES, type CardioItem } from './echo-layout.js';
 import { EcgView } from './ecg-view.js';
 import { FramePool } from './frame-pool.js';
 import { ThumbnailClip } from './thumbnail-clip.js';
@@ -150,12 +150,24 @@ function SingleClip({ pool, studyInstanceUid, item }: { pool: FramePool; studyIn
   );
 }
 
-/** Rest and stress stages of one view side by side, on one clock, each starting at its first R wave. */
+/**
+ * Rest and stress stages of one view side by side, on one clock. With ECG trigger information each clip starts at
+ * its first R wave and, by default, loops one cardiac cycle stretched to the length of the first stage's (rest's)
+ * cycle, so rest and peak stay at the same point of the cycle loop after loop even though the peak beats faster;
+ * unticking "Same cycle length" plays every clip at its acquired rate, still from its first R wave.
+ */
 function StressQuad({ pool, studyInstanceUid, grid, view }: { pool: FramePool; studyInstanceUid: string; grid: NonNullable<ReturnType<typeof stressGrid>>; view: string | undefined }): ReactNode {
   const row = grid.views.find((v) => v.name === view) ?? grid.views[0]!;
   const clock = useMemo(() => new CineClock(), []);
+  const [sameCycle, setSameCycle] = useState(true);
   const first = row.cells.find(Boolean);
   const fps = first ? cineTiming(first.metadata, first.frames).fps : 30;
+  const cycles = useMemo(() => {
+    const each = row.cells.map((cell) => cell && cardiacCycle(cell.metadata, cell.frames));
+    const reference = each.find(Boolean);
+    return each.map((c) => c && { startMs: c.startMs, lengthMs: c.lengthMs, displayMs: sameCycle && reference ? reference.lengthMs : c.lengthMs });
+  }, [row, sameCycle]);
+  const triggered = row.cells.some((cell) => cell && cardiacCycle(cell.metadata, cell.frames).rWaves > 0);
   useKeys(clock, fps);
   useEffect(() => {
     clock.play();
@@ -169,12 +181,18 @@ function StressQuad({ pool, studyInstanceUid, grid, view }: { pool: FramePool; s
             {v.name}
           </a>
         ))}
+        <label title="Loop one cardiac cycle of every clip over the same time, so stages at different heart rates stay in step">
+          <input type="checkbox" checked={sameCycle} onChange={(e) => setSameCycle(e.target.checked)} data-testid="stress-same-cycle" /> Same cycle length
+        </label>
+        <span className="muted" data-testid="stress-sync">
+          {triggered ? 'aligned on the first R wave' : 'no ECG trigger information: clips start at their first frame'}
+        </span>
       </div>
       <CineControls clock={clock} fps={fps} label={`${row.name}: ${grid.stages.join(' / ')}`} />
       <div className="cardio-quad" data-testid="stress-quad">
         {row.cells.map((cell, i) =>
           cell ? (
-            <CinePlayer key={cell.sopInstanceUid} pool={pool} studyInstanceUid={studyInstanceUid} item={cell} clock={clock} startOffsetMs={firstRWaveMs(cell.metadata)} testId="stress-cell" />
+            <CinePlayer key={cell.sopInstanceUid} pool={pool} studyInstanceUid={studyInstanceUid} item={cell} clock={clock} cycle={cycles[i]} testId="stress-cell" />
           ) : (
             <p key={i} className="muted">{grid.stages[i]}: not acquired</p>
           ),
