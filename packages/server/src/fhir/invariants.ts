@@ -1,4 +1,5 @@
 import { dateRange } from './fhir-primitives.js';
+import { narrativeProblem } from './narrative.js';
 
 /**
  * The FHIRPath invariants (severity error) of the R4 StructureDefinitions of the resources Atrium serves and of
@@ -9,7 +10,11 @@ import { dateRange } from './fhir-primitives.js';
 export interface Invariant {
   key: string;
   human: string;
+  /** The child element the specification declares the invariant on (`div` of Narrative), named in the issue. */
+  element?: string;
   check(node: Record<string, any>, resource: Record<string, any>): boolean;
+  /** What broke it, when more can be said than `human`. */
+  reason?(node: Record<string, any>): string | undefined;
 }
 
 const hasCoding = (concept: any, system: string, codes: string[]) =>
@@ -87,6 +92,22 @@ export const INVARIANTS: Readonly<Record<string, readonly Invariant[]>> = {
       check: (c) => exists(c.name) || exists(c.telecom) || exists(c.address) || exists(c.organization),
     },
   ],
+  Narrative: [
+    {
+      key: 'txt-1',
+      human:
+        'The narrative SHALL contain only the basic html formatting elements and attributes described in chapters 7-11 (except section 4 of chapter 9) and 12 of the HTML 4.0 standard, <a> elements (either name or href), images and internally contained style attributes',
+      element: 'div',
+      check: (n) => narrativeProblem(n.div)?.key !== 'txt-1',
+      reason: (n) => narrativeProblem(n.div)?.reason,
+    },
+    {
+      key: 'txt-2',
+      human: 'The narrative SHALL have some non-whitespace content',
+      element: 'div',
+      check: (n) => narrativeProblem(n.div)?.key !== 'txt-2',
+    },
+  ],
   ServiceRequest: [{ key: 'prr-1', human: 'orderDetail SHALL only be present if code is present', check: (s) => !exists(s.orderDetail) || exists(s.code) }],
   Extension: [{ key: 'ext-1', human: 'Must have either extensions or value[x], not both', check: (e) => exists(e.extension) !== (valueKeys(e).length > 0) }],
   Period: [
@@ -146,7 +167,10 @@ export const INVARIANTS: Readonly<Record<string, readonly Invariant[]>> = {
   ],
 };
 
-/** DomainResource invariants on contained resources (dom-2, dom-4, dom-5); dom-3 is checked by the validator. */
+/**
+ * DomainResource invariants on contained resources (dom-2, dom-4, dom-5); dom-3, which needs every reference of the
+ * container, is checked by the validator's walk.
+ */
 export const CONTAINED_INVARIANTS: readonly Invariant[] = [
   { key: 'dom-2', human: 'If the resource is contained in another resource, it SHALL NOT contain nested Resources', check: (c) => !exists(c.contained) },
   {

@@ -104,20 +104,18 @@ export function validateResource(resource: unknown, allowedTypes: ReadonlySet<st
       fail(where, `Cannot accept element '${where}': ele-1 failed: All FHIR elements must have a @value or children`, 'invariant');
     }
     const invariant = (inv: Invariant) => {
-      if (!inv.check(value, root)) fail(where, `Cannot accept element '${where}': ${inv.key} failed: ${inv.human}`, 'invariant');
+      if (inv.check(value, root)) return;
+      const at = inv.element ? `${where}.${inv.element}` : where;
+      const reason = inv.reason?.(value);
+      fail(at, `Cannot accept element '${at}': ${inv.key} failed: ${inv.human}${reason ? ` (${reason})` : ''}`, 'invariant');
     };
     (INVARIANTS[type] ?? []).forEach(invariant);
     if (isResource && value !== root) CONTAINED_INVARIANTS.forEach(invariant);
-    if (isResource && value === root) {
-      // dom-3: every contained resource is referred to from the container (or refers to it with '#').
-      const text = JSON.stringify(value);
-      ((value.contained ?? []) as Array<{ id?: string }>).forEach((c, i) => {
-        if (!text.includes(`"#${c?.id ?? ''}"`) && !text.includes('"#"')) {
-          fail(`${where}.contained[${i}]`, `Cannot accept element '${where}.contained[${i}]': dom-3 failed: a contained resource SHALL be referred to from elsewhere in the resource`, 'invariant');
-        }
-      });
-    }
+    if (type === 'Reference' && typeof value.reference === 'string') localReferences.push({ at: where, value: value.reference });
   };
+
+  /** Every Reference.reference and canonical, uri or url value starting with '#', with where it stands. */
+  const localReferences: Array<{ at: string; value: string }> = [];
 
   const check = (item: unknown, spec: FhirElementSpec, at: string, depth: number) => {
     const type = spec.type;
@@ -139,6 +137,9 @@ export function validateResource(resource: unknown, allowedTypes: ReadonlySet<st
       return;
     }
     const pattern = PRIMITIVE_PATTERNS[type];
+    if ((type === 'canonical' || type === 'uri' || type === 'url') && typeof item === 'string' && item.startsWith('#')) {
+      localReferences.push({ at, value: item });
+    }
     if (pattern) {
       if (typeof item !== 'string') fail(at, `Cannot accept element '${at}': expected a ${type} string, got ${JSON.stringify(item)}`, 'value');
       else if (!pattern.test(item)) fail(at, `Cannot accept element '${at}': '${item.slice(0, 80)}' is not a valid ${type}`, 'value');
@@ -164,6 +165,21 @@ export function validateResource(resource: unknown, allowedTypes: ReadonlySet<st
   };
 
   const root = resource as Record<string, any>;
-  walk(root, resourceType, path || resourceType, 0, true);
+  const rootPath = path || resourceType;
+  walk(root, resourceType, rootPath, 0, true);
+  // dom-3: a contained resource is referred to from elsewhere in the resource ('#id'), or refers to its
+  // container ('#') from within itself.
+  if (Array.isArray(root.contained)) {
+    const targets = new Set(localReferences.map((r) => r.value));
+    root.contained.forEach((contained: unknown, i: number) => {
+      const at = `${rootPath}.contained[${i}]`;
+      const id = (contained as { id?: unknown } | null)?.id;
+      const referred = typeof id === 'string' && targets.has(`#${id}`);
+      const refersToContainer = localReferences.some((r) => r.value === '#' && r.at.startsWith(`${at}.`));
+      if (!referred && !refersToContainer) {
+        fail(at, `Cannot accept element '${at}': dom-3 failed: If the resource is contained in another resource, it SHALL be referred to from elsewhere in the resource or SHALL refer to the containing resource`, 'invariant');
+      }
+    });
+  }
   return issues;
 }
