@@ -1,5 +1,6 @@
 // Helpers for the DICOMweb tests: multipart bodies built and read with Atrium's own streaming codec, and an HTTP
 // server on a temporary archive.
+import { crc32 } from 'node:zlib';
 import type { FastifyInstance } from 'fastify';
 import { buildHttpServer } from '../http/http-server.js';
 import { openTestArchive } from '../test-support.js';
@@ -50,4 +51,34 @@ export async function openTestServer(env: Record<string, string> = {}) {
       await archive.cleanup();
     },
   };
+}
+
+/**
+ * The entries of a ZIP archive written without compression (PKWARE APPNOTE 4.3: the central directory names each
+ * entry, its size and where its local header is), read independently of Atrium's ZIP writer. No ZIP64.
+ */
+export function readStoredZip(zip: Buffer): Map<string, Buffer> {
+  const end = zip.lastIndexOf(Buffer.from([0x50, 0x4b, 0x05, 0x06]));
+  if (end < 0) throw new TypeError('Not a ZIP archive: no end of central directory record');
+  const count = zip.readUInt16LE(end + 10);
+  let at = zip.readUInt32LE(end + 16);
+  const entries = new Map<string, Buffer>();
+  for (let i = 0; i < count; i++) {
+    if (zip.readUInt32LE(at) !== 0x02014b50) throw new TypeError(`Not a central directory header at ${at}`);
+    const method = zip.readUInt16LE(at + 10);
+    const crc = zip.readUInt32LE(at + 16);
+    const size = zip.readUInt32LE(at + 20);
+    const nameLength = zip.readUInt16LE(at + 28);
+    const extraLength = zip.readUInt16LE(at + 30);
+    const commentLength = zip.readUInt16LE(at + 32);
+    const local = zip.readUInt32LE(at + 42);
+    const name = zip.subarray(at + 46, at + 46 + nameLength).toString('utf8');
+    if (method !== 0) throw new TypeError(`Entry '${name}' is compressed (method ${method})`);
+    const data = local + 30 + zip.readUInt16LE(local + 26) + zip.readUInt16LE(local + 28);
+    const body = zip.subarray(data, data + size);
+    if (crc32(body) !== crc) throw new TypeError(`Entry '${name}' fails its CRC-32`);
+    entries.set(name, body);
+    at += 46 + nameLength + extraLength + commentLength;
+  }
+  return entries;
 }

@@ -1,3 +1,4 @@
+import { Readable } from 'node:stream';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { ExplicitVrLittleEndian } from '@atrium/dicom';
 import { canTranscode, type RetrieveScope } from '../../retrieve/index.js';
@@ -5,6 +6,7 @@ import { instanceUrl, originOf, type DicomwebContext } from '../context.js';
 import { notAcceptable, notFound } from '../errors.js';
 import { formatMediaType, parseAccept } from '../multipart/media-type.js';
 import { newBoundary, writeMultipart, type OutgoingPart } from '../multipart/multipart-writer.js';
+import { zipStream, type ZipEntry } from '../../web-app/zip-writer.js';
 
 interface Params {
   study: string;
@@ -12,43 +14,45 @@ interface Params {
   instance?: string;
 }
 
-/** What an instance retrieve accepts: transfer syntaxes in preference order, and whether a bare body will do. */
+/** What an instance retrieve accepts: transfer syntaxes in preference order, and in which form. */
 export interface InstanceAccept {
   transferSyntaxes: string[];
-  singlePart: boolean;
+  /** `multipart/related` (the default form), a bare `application/dicom` (one instance), or `application/zip`. */
+  form: 'multipart' | 'single' | 'zip';
 }
 
 /**
  * Reads the Accept header of a study, series or instance retrieve (PS3.18 §8.7.3.5.2): `multipart/related;
  * type="application/dicom"` with an optional `transfer-syntax` (absent means Explicit VR Little Endian; `*` means
- * as stored). A bare `application/dicom` is accepted for a single instance. Undefined when nothing fits.
+ * as stored). A bare `application/dicom` is accepted for a single instance, and `application/zip` (a ZIP of Part 10
+ * files, §8.7.3.4) at every level, with the same `transfer-syntax` rule. The form is the one of the client's most
+ * preferred range that Atrium serves. Undefined when nothing fits.
  */
 export function instanceAcceptOf(accept: string | string[] | undefined, singleInstance: boolean): InstanceAccept | undefined {
   const transferSyntaxes: string[] = [];
-  let multipart = false;
-  let single = false;
+  let form: InstanceAccept['form'] | undefined;
   for (const range of parseAccept(accept)) {
     const ts = range.parameters['transfer-syntax'] ?? ExplicitVrLittleEndian;
+    let rangeForm: InstanceAccept['form'] | undefined;
     if (range.essence === 'multipart/related') {
       const type = range.parameters.type?.toLowerCase();
       if (type !== undefined && type !== 'application/dicom' && type !== '*/*' && type !== 'application/*') continue;
-      multipart = true;
-      transferSyntaxes.push(ts);
-    } else if (range.essence === '*/*') {
-      multipart = true;
-      transferSyntaxes.push(ts);
-    } else if (range.essence === 'application/dicom' && singleInstance) {
-      single = true;
-      transferSyntaxes.push(ts);
-    }
+      rangeForm = 'multipart';
+    } else if (range.essence === '*/*') rangeForm = 'multipart';
+    else if (range.essence === 'application/dicom' && singleInstance) rangeForm = 'single';
+    else if (range.essence === 'application/zip') rangeForm = 'zip';
+    if (rangeForm === undefined) continue;
+    form ??= rangeForm;
+    // Syntaxes of ranges in another form do not apply to the form chosen.
+    if (rangeForm === form) transferSyntaxes.push(ts);
   }
-  if (transferSyntaxes.length === 0) return undefined;
-  return { transferSyntaxes, singlePart: single && !multipart };
+  if (form === undefined) return undefined;
+  return { transferSyntaxes, form };
 }
 
 /**
  * WADO-RS retrieve of a study, a series or an instance (PS3.18 §10.4.1.1.1) as `multipart/related;
- * type="application/dicom"`: instances are opened one after the other as the client reads, each streamed from
+ * type="application/dicom"` or as `application/zip` (`<series UID>/<SOP instance UID>.dcm` entries): instances are opened one after the other as the client reads, each streamed from
  * the blob store (bounded memory whatever the study size) or, when its stored syntax is not acceptable,
  * transcoded in the worker pool. The response is refused with 406 before the first byte when some instance in
  * scope cannot be produced in any accepted syntax.
@@ -71,7 +75,7 @@ async function retrieve(request: FastifyRequest<{ Params: Params }>, reply: Fast
   const what = instance ? `instance '${instance}'` : series ? `series '${series}'` : `study '${study}'`;
   const accept = instanceAcceptOf(request.headers.accept, instance !== undefined);
   if (!accept) {
-    throw notAcceptable(`Cannot send ${what} as '${String(request.headers.accept)}': instances are sent as multipart/related; type="application/dicom"`);
+    throw notAcceptable(`Cannot send ${what} as '${String(request.headers.accept)}': instances are sent as multipart/related; type="application/dicom" or application/zip`);
   }
   const stored = await archive.retrieve.transferSyntaxes(scope);
   if (stored.length === 0) throw notFound(`Cannot retrieve ${what}: it is not stored`);
@@ -82,7 +86,15 @@ async function retrieve(request: FastifyRequest<{ Params: Params }>, reply: Fast
     }
   }
   const origin = originOf(request);
-  if (accept.singlePart) {
+  if (accept.form === 'zip') {
+    const entries = async function* (): AsyncGenerator<ZipEntry> {
+      for await (const ref of archive.retrieve.instances(scope)) {
+        yield { name: `${ref.seriesInstanceUid}/${ref.sopInstanceUid}.dcm`, open: async () => (await transcoder.transcode(ref, targets)).stream };
+      }
+    };
+    return reply.type('application/zip').send(Readable.from(zipStream(entries())));
+  }
+  if (accept.form === 'single') {
     for await (const ref of archive.retrieve.instances(scope)) {
       const result = await transcoder.transcode(ref, targets);
       if (result.size !== undefined) reply.header('Content-Length', result.size);

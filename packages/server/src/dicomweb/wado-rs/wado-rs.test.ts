@@ -13,7 +13,7 @@ import {
   RleLossless,
   type DicomJsonDataset,
 } from '@atrium/dicom';
-import { openTestServer, readMultipartResponse } from '../test-support.js';
+import { openTestServer, readMultipartResponse, readStoredZip } from '../test-support.js';
 
 async function nativePixels(bytes: Uint8Array): Promise<Buffer> {
   const parsed = await readPart10([bytes]);
@@ -87,8 +87,8 @@ test('WADO-RS - study, series and instance retrieve as multipart/related applica
     const video = await server.app.inject({ url: `/dicom-web/studies/${study}`, headers: { accept: 'multipart/related; type="application/dicom"; transfer-syntax=1.2.840.10008.1.2.4.100' } });
     assert.equal(video.statusCode, 406);
     assert.match(JSON.parse(video.body).detail, /cannot be converted/);
-    const zip = await server.app.inject({ url: `/dicom-web/studies/${study}`, headers: { accept: 'application/zip' } });
-    assert.equal(zip.statusCode, 406);
+    const pdf = await server.app.inject({ url: `/dicom-web/studies/${study}`, headers: { accept: 'application/pdf' } });
+    assert.equal(pdf.statusCode, 406);
   } finally {
     await server.close();
   }
@@ -377,6 +377,39 @@ test('WADO-RS bulk data of a big endian instance - little endian by default, as 
     const frame = await server.app.inject({ url: `${base}/frames/1`, headers: { accept: 'application/octet-stream' } });
     assert.equal(frame.headers['content-type'], `application/octet-stream; transfer-syntax=${ExplicitVrLittleEndian}`);
     assert.deepEqual(frame.rawPayload, littleEndianPixels);
+  } finally {
+    await server.close();
+  }
+});
+
+test('WADO-RS retrieve as application/zip - Part 10 files of a study or series, as stored or in the syntax asked', async () => {
+  const { server, ct, rle } = await fixture();
+  try {
+    const study = ct.studyInstanceUid;
+    const originals = new Map([...ct.instances, ...rle.instances].map((i) => [`${i.seriesInstanceUid}/${i.sopInstanceUid}.dcm`, i.bytes]));
+    const asStored = await server.app.inject({ url: `/dicom-web/studies/${study}`, headers: { accept: 'application/zip; transfer-syntax=*' } });
+    assert.equal(asStored.statusCode, 200);
+    assert.equal(asStored.headers['content-type'], 'application/zip');
+    const entries = readStoredZip(asStored.rawPayload);
+    assert.deepEqual([...entries.keys()].sort(), [...originals.keys()].sort());
+    for (const [name, bytes] of entries) assert.deepEqual(new Uint8Array(bytes), originals.get(name), `${name} byte for byte`);
+
+    // No transfer-syntax parameter: Explicit VR Little Endian, so the RLE series is decoded (PS3.18 §8.7.3.5.2).
+    const series = await server.app.inject({ url: `/dicom-web/studies/${study}/series/${rle.seriesInstanceUid}`, headers: { accept: 'application/zip' } });
+    const decoded = readStoredZip(series.rawPayload);
+    assert.equal(decoded.size, 2);
+    for (const bytes of decoded.values()) assert.equal((await readPart10([bytes])).transferSyntaxUid, ExplicitVrLittleEndian);
+
+    // The client's order decides the form: multipart first, then zip.
+    const preferred = await server.app.inject({ url: `/dicom-web/studies/${study}`, headers: { accept: 'multipart/related; type="application/dicom"; transfer-syntax=*, application/zip' } });
+    assert.match(preferred.headers['content-type'] as string, /^multipart\/related/);
+    const instance = await server.app.inject({
+      url: `/dicom-web/studies/${study}/series/${ct.seriesInstanceUid}/instances/${ct.instances[0]!.sopInstanceUid}`,
+      headers: { accept: 'application/zip; q=0.9, application/pdf' },
+    });
+    assert.equal(readStoredZip(instance.rawPayload).size, 1);
+    const video = await server.app.inject({ url: `/dicom-web/studies/${study}`, headers: { accept: 'application/zip; transfer-syntax=1.2.840.10008.1.2.4.100' } });
+    assert.equal(video.statusCode, 406);
   } finally {
     await server.close();
   }
