@@ -70,8 +70,16 @@ test('chart - register a patient, record an allergy, a problem and a note (sign,
   await page.getByLabel('Note text').fill('BP 150/95, start lifestyle measures.');
   await page.getByRole('button', { name: 'Save draft' }).click();
   await page.locator('[data-testid=note][data-state=draft]').filter({ hasText: 'BP 150/95' }).waitFor();
+  // Signing needs a signer: none is chosen yet, so the chart says so and the draft stays a draft.
   await page.getByRole('button', { name: 'Sign' }).click();
-  await page.locator('[data-testid=note][data-state=signed]').waitFor();
+  await page.getByTestId('chart-error').filter({ hasText: 'choose who is signing' }).waitFor();
+  await page.getByRole('button', { name: 'Add practitioner' }).click();
+  await page.getByLabel('Practitioner family name').fill('Welby');
+  await page.getByLabel('Practitioner given names').fill('Marcus');
+  await page.getByRole('button', { name: 'Add', exact: true }).click();
+  await page.waitForFunction(() => (document.querySelector('select[aria-label="Signing as"]') as HTMLSelectElement | null)?.selectedOptions[0]?.text === 'WELBY, Marcus');
+  await page.getByRole('button', { name: 'Sign' }).click();
+  await page.locator('[data-testid=note][data-state=signed]').getByTestId('note-signer').filter({ hasText: 'signed by WELBY, Marcus' }).waitFor();
   await page.getByRole('button', { name: 'Amend' }).click();
   await page.getByLabel('Note text').fill('BP 150/95 (repeat 145/92), start lifestyle measures.');
   await page.getByRole('button', { name: 'Save amendment' }).click();
@@ -82,6 +90,17 @@ test('chart - register a patient, record an allergy, a problem and a note (sign,
   const amendment = notes.find((n) => n.docStatus === 'amended');
   assert.equal(original?.docStatus, 'final');
   assert.deepEqual(amendment?.relatesTo, [{ code: 'replaces', target: { reference: `DocumentReference/${original?.id}` } }]);
+  const practitionerId = (await fhir('Practitioner?family=welby')).entry?.[0]?.resource.id;
+  const welby = { reference: `Practitioner/${practitionerId}`, display: 'WELBY, Marcus' };
+  assert.deepEqual(original?.authenticator, welby, 'the signed note names its signer');
+  assert.deepEqual(amendment?.authenticator, welby, 'so does the amendment');
+  // The original's history: the unsigned draft, the signed note, then superseded by the amendment (still signed).
+  const history = ((await fhir(`DocumentReference/${original?.id}/_history`)).entry ?? []).map((e) => e.resource).reverse();
+  assert.deepEqual(history.map((v) => [v.docStatus, v.status, (v.authenticator as { reference?: string } | undefined)?.reference]), [
+    ['preliminary', 'current', undefined],
+    ['final', 'current', welby.reference],
+    ['final', 'superseded', welby.reference],
+  ]);
   await keepScreenshot(page, 'chart-notes');
 
   // A study for the patient's MRN arrives over STOW-RS: the timeline shows it without a reload.

@@ -24,6 +24,10 @@ import {
   buildProblem,
   buildMedication,
   signNote,
+  buildPractitioner,
+  noteSigner,
+  practitionerReference,
+  rememberedSigner,
   trendGeometry,
   uniqueById,
   type DocumentReference,
@@ -95,12 +99,21 @@ test('notes - a draft carries its UTF-8 text, is edited, signed, then amended by
   assert.equal(noteText(draft), 'Fièvre 38,5 °C — 発熱');
   const edited = editNoteDraft(draft, 'Visit', 'Better now', now);
   assert.equal(noteText(edited), 'Better now');
-  const signed = signNote(edited, now);
+  const house = practitionerReference({ ...buildPractitioner('House', 'Gregory'), id: 'dr1' });
+  assert.deepEqual(house, { reference: 'Practitioner/dr1', display: 'HOUSE, Gregory' });
+  assert.throws(() => signNote(edited, now, undefined), /choose who is signing/);
+  const signed = signNote(edited, now, house);
   assert.equal(signed.docStatus, 'final');
   assert.equal(noteState(signed), 'signed');
-  assert.throws(() => signNote(signed, now), /not a draft/);
+  assert.deepEqual(signed.authenticator, house);
+  assert.deepEqual(signed.author, [house]);
+  assert.equal(noteSigner(signed), 'HOUSE, Gregory');
+  assert.deepEqual(signNote({ ...edited, author: [house] }, now, house).author, [house], 'the signer is not listed twice');
+  assert.throws(() => signNote(signed, now, house), /not a draft/);
   assert.throws(() => editNoteDraft(signed, '', 'x', now), /amend it instead/);
-  const bundle = amendNoteBundle(signed, '', 'Correction: 37,5 °C', now) as unknown as { type: string; entry: { resource: DocumentReference; request: { method: string; url: string; ifMatch?: string } }[] };
+  const wilson = { reference: 'Practitioner/dr2', display: 'WILSON, James' };
+  assert.throws(() => amendNoteBundle(signed, '', 'x', now, undefined), /choose who is signing/);
+  const bundle = amendNoteBundle(signed, '', 'Correction: 37,5 °C', now, wilson) as unknown as { type: string; entry: { resource: DocumentReference; request: { method: string; url: string; ifMatch?: string } }[] };
   assert.equal(bundle.type, 'transaction');
   const [create, supersede] = bundle.entry;
   assert.equal(create?.request.method, 'POST');
@@ -108,10 +121,21 @@ test('notes - a draft carries its UTF-8 text, is edited, signed, then amended by
   assert.equal(noteState(create!.resource), 'amendment');
   assert.equal(replacedNoteId(create!.resource), 'n1');
   assert.equal(noteText(create!.resource), 'Correction: 37,5 °C');
+  assert.deepEqual(create?.resource.authenticator, wilson, 'the amendment is signed by who amends');
+  assert.deepEqual(create?.resource.author, [wilson]);
   assert.deepEqual(supersede?.request, { method: 'PUT', url: 'DocumentReference/n1', ifMatch: 'W/"2"' });
   assert.equal(supersede?.resource.status, 'superseded');
   assert.equal(noteText(supersede!.resource), 'Better now', 'the signed text is kept');
-  assert.throws(() => amendNoteBundle(draft, '', 'x', now), /only a signed note/);
+  assert.deepEqual(supersede?.resource.authenticator, house, 'and so is its signer');
+  assert.throws(() => amendNoteBundle(draft, '', 'x', now, wilson), /only a signed note/);
+});
+
+test('rememberedSigner - the remembered practitioner if still on the server', () => {
+  const list = [{ ...buildPractitioner('A', ''), id: 'a' }, { ...buildPractitioner('B', 'b'), id: 'b' }];
+  assert.equal(rememberedSigner(list, 'b')?.id, 'b');
+  assert.equal(rememberedSigner(list, 'gone'), undefined);
+  assert.equal(rememberedSigner(list, null), undefined);
+  assert.throws(() => buildPractitioner(' ', 'x'), /family name is empty/);
 });
 
 test('observationTrends - numeric values grouped by code, in time order; others skipped', () => {

@@ -64,7 +64,17 @@ export interface DocumentReference extends FhirResource {
   date?: string;
   description?: string;
   relatesTo?: { code: 'replaces' | 'transforms' | 'signs' | 'appends'; target: Reference }[];
+  /** Who wrote the note; a signed note names at least its signer. */
+  author?: Reference[];
+  /** Who signed it (FHIR R4 DocumentReference.authenticator: "who/what authenticated the document"). */
+  authenticator?: Reference;
   content: { attachment: { contentType?: string; data?: string; title?: string; creation?: string } }[];
+}
+
+export interface Practitioner extends FhirResource {
+  resourceType: 'Practitioner';
+  name?: HumanName[];
+  active?: boolean;
 }
 
 export interface Observation extends FhirResource {
@@ -353,10 +363,50 @@ export function editNoteDraft(note: DocumentReference, title: string, body: stri
   };
 }
 
-/** Signing: `docStatus` final, dated now. Only a draft is signed. */
-export function signNote(note: DocumentReference, now: Date): DocumentReference {
+/** A Practitioner for the person using the chart, registered from the "Signing as" picker. */
+export function buildPractitioner(family: string, given: string): Practitioner {
+  if (!family.trim()) throw new TypeError('Cannot add the practitioner: the family name is empty');
+  return {
+    resourceType: 'Practitioner',
+    active: true,
+    name: [{ use: 'official', family: family.trim(), ...(given.trim() ? { given: given.trim().split(/\s+/) } : {}) }],
+  };
+}
+
+/** The reference a note's author and authenticator carry: the Practitioner, with its name for display. */
+export function practitionerReference(practitioner: Practitioner): Reference {
+  if (!practitioner.id) throw new TypeError('Cannot refer to a practitioner that has not been stored');
+  return { reference: `Practitioner/${practitioner.id}`, display: formatHumanName(practitioner.name) };
+}
+
+/** The practitioner chosen before (its id as remembered), if it is still among those on the server. */
+export function rememberedSigner(practitioners: readonly Practitioner[], rememberedId: string | null | undefined): Practitioner | undefined {
+  return rememberedId ? practitioners.find((p) => p.id === rememberedId) : undefined;
+}
+
+function checkSigner(signer: Reference | undefined, what: string): Reference {
+  if (!signer?.reference?.startsWith('Practitioner/')) throw new TypeError(`Cannot ${what}: choose who is signing (a practitioner) first`);
+  return signer;
+}
+
+/** The author list with `signer` in it (added when missing: whoever signs vouches for the text). */
+function withAuthor(authors: readonly Reference[] | undefined, signer: Reference): Reference[] {
+  return (authors ?? []).some((a) => a.reference === signer.reference) ? [...(authors ?? [])] : [...(authors ?? []), signer];
+}
+
+/**
+ * Signing: `docStatus` final, dated now, `authenticator` the signing practitioner (also added to `author`). Only a
+ * draft is signed; the draft stays in the note's history.
+ */
+export function signNote(note: DocumentReference, now: Date, signer: Reference | undefined): DocumentReference {
   if (noteState(note) !== 'draft') throw new TypeError(`Cannot sign note '${note.id}': it is not a draft`);
-  return { ...note, docStatus: 'final', date: now.toISOString() };
+  const by = checkSigner(signer, `sign note '${note.id}'`);
+  return { ...note, docStatus: 'final', date: now.toISOString(), authenticator: by, author: withAuthor(note.author, by) };
+}
+
+/** Who signed a note, for display. */
+export function noteSigner(note: DocumentReference): string | undefined {
+  return note.authenticator ? (note.authenticator.display ?? note.authenticator.reference) : undefined;
 }
 
 /**
@@ -365,10 +415,12 @@ export function signNote(note: DocumentReference, now: Date): DocumentReference 
  * original, and marks the original `status` superseded, guarded by its version (`If-Match`) so that two people
  * amending at once cannot both win.
  */
-export function amendNoteBundle(original: DocumentReference, title: string, body: string, now: Date): FhirResource {
+export function amendNoteBundle(original: DocumentReference, title: string, body: string, now: Date, signer: Reference | undefined): FhirResource {
   const state = noteState(original);
   if (state !== 'signed' && state !== 'amendment') throw new TypeError(`Cannot amend note '${original.id}': only a signed note is amended`);
   if (!body.trim()) throw new TypeError('Cannot amend the note: the amendment is empty');
+  // An amendment is signed when saved, by the person amending (who may not be the original's signer).
+  const by = checkSigner(signer, `amend note '${original.id}'`);
   const amendment: DocumentReference = {
     resourceType: 'DocumentReference',
     status: 'current',
@@ -378,6 +430,8 @@ export function amendNoteBundle(original: DocumentReference, title: string, body
     date: now.toISOString(),
     description: title.trim() || original.description || 'Progress note',
     relatesTo: [{ code: 'replaces', target: { reference: `DocumentReference/${original.id}` } }],
+    author: [by],
+    authenticator: by,
     content: [{ attachment: { contentType: 'text/plain; charset=utf-8', data: utf8ToBase64(body), creation: now.toISOString() } }],
   };
   const superseded: DocumentReference = { ...original, status: 'superseded' };

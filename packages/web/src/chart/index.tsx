@@ -11,6 +11,7 @@ import {
   buildObservation,
   buildOrder,
   buildPatient,
+  buildPractitioner,
   buildProblem,
   CHART_SECTIONS,
   chartSectionOf,
@@ -19,11 +20,14 @@ import {
   formatHumanName,
   imagingTimeline,
   LOCAL_MRN_SYSTEM,
+  noteSigner,
   noteState,
   noteText,
   OBSERVATION_KINDS,
   observationTrends,
   patientSearches,
+  practitionerReference,
+  rememberedSigner,
   replacedNoteId,
   resolveProblem,
   stopMedication,
@@ -37,6 +41,7 @@ import {
   type ImagingStudy,
   type Observation,
   type Patient,
+  type Practitioner,
   type Trend,
 } from './chart-model.js';
 import { fhirCreate, fhirRead, fhirSearch, fhirTransaction, fhirUpdate } from './fhir-client.js';
@@ -194,11 +199,13 @@ interface ChartData {
   observations: Observation[];
   reports: FhirResource[];
   studies: ImagingStudy[];
+  /** Who may sign notes: the "Signing as" choices. */
+  practitioners: Practitioner[];
 }
 
 async function loadChart(patientId: string, signal: AbortSignal): Promise<ChartData> {
   const byPatient = { patient: patientId, _count: '500' };
-  const [patient, allergies, problems, medications, encounters, notes, orders, observations, reports, studies] = await Promise.all([
+  const [patient, allergies, problems, medications, encounters, notes, orders, observations, reports, studies, practitioners] = await Promise.all([
     fhirRead<Patient>('Patient', patientId, signal),
     fhirSearch('AllergyIntolerance', byPatient, signal),
     fhirSearch('Condition', byPatient, signal),
@@ -209,8 +216,9 @@ async function loadChart(patientId: string, signal: AbortSignal): Promise<ChartD
     fhirSearch<Observation>('Observation', byPatient, signal),
     fhirSearch('DiagnosticReport', byPatient, signal),
     fhirSearch<ImagingStudy>('ImagingStudy', byPatient, signal),
+    fhirSearch<Practitioner>('Practitioner', { active: 'true', _sort: 'family', _count: '500' }, signal),
   ]);
-  return { patient, allergies, problems, medications, encounters, notes, orders, observations, reports, studies };
+  return { patient, allergies, problems, medications, encounters, notes, orders, observations, reports, studies, practitioners };
 }
 
 /** Runs a write, then reloads the chart; shows the FHIR API's reason when it is refused. */
@@ -287,7 +295,7 @@ function PatientChart({ patientId, section }: { patientId: string; section: stri
       {current === 'problems' && <Problems patientId={patientId} problems={data.problems} write={write} />}
       {current === 'medications' && <Medications patientId={patientId} medications={data.medications} write={write} />}
       {current === 'encounters' && <Encounters patientId={patientId} encounters={data.encounters} write={write} />}
-      {current === 'notes' && <Notes patientId={patientId} notes={data.notes} write={write} />}
+      {current === 'notes' && <Notes patientId={patientId} notes={data.notes} practitioners={data.practitioners} write={write} />}
       {current === 'orders' && <Orders patientId={patientId} orders={data.orders} write={write} />}
       {current === 'observations' && <Observations patientId={patientId} observations={data.observations} write={write} />}
       {current === 'reports' && <Reports reports={data.reports} />}
@@ -583,6 +591,7 @@ function NoteView({ note }: { note: DocumentReference }): ReactNode {
         <strong>{note.description ?? 'Note'}</strong> <span className="badge">{STATE_LABEL[noteState(note)]}</span>{' '}
         <span className="muted">{note.date ? new Date(note.date).toLocaleString() : ''}</span>
         {replacedNoteId(note) && <span className="muted"> · amends an earlier note</span>}
+        {noteSigner(note) && <span className="muted" data-testid="note-signer"> · signed by {noteSigner(note)}</span>}
       </header>
       <pre className="note-text">{noteText(note)}</pre>
     </article>
@@ -591,14 +600,93 @@ function NoteView({ note }: { note: DocumentReference }): ReactNode {
 
 type Editing = { mode: 'new' } | { mode: 'edit' | 'amend'; note: DocumentReference };
 
-function Notes({ patientId, notes, write }: { patientId: string; notes: DocumentReference[]; write: Write }): ReactNode {
+/** Where the browser remembers who is signing (a Practitioner id), so the choice survives a reload. */
+const SIGNER_KEY = 'atrium.chart.signer';
+
+function rememberedSignerId(): string | null {
+  try {
+    return localStorage.getItem(SIGNER_KEY);
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * "Signing as": the person using the chart, chosen among the Practitioner resources (Atrium's authorization hook
+ * names no signed-in user yet), or added here. Signed notes and amendments carry it as `authenticator`.
+ */
+function SignerPicker({ practitioners, signer, onChoose, write }: { practitioners: Practitioner[]; signer: Practitioner | undefined; onChoose: (id: string) => void; write: Write }): ReactNode {
+  const [adding, setAdding] = useState(false);
+  const [family, setFamily] = useState('');
+  const [given, setGiven] = useState('');
+  return (
+    <div className="actions signer" data-testid="signer">
+      <label>
+        Signing as{' '}
+        <select aria-label="Signing as" value={signer?.id ?? ''} onChange={(e) => onChoose(e.target.value)}>
+          <option value="">(choose a practitioner)</option>
+          {practitioners.map((p) => (
+            <option key={p.id} value={p.id}>
+              {formatHumanName(p.name)}
+            </option>
+          ))}
+        </select>
+      </label>
+      {!adding && (
+        <button className="button" type="button" onClick={() => setAdding(true)}>
+          Add practitioner
+        </button>
+      )}
+      {adding && (
+        <form
+          aria-label="Add practitioner"
+          onSubmit={(e) => {
+            e.preventDefault();
+            void write(async () => {
+              const created = await fhirCreate(buildPractitioner(family, given));
+              if (created.id) onChoose(created.id);
+              setAdding(false);
+              setFamily('');
+              setGiven('');
+            });
+          }}
+        >
+          <input aria-label="Practitioner family name" placeholder="Family name" value={family} onChange={(e) => setFamily(e.target.value)} required />
+          <input aria-label="Practitioner given names" placeholder="Given names" value={given} onChange={(e) => setGiven(e.target.value)} />
+          <button className="button primary" type="submit">
+            Add
+          </button>
+          <button className="button" type="button" onClick={() => setAdding(false)}>
+            Cancel
+          </button>
+        </form>
+      )}
+      {!signer && <span className="muted">Choose who is signing to sign or amend notes.</span>}
+    </div>
+  );
+}
+
+function Notes({ patientId, notes, practitioners, write }: { patientId: string; notes: DocumentReference[]; practitioners: Practitioner[]; write: Write }): ReactNode {
   const [editing, setEditing] = useState<Editing | undefined>();
   const [showSuperseded, setShowSuperseded] = useState(false);
+  const [signerId, setSignerId] = useState<string | null>(rememberedSignerId);
+  const signer = rememberedSigner(practitioners, signerId);
+  const signerReference = signer ? practitionerReference(signer) : undefined;
+  const chooseSigner = (id: string) => {
+    setSignerId(id || null);
+    try {
+      if (id) localStorage.setItem(SIGNER_KEY, id);
+      else localStorage.removeItem(SIGNER_KEY);
+    } catch {
+      // Storage refused (private mode): the choice lasts as long as the page.
+    }
+  };
   const sorted = [...notes].sort((a, b) => (b.date ?? '').localeCompare(a.date ?? ''));
   const visible = sorted.filter((n) => showSuperseded || noteState(n) !== 'superseded');
   return (
     <section aria-label="Notes">
       <h2>Notes</h2>
+      <SignerPicker practitioners={practitioners} signer={signer} onChoose={chooseSigner} write={write} />
       <div className="actions">
         <button className="button" type="button" onClick={() => setEditing({ mode: 'new' })}>
           New note
@@ -617,7 +705,7 @@ function Notes({ patientId, notes, write }: { patientId: string; notes: Document
             const ok = await write(async () => {
               if (editing.mode === 'new') await fhirCreate(buildNoteDraft(patientId, title, body, now));
               else if (editing.mode === 'edit') await fhirUpdate(editNoteDraft(editing.note, title, body, now));
-              else await fhirTransaction(amendNoteBundle(editing.note, title, body, now));
+              else await fhirTransaction(amendNoteBundle(editing.note, title, body, now, signerReference));
             });
             if (ok) setEditing(undefined);
           }}
@@ -635,7 +723,7 @@ function Notes({ patientId, notes, write }: { patientId: string; notes: Document
                   <button className="button" type="button" onClick={() => setEditing({ mode: 'edit', note })}>
                     Edit
                   </button>
-                  <button className="button primary" type="button" onClick={() => void write(() => fhirUpdate(signNote(note, new Date())))}>
+                  <button className="button primary" type="button" onClick={() => void write(() => fhirUpdate(signNote(note, new Date(), signerReference)))}>
                     Sign
                   </button>
                 </>
