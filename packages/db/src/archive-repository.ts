@@ -453,7 +453,11 @@ export class ArchiveRepository {
   /** Confirms that the follow-up work of these intents is done. */
   async clearBlobIntents(blobKeys: readonly string[]): Promise<void> {
     if (blobKeys.length === 0) return;
-    await this.database.kysely.deleteFrom('blob_intent').where('blob_key', 'in', [...blobKeys]).execute();
+    // Group commit: its flush runs off the event loop. (An autocommit under synchronous=FULL would flush on it.)
+    await this.database.transaction(
+      (trx) => trx.deleteFrom('blob_intent').where('blob_key', 'in', [...blobKeys]).execute(),
+      { groupCommit: true },
+    );
   }
 
   async commitInstance(input: CommitInstanceInput): Promise<CommitInstanceResult> {

@@ -47,10 +47,12 @@ export interface FilesystemBlobStoreOptions {
 const DEFAULT_STALE_STAGING_MS = 60 * 60 * 1000;
 /**
  * Empty staging files kept ready. Creating a file (allocating its inode) is the costliest step of storing a small
- * object on ext4, and it does not depend on the object: done ahead, it overlaps with the previous object's work
- * instead of adding to each object's latency. Two cover one sender plus the next arrival.
+ * object on ext4, and it does not depend on the object: done ahead, it overlaps with the previous objects' work
+ * instead of adding to each object's latency. They are made in batches that share one flush of the staging
+ * directory; a new batch starts while a few are still left.
  */
-const SPARE_STAGING_FILES = 2;
+const SPARE_BATCH = 8;
+const SPARE_LOW_WATER = 2;
 // Well inside the stale-staging age, so that another process opening the same root never removes a live spare.
 const SPARE_MAX_AGE_MS = 5 * 60 * 1000;
 // Large enough to keep the disk busy, small enough that a slow disk applies backpressure quickly.
@@ -78,24 +80,31 @@ interface StagingFile {
 }
 
 /**
- * Creates a staging file. With `fsync`, its directory entry is flushed before the file is used, so that staged
- * bytes flushed later can be found again by name after a power cut (what `resumeStaged` and crash recovery rely on).
+ * Creates `count` staging files in `dir`. With `fsync`, their directory entries are flushed (once for all) before
+ * any is used, so that staged bytes flushed later can be found again by name after a power cut (what
+ * `resumeStaged` and crash recovery rely on).
  */
-function createStagingFile(path: string, fsync: boolean): StagingFile {
-  // 'wx': the random name must be new; never write into somebody else's staging file.
-  const handle = open(path, 'wx', 0o644).then(async (created) => {
-    try {
-      await fsyncDirectory(dirname(path), fsync);
-      return created;
-    } catch (error) {
-      await created.close().catch(() => undefined);
-      await unlink(path).catch(() => undefined);
-      throw error;
-    }
+function createStagingFiles(dir: string, count: number, fsync: boolean): StagingFile[] {
+  const paths = Array.from({ length: count }, () => join(dir, randomBytes(12).toString('hex')));
+  // 'wx': a random name must be new; never write into somebody else's staging file.
+  const opened = paths.map((path) => open(path, 'wx', 0o644));
+  const flushed = Promise.allSettled(opened).then(() => fsyncDirectory(dir, fsync));
+  const createdAt = Date.now();
+  return paths.map((path, i) => {
+    const handle = opened[i]!.then(async (created) => {
+      try {
+        await flushed;
+        return created;
+      } catch (error) {
+        await created.close().catch(() => undefined);
+        await unlink(path).catch(() => undefined);
+        throw error;
+      }
+    });
+    // Spares may wait unobserved; their failure is reported to whoever takes them.
+    handle.catch(() => undefined);
+    return { path, handle, createdAt };
   });
-  // Spares may wait unobserved; their failure is reported to whoever takes them.
-  handle.catch(() => undefined);
-  return { path, handle, createdAt: Date.now() };
 }
 
 /**
@@ -398,8 +407,8 @@ export class FilesystemBlobStore implements BlobStore {
     return new FilesystemStagingWriter(this, this.#takeStagingFile(), opts.maxBytes ?? Number.POSITIVE_INFINITY);
   }
 
-  #newStagingFile(): StagingFile {
-    return createStagingFile(join(this.#stagingDir, randomBytes(12).toString('hex')), this.fsync);
+  #newStagingFiles(count: number): StagingFile[] {
+    return createStagingFiles(this.#stagingDir, count, this.fsync);
   }
 
   #takeStagingFile(): StagingFile {
@@ -409,10 +418,8 @@ export class FilesystemBlobStore implements BlobStore {
       void discardStagingFile(file);
       file = this.#spares.shift();
     }
-    if (!this.#closed) {
-      while (this.#spares.length < SPARE_STAGING_FILES) this.#spares.push(this.#newStagingFile());
-    }
-    return file ?? this.#newStagingFile();
+    if (!this.#closed && this.#spares.length < SPARE_LOW_WATER) this.#spares.push(...this.#newStagingFiles(SPARE_BATCH));
+    return file ?? this.#newStagingFiles(1)[0]!;
   }
 
   async stage(source: BlobSource, opts: BlobWriteOptions = {}): Promise<StagedBlob> {
