@@ -15,6 +15,7 @@ import {
   encodePart10Header,
   encodeSequenceDelimitation,
   encodeWithEncoding,
+  isVr,
   lookupTransferSyntax,
   tagToHex,
   type DicomJsonAttribute,
@@ -174,10 +175,10 @@ export async function assembleInstance(dataset: DicomJsonDataset, spool: BulkDat
     return parts;
   };
 
-  const readWhole = async (uri: string, tag: string): Promise<{ bytes: Uint8Array; size: number }> => {
+  const readWhole = async (uri: string, tag: string): Promise<Uint8Array> => {
     const parts = resolve(uri, tag);
     if (parts.length > 1) throw new StowMetadataError(`Cannot store instance '${sopInstanceUid}': bulk data '${uri}' of ${tag} has ${parts.length} parts`, CANNOT_UNDERSTAND);
-    return { bytes: new Uint8Array(await readFile(parts[0]!.path)), size: parts[0]!.size };
+    return new Uint8Array(await readFile(parts[0]!.path));
   };
   let nestedBytes = 0;
   /** A value inside a sequence, read whole: sequences are written with defined lengths. */
@@ -190,7 +191,7 @@ export async function assembleInstance(dataset: DicomJsonDataset, spool: BulkDat
         OUT_OF_RESOURCES,
       );
     }
-    return (await readWhole(uri, tag)).bytes;
+    return readWhole(uri, tag);
   };
   const inlineNested = async (attributes: DicomJsonDataset): Promise<WritableDataset> => {
     const out: WritableDataset = {};
@@ -259,8 +260,11 @@ export async function assembleInstance(dataset: DicomJsonDataset, spool: BulkDat
       }
       const part = parts[0]!;
       if (part.size <= INLINE_BULK_BYTES) {
-        run[tag] = { vr: attribute.vr, Bytes: (await readWhole(attribute.BulkDataURI, tag)).bytes };
+        run[tag] = { vr: attribute.vr, Bytes: await readWhole(attribute.BulkDataURI, tag) };
         continue;
+      }
+      if (!isVr(attribute.vr)) {
+        throw new StowMetadataError(`Cannot store instance '${sopInstanceUid}': attribute ${tag} has VR '${String(attribute.vr)}', which is not a VR`, CANNOT_UNDERSTAND);
       }
       flush();
       const padded = part.size + (part.size % 2);
