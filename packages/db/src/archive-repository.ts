@@ -235,9 +235,40 @@ function etagOf(document: string): string {
 
 type Levels = { seriesId: number; studyId: number; patientId: number };
 
+interface StoredInstanceRow {
+  sop_instance_uid: string;
+  sop_class_uid: string;
+  transfer_syntax_uid: string;
+  blob_key: string;
+  size: number;
+  digest: string;
+  received_at: string;
+  series_instance_uid: string;
+  study_instance_uid: string;
+}
+
 /** The statements every commit runs, prepared once per database (see `PreparedQuery`). */
 function prepareStatements(db: Kysely<AtriumSchema>, dialect: DatabaseContext['dialect']) {
   return {
+    // Also on each ingest's path: the duplicate check before the commit.
+    storedInstance: new PreparedQuery<{ sopInstanceUid: string }, StoredInstanceRow>(db, (p) =>
+      db
+        .selectFrom('instance')
+        .innerJoin('series', 'series.id', 'instance.series_fk')
+        .innerJoin('study', 'study.id', 'series.study_fk')
+        .select([
+          'instance.sop_instance_uid',
+          'instance.sop_class_uid',
+          'instance.transfer_syntax_uid',
+          'instance.blob_key',
+          'instance.size',
+          'instance.digest',
+          'instance.received_at',
+          'series.series_instance_uid',
+          'study.study_instance_uid',
+        ])
+        .where('instance.sop_instance_uid', '=', p('sopInstanceUid')),
+    ),
     instanceBySop: new PreparedQuery<{ sopInstanceUid: string }, {
       id: number;
       series_fk: number;
@@ -400,23 +431,7 @@ export class ArchiveRepository {
 
   /** The stored instance with this SOP Instance UID, or undefined. */
   async findInstance(sopInstanceUid: string): Promise<StoredInstance | undefined> {
-    const row = await this.database.kysely
-      .selectFrom('instance')
-      .innerJoin('series', 'series.id', 'instance.series_fk')
-      .innerJoin('study', 'study.id', 'series.study_fk')
-      .select([
-        'instance.sop_instance_uid',
-        'instance.sop_class_uid',
-        'instance.transfer_syntax_uid',
-        'instance.blob_key',
-        'instance.size',
-        'instance.digest',
-        'instance.received_at',
-        'series.series_instance_uid',
-        'study.study_instance_uid',
-      ])
-      .where('instance.sop_instance_uid', '=', sopInstanceUid)
-      .executeTakeFirst();
+    const row = (await this.#q.storedInstance.execute(this.database.kysely, { sopInstanceUid })).rows[0];
     if (!row) return undefined;
     return {
       sopInstanceUid: row.sop_instance_uid,
