@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import test from 'node:test';
-import { CineClock, cineStatus, cineTiming, clipDuration, cycleClipTime, FpsMeter, frameAt, frameAtTime, type JsonDataset } from './cine.js';
+import { CineClock, cineStatus, cineTiming, clipDuration, clipTimeOf, cycleClipTime, FpsMeter, frameAtTime, type JsonDataset } from './cine.js';
 
 const ds = (fields: Record<string, [string, ...unknown[]]>): JsonDataset =>
   Object.fromEntries(Object.entries(fields).map(([tag, [vr, ...Value]]) => [tag, { vr, Value }]));
@@ -26,16 +26,17 @@ test('cineTiming - falls back to Cine Rate, then Recommended Display Frame Rate,
   assert.equal(cineTiming({}, 3).fps, 30);
 });
 
-test('frameAt - drops frames to stay real time and loops', () => {
+test('clipTimeOf and frameAtTime - drop frames to stay real time and loop', () => {
   const t = cineTiming(ds({ '00181063': ['DS', 1000 / 60] }), 60);
+  const frameAt = (elapsed: number, speed: number, loop: boolean) => frameAtTime(t, clipTimeOf(t, elapsed, speed, loop));
   assert.ok(Math.abs(clipDuration(t) - 1000) < 1e-9);
-  assert.equal(frameAt(t, 0, 1, true), 0);
+  assert.equal(frameAt(0, 1, true), 0);
   // 40 ms of wall time is frame 2 at 60 fps, whatever was painted in between.
-  assert.equal(frameAt(t, 40, 1, true), 2);
-  assert.equal(frameAt(t, 1040, 1, true), 2);
-  assert.equal(frameAt(t, 1040, 1, false), 59);
-  assert.equal(frameAt(t, 400, 0.25, true), 6);
-  assert.equal(frameAt(t, 0, 1, true, 500), 30);
+  assert.equal(frameAt(40, 1, true), 2);
+  assert.equal(frameAt(1040, 1, true), 2);
+  assert.equal(frameAt(1040, 1, false), 59);
+  assert.equal(frameAt(400, 0.25, true), 6);
+  assert.equal(frameAtTime(t, 500), 30);
 });
 
 test('FpsMeter - counts painted frames over its window', () => {
@@ -52,7 +53,7 @@ test('CineClock - keeps the clip position across pause, step and speed changes',
   clock.play(1000);
   assert.equal(clock.elapsed(1500), 500);
   clock.setSpeed(0.5, 1500);
-  // 500 ms of clip time at 0.5x is 1000 ms of wall time: frameAt multiplies back to 500.
+  // 500 ms of clip time at 0.5x is 1000 ms of wall time: clipTimeOf multiplies back to 500.
   assert.equal(clock.elapsed(1500) * clock.speed, 500);
   clock.pause(2500);
   assert.equal(clock.elapsed(9999) * clock.speed, 1000);

@@ -68,12 +68,13 @@ export function clipDuration(timing: CineTiming): number {
 }
 
 /**
- * Clip time, ms, `elapsedMs` of wall time after playback started at `speed` (0.25 to 1), shifted by
- * `startOffsetMs`: looped over the clip's duration, or held just before its end without `loop`.
+ * Clip time, ms, `elapsedMs` of wall time after playback started at `speed` (0.25 to 1): wall time × speed, looped
+ * over the clip's duration, or held just before its end without `loop`. Paired with `frameAtTime`, a slow display
+ * drops frames and never slows the clip down.
  */
-export function clipTimeOf(timing: CineTiming, elapsedMs: number, speed: number, loop: boolean, startOffsetMs = 0): number {
+export function clipTimeOf(timing: CineTiming, elapsedMs: number, speed: number, loop: boolean): number {
   const duration = clipDuration(timing);
-  const t = elapsedMs * speed + startOffsetMs;
+  const t = elapsedMs * speed;
   if (loop) return ((t % duration) + duration) % duration;
   return Math.min(t, duration - 1e-6);
 }
@@ -89,15 +90,6 @@ export function frameAtTime(timing: CineTiming, t: number): number {
     else hi = mid - 1;
   }
   return lo;
-}
-
-/**
- * The frame to show `elapsedMs` of wall time after playback started at `speed` (0.25 to 1): the frame whose start
- * time is the latest not after the clip time, so a slow display drops frames and never slows the clip down.
- * Without `loop` the last frame holds; `startOffsetMs` shifts the clip.
- */
-export function frameAt(timing: CineTiming, elapsedMs: number, speed: number, loop: boolean, startOffsetMs = 0): number {
-  return frameAtTime(timing, clipTimeOf(timing, elapsedMs, speed, loop, startOffsetMs));
 }
 
 /** The part of a clip that synchronised playback loops, and how long one loop lasts on screen. */
