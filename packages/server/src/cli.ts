@@ -19,7 +19,8 @@ Commands:
   stats [--json]             counts of patients, studies, series, instances and bytes
   fsck [--repair] [--verify-digests] [--json]
                              prove that the index and the stored files agree; --repair fixes what it safely can
-  demo                       load synthetic studies (CT, echo clip, 12-lead ECG) so there is something to look at
+  demo                       load synthetic studies (CT, echo clips, stress echo, XA run with hemodynamics, ECGs)
+                             so every viewer has something to show
   echo <AE>                  C-ECHO a remote AE (a configured title, or AE@host:port)
   send <AE> --study UID | --series UID | --instance UID...
                              send stored instances to a remote AE (C-STORE, the stored transfer syntax)
