@@ -5,7 +5,7 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ExplicitVrLittleEndian, readPart10 } from '@atrium/dicom';
+import { ExplicitVrLittleEndian, ImplicitVrLittleEndian, readPart10 } from '@atrium/dicom';
 import { openTestArchive } from '../test-support.js';
 import { TranscoderPool } from './transcoder.js';
 
@@ -85,6 +85,38 @@ test('TranscoderPool - the corpus 1-bit Segmentation (Implicit VR Little Endian)
         .map((line) => line.replace(/\s*#.*$/, '').replace(/Sequence with (explicit|undefined) length/, 'Sequence'))
         .map((line) => line.replace(/^(\s*\(....,....\) DS )\[(.*)\]$/, (_, head: string, v: string) => `${head}${v.split('\\').map(Number).join('\\')}`));
     assert.deepEqual(elements(ours), elements(reference));
+  } finally {
+    rmSync(scratch, { recursive: true, force: true });
+    await pool.close();
+    await archive.cleanup();
+  }
+});
+
+test('TranscoderPool - Deflated and Implicit VR Little Endian corpus files re-encoded without a pixel codec keep their pixels (DCMTK dcmconv as reference)', {
+  skip: (!existsSync(dir) && 'corpus absent') || (!hasDcmtk && 'DCMTK absent'),
+}, async () => {
+  const archive = await openTestArchive();
+  const pool = new TranscoderPool({ store: archive.store, maxThreads: 1 });
+  const scratch = mkdtempSync(join(tmpdir(), 'atrium-transcode-'));
+  try {
+    for (const [file, target] of [
+      [join(dir, '1.2.840.10008.1.2.1.99.dcm'), ExplicitVrLittleEndian],
+      [join(dir, '1.2.840.10008.1.2.1.99.dcm'), ImplicitVrLittleEndian],
+      ['/work/shared/testdata/dev/octave-dicom/CT-MONO2-16-ankle.dcm', ExplicitVrLittleEndian],
+    ] as const) {
+      const ts = file.split('/').pop()!;
+      const result = await archive.ingest.ingest([readFileSync(file)], { kind: 'import' });
+      const meta = (await archive.archive.getInstanceMetadata(result.sopInstanceUid))!;
+      const out = await pool.transcode(meta, [target]);
+      const chunks: Buffer[] = [];
+      for await (const c of out.stream) chunks.push(c as Buffer);
+      const ours = Buffer.concat(chunks);
+      assert.equal((await readPart10([ours])).transferSyntaxUid, target, `${ts} to ${target}`);
+      const reference = join(scratch, `${ts}-${target}.dcm`);
+      execFileSync('dcmconv', [target === ExplicitVrLittleEndian ? '+te' : '+ti', file, reference], { stdio: 'ignore' });
+      assert.deepEqual(await pixels(ours), await pixels(readFileSync(reference)), `${ts} to ${target}: pixels equal dcmconv's`);
+      await archive.archive.deleteInstance(result.sopInstanceUid);
+    }
   } finally {
     rmSync(scratch, { recursive: true, force: true });
     await pool.close();
