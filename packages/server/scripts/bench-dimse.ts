@@ -10,7 +10,8 @@
  * Orthanc. Sizes come from the environment so a quick run is possible:
  *
  *   BENCH_DIMSE_SMALL (2000)  BENCH_DIMSE_ASSOCIATIONS (4)  BENCH_DIMSE_LARGE (10)  BENCH_DIMSE_LARGE_MB (100)
- *   BENCH_DIMSE_FIND_INSTANCES (100000)  BENCH_DIMSE_FIND_QUERIES (50)  BENCH_DIMSE_SKIP (e.g. "orthanc,find")
+ *   BENCH_DIMSE_FIND_INSTANCES (100000)  BENCH_DIMSE_FIND_QUERIES (50)
+ *   BENCH_DIMSE_SKIP (any of "orthanc", "store", "find")
  *
  * Targets: Atrium >= 2x Orthanc's instances/s, >= 80% of storescp's MB/s, peak RSS < 300 MB, C-FIND median <=
  * Orthanc's. DCMTK tools run with TCP_NODELAY=1 (Debian's DCMTK keeps Nagle on otherwise). Every process started
@@ -250,59 +251,62 @@ const row = (...cells: (string | number)[]) => rows.push(`| ${cells.map((c) => (
 async function main(): Promise<void> {
   const work = mkdtempSync(join(tmpdir(), 'atrium-bench-dimse-'));
   try {
-    console.log(`Generating ${SMALL} small instances and ${LARGE} objects of ${LARGE_MB} MB in ${work} ...`);
-    const smallBytes = await writeSmall(join(work, 'small'), SMALL, 'SMALL');
-    // The same number of other instances (a receiver answers a repeated instance from its index), one folder per
-    // association, as several modalities sending at once.
-    const parallelDirs = Array.from({ length: ASSOCIATIONS }, (_, k) => join(work, 'parallel', `a${k}`));
-    for (const [k, dir] of parallelDirs.entries()) await writeSmall(dir, Math.ceil(SMALL / ASSOCIATIONS), `PAR${k}`);
-    const largeBytes = LARGE > 0 ? await writeLarge(join(work, 'large'), LARGE, LARGE_MB) : 0;
-    const results = new Map<string, { smallRate: number; parallelRate: number; largeMbps: number; rss: number }>();
-    // Atrium twice: its default flushes every write to disk (survives a power cut); process-crash durability is
-    // what Orthanc's and storescp's defaults give, so that row compares like with like.
-    const starters: [string, () => Promise<Receiver>][] = [
-      ['atrium', () => startAtrium(work)],
-      ['atrium-relaxed', () => startAtrium(work, 'atrium-relaxed', 'process-crash')],
-      ['storescp', () => startStorescp(work)],
-    ];
-    if (hasOrthanc) starters.splice(2, 0, ['orthanc', () => startOrthanc(work)]);
-    for (const [dir, start] of starters) {
-      const receiver = await start();
-      try {
-        const smallSeconds = await storescu(receiver, join(work, 'small'));
-        const parallelStarted = performance.now();
-        await Promise.all(parallelDirs.map((dir) => storescu(receiver, dir)));
-        const parallelSeconds = (performance.now() - parallelStarted) / 1000;
-        const largeSeconds = LARGE > 0 ? await storescu(receiver, join(work, 'large')) : NaN;
-        const result = {
-          smallRate: SMALL / smallSeconds,
-          parallelRate: (Math.ceil(SMALL / ASSOCIATIONS) * ASSOCIATIONS) / parallelSeconds,
-          largeMbps: largeBytes / 1e6 / largeSeconds,
-          rss: peakRssMb(receiver.pid),
-        };
-        results.set(receiver.name, result);
-        console.log(`${receiver.name}: ${result.smallRate.toFixed(1)} instances/s on 1 association, ${result.parallelRate.toFixed(1)} on ${ASSOCIATIONS}, ${result.largeMbps.toFixed(1)} MB/s, peak RSS ${result.rss.toFixed(0)} MB`);
-      } finally {
-        await receiver.stop();
+    const verdicts: string[] = [];
+    if (!SKIP.has('store')) {
+      console.log(`Generating ${SMALL} small instances and ${LARGE} objects of ${LARGE_MB} MB in ${work} ...`);
+      const smallBytes = await writeSmall(join(work, 'small'), SMALL, 'SMALL');
+      // The same number of other instances (a receiver answers a repeated instance from its index), one folder per
+      // association, as several modalities sending at once.
+      const parallelDirs = Array.from({ length: ASSOCIATIONS }, (_, k) => join(work, 'parallel', `a${k}`));
+      for (const [k, dir] of parallelDirs.entries()) await writeSmall(dir, Math.ceil(SMALL / ASSOCIATIONS), `PAR${k}`);
+      const largeBytes = LARGE > 0 ? await writeLarge(join(work, 'large'), LARGE, LARGE_MB) : 0;
+      const results = new Map<string, { smallRate: number; parallelRate: number; largeMbps: number; rss: number }>();
+      // Atrium twice: its default flushes every write to disk (survives a power cut); process-crash durability is
+      // what Orthanc's and storescp's defaults give, so that row compares like with like.
+      const starters: [string, () => Promise<Receiver>][] = [
+        ['atrium', () => startAtrium(work)],
+        ['atrium-relaxed', () => startAtrium(work, 'atrium-relaxed', 'process-crash')],
+        ['storescp', () => startStorescp(work)],
+      ];
+      if (hasOrthanc) starters.splice(2, 0, ['orthanc', () => startOrthanc(work)]);
+      for (const [dir, start] of starters) {
+        const receiver = await start();
+        try {
+          const smallSeconds = await storescu(receiver, join(work, 'small'));
+          const parallelStarted = performance.now();
+          await Promise.all(parallelDirs.map((dir) => storescu(receiver, dir)));
+          const parallelSeconds = (performance.now() - parallelStarted) / 1000;
+          const largeSeconds = LARGE > 0 ? await storescu(receiver, join(work, 'large')) : NaN;
+          const result = {
+            smallRate: SMALL / smallSeconds,
+            parallelRate: (Math.ceil(SMALL / ASSOCIATIONS) * ASSOCIATIONS) / parallelSeconds,
+            largeMbps: largeBytes / 1e6 / largeSeconds,
+            rss: peakRssMb(receiver.pid),
+          };
+          results.set(receiver.name, result);
+          console.log(`${receiver.name}: ${result.smallRate.toFixed(1)} instances/s on 1 association, ${result.parallelRate.toFixed(1)} on ${ASSOCIATIONS}, ${result.largeMbps.toFixed(1)} MB/s, peak RSS ${result.rss.toFixed(0)} MB`);
+        } finally {
+          await receiver.stop();
+        }
+        rmSync(join(work, dir), { recursive: true, force: true });
       }
-      rmSync(join(work, dir), { recursive: true, force: true });
+      rows.push(
+        `| receiver | ${SMALL} small (${(smallBytes / SMALL / 1024).toFixed(0)} KB) instances/s, 1 association | the same on ${ASSOCIATIONS} associations | ${LARGE} x ${LARGE_MB} MB MB/s | peak RSS MB |`,
+        '|---|---|---|---|---|',
+      );
+      for (const [name, r] of results) row(name, r.smallRate, r.parallelRate, r.largeMbps, r.rss);
+      const atrium = results.get('Atrium')!;
+      const orthanc = results.get('Orthanc');
+      const scp = results.get('DCMTK storescp')!;
+      const relaxed = results.get('Atrium (process-crash)')!;
+      verdicts.push(
+        orthanc
+          ? `instances/s ${(atrium.smallRate / orthanc.smallRate).toFixed(2)}x Orthanc on 1 association, ${(atrium.parallelRate / orthanc.parallelRate).toFixed(2)}x on ${ASSOCIATIONS} (target >= 2x); with process-crash durability ${(relaxed.smallRate / orthanc.smallRate).toFixed(2)}x and ${(relaxed.parallelRate / orthanc.parallelRate).toFixed(2)}x`
+          : 'Orthanc not run',
+        `MB/s ${((atrium.largeMbps / scp.largeMbps) * 100).toFixed(0)}% of storescp (target >= 80%); with process-crash durability ${((relaxed.largeMbps / scp.largeMbps) * 100).toFixed(0)}%`,
+        `peak RSS ${Math.max(atrium.rss, relaxed.rss).toFixed(0)} MB (target < 300 MB)`,
+      );
     }
-    rows.push(
-      `| receiver | ${SMALL} small (${(smallBytes / SMALL / 1024).toFixed(0)} KB) instances/s, 1 association | the same on ${ASSOCIATIONS} associations | ${LARGE} x ${LARGE_MB} MB MB/s | peak RSS MB |`,
-      '|---|---|---|---|---|',
-    );
-    for (const [name, r] of results) row(name, r.smallRate, r.parallelRate, r.largeMbps, r.rss);
-    const atrium = results.get('Atrium')!;
-    const orthanc = results.get('Orthanc');
-    const scp = results.get('DCMTK storescp')!;
-    const relaxed = results.get('Atrium (process-crash)')!;
-    const verdicts = [
-      orthanc
-        ? `instances/s ${(atrium.smallRate / orthanc.smallRate).toFixed(2)}x Orthanc on 1 association, ${(atrium.parallelRate / orthanc.parallelRate).toFixed(2)}x on ${ASSOCIATIONS} (target >= 2x); with process-crash durability ${(relaxed.smallRate / orthanc.smallRate).toFixed(2)}x and ${(relaxed.parallelRate / orthanc.parallelRate).toFixed(2)}x`
-        : 'Orthanc not run',
-      `MB/s ${((atrium.largeMbps / scp.largeMbps) * 100).toFixed(0)}% of storescp (target >= 80%); with process-crash durability ${((relaxed.largeMbps / scp.largeMbps) * 100).toFixed(0)}%`,
-      `peak RSS ${Math.max(atrium.rss, relaxed.rss).toFixed(0)} MB (target < 300 MB)`,
-    ];
 
     if (!SKIP.has('find') && FIND_INSTANCES > 0) {
       console.log(`Building a ${FIND_INSTANCES}-instance archive for C-FIND (tiny images) ...`);
