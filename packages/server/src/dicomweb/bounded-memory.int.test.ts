@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { request } from 'node:http';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { buildUltrasoundClip } from '@atrium/dicom';
+import { buildUltrasoundClip, readPart10 } from '@atrium/dicom';
 import { startServer } from '../main.js';
 import { testConfig } from '../test-support.js';
 import { createLogger } from '../logger.js';
@@ -57,6 +57,59 @@ test('STOW-RS and WADO-RS - a 260 MB object streams in and out with less than 15
     const growth = (peak - baseline) / MB;
     t.diagnostic(`peak RSS growth ${growth.toFixed(0)} MB for a ${(clip.byteLength / MB).toFixed(0)} MB object`);
     assert.ok(growth < 150, `RSS grew by ${growth.toFixed(0)} MB (after STOW ${((afterStow - baseline) / MB).toFixed(0)} MB)`);
+  } finally {
+    clearInterval(sampler);
+    await server.close();
+  }
+});
+
+test('STOW-RS metadata and bulk data - a 260 MB pixel data part is spooled and streamed into ingest with less than 150 MB of extra memory', async (t) => {
+  const config = testConfig({ ATRIUM_DICOM_ENABLED: 'false' });
+  const server = await startServer(config, createLogger(config));
+  let peak = 0;
+  const sampler = setInterval(() => (peak = Math.max(peak, process.memoryUsage().rss)), 20);
+  try {
+    const clip = buildUltrasoundClip({ frames: 300, rows: 480, columns: 640, photometricInterpretation: 'RGB', seed: 10 });
+    // The clip's attributes as DICOM JSON, read as a stream: only the pixel data is left out as bulk data.
+    const parsed = await readPart10(clip.chunks(), { bulkDataThreshold: 1 << 30 });
+    const { offset, length } = parsed.pixelData!;
+    assert.ok(length > 250 * MB);
+    const metadata = JSON.stringify([{ ...parsed.dataset, '7FE00010': { vr: 'OB', BulkDataURI: 'pixels' } }]);
+    global.gc?.();
+    const baseline = process.memoryUsage().rss;
+    peak = baseline;
+    const boundary = 'bounded-memory-json';
+    async function* pixels(): AsyncGenerator<Uint8Array> {
+      let position = 0;
+      for await (const chunk of clip.chunks()) {
+        const from = Math.max(offset - position, 0);
+        const to = Math.min(offset + length - position, chunk.byteLength);
+        if (to > from) yield chunk.subarray(from, to);
+        position += chunk.byteLength;
+      }
+    }
+    async function* body(): AsyncGenerator<Uint8Array> {
+      yield Buffer.from(`--${boundary}\r\nContent-Type: application/dicom+json\r\n\r\n${metadata}\r\n`);
+      yield Buffer.from(`--${boundary}\r\nContent-Type: application/octet-stream\r\nContent-Location: pixels\r\n\r\n`);
+      yield* pixels();
+      yield Buffer.from(`\r\n--${boundary}--\r\n`);
+    }
+    const url = new URL(`${server.httpUrl}/dicom-web/studies`);
+    const answer = await new Promise<{ status: number; body: string }>((resolve, reject) => {
+      const req = request(url, { method: 'POST', headers: { 'content-type': `multipart/related; type="application/dicom+json"; boundary=${boundary}` } }, (res) => {
+        let text = '';
+        res.on('data', (c: Buffer) => (text += c.toString()));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body: text }));
+      });
+      req.on('error', reject);
+      pipeline(Readable.from(body()), req).catch(reject);
+    });
+    assert.equal(answer.status, 200, answer.body);
+    const stored = await server.archive.archive.getInstanceMetadata(clip.sopInstanceUid);
+    assert.equal(stored?.frames.length, 300);
+    const growth = (peak - baseline) / MB;
+    t.diagnostic(`peak RSS growth ${growth.toFixed(0)} MB for ${(length / MB).toFixed(0)} MB of pixel data`);
+    assert.ok(growth < 150, `RSS grew by ${growth.toFixed(0)} MB`);
   } finally {
     clearInterval(sampler);
     await server.close();
