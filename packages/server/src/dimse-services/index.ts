@@ -58,8 +58,18 @@ export async function startDimse(archive: Archive, options: DimseServicesOptions
   const transcoder = options.transcoder ?? (archive as Archive & { transcoder?: DimseTranscoder }).transcoder;
   const commitment = new StorageCommitmentScp({ ...archive, logger }, registry, options.onCommitment);
 
+  // Decided once per association and service: a modality sending a series asks the same question per instance.
+  const decisions = new WeakMap<AssociationInfo, Map<DimseServiceName, Promise<void>>>();
+  function authorize(association: AssociationInfo, service: DimseServiceName): Promise<void> {
+    let byService = decisions.get(association);
+    if (!byService) decisions.set(association, (byService = new Map()));
+    let decision = byService.get(service);
+    if (!decision) byService.set(service, (decision = decide(association, service)));
+    return decision;
+  }
+
   /** PS3.7 C.5: 0124 "Refused: not authorized" unless the AE may use the service and the policy allows it. */
-  async function authorize(association: AssociationInfo, service: DimseServiceName): Promise<void> {
+  async function decide(association: AssociationInfo, service: DimseServiceName): Promise<void> {
     if (!(await registry.allows(association.callingAeTitle, service))) {
       throw new DimseStatusError(
         `Cannot serve ${service} for '${association.callingAeTitle}': this AE is not allowed the service`,
