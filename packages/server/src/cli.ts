@@ -26,6 +26,7 @@ Commands:
                              send stored instances to a remote AE (C-STORE, the stored transfer syntax)
   query <AE> [--level STUDY] [--patient-root] [-k Key=Value]... [--json]
                              C-FIND on a remote AE; -k PatientName=DOE* matches, -k StudyDate returns a key
+                             besides the level's usual ones (UIDs, patient, date, description, counts)
   retrieve <AE> --study UID | --series UID | --instance UID... | -k Key=Value... [--level L] [--move [--dest AE]]
                              C-GET from a remote AE into this archive (default), or C-MOVE to --dest (default:
                              this AE, which must then be running)
@@ -45,7 +46,12 @@ async function withArchive<T>(config: AtriumConfig, fn: (archive: Archive) => Pr
 
 async function serve(config: AtriumConfig): Promise<void> {
   const logger = createLogger(config);
-  const server = await startServer(config, logger);
+  const server = await startServer(config, logger).catch((error: unknown) => {
+    const { code, address, port } = error as { code?: string; address?: string; port?: number };
+    if (code !== 'EADDRINUSE') throw error;
+    const variable = port === config.dicom.port ? 'ATRIUM_DICOM_PORT' : 'ATRIUM_HTTP_PORT';
+    throw new Error(`Cannot listen on ${address}:${port}: another program uses that port (choose another with ${variable})`, { cause: error });
+  });
   const stats = await server.archive.archive.stats();
   process.stdout.write(
     `Atrium is running.\n` +
@@ -170,7 +176,7 @@ async function demoCommand(config: AtriumConfig): Promise<number> {
   return withArchive(config, async (archive) => {
     const results = await loadDemo(archive.ingest);
     for (const r of results) process.stdout.write(`  ${r.description}: ${r.instances} instances ${r.outcome}\n`);
-    process.stdout.write(`Demo studies loaded. Start Atrium with 'npm start' and open http://${config.http.host}:${config.http.port}/\n`);
+    process.stdout.write(`Demo studies loaded: open http://${config.http.host}:${config.http.port}/ (start Atrium first with 'npm start' if it is not running)\n`);
     return 0;
   });
 }
@@ -246,7 +252,9 @@ function formatMatch(match: Record<string, { Value?: readonly unknown[] }>, dict
 async function queryCommand(config: AtriumConfig, ae: string, options: { level?: string | undefined; patientRoot: boolean; key: string[]; json: boolean }): Promise<number> {
   return withArchive(config, async (archive) => {
     const level = levelOf(options.level, options.patientRoot ? 'PATIENT' : 'STUDY');
-    const keys = queryKeys(archive.dictionary, options.key.length ? options.key : defaultReturnKeys(level));
+    // The level's usual return keys come first so that `-k PatientName=DOE*` still shows which studies matched
+    // (and their UIDs, to retrieve them); a -k naming one of them replaces it, being later.
+    const keys = queryKeys(archive.dictionary, [...defaultReturnKeys(level), ...options.key]);
     let n = 0;
     for await (const match of queryRemote(archive, ae, { model: options.patientRoot ? 'PATIENT' : 'STUDY', level, keys })) {
       n++;
