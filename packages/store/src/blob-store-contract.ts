@@ -200,10 +200,12 @@ export function describeBlobStoreContract(
       const staged = await store.stage(chunksOf('staged ', 'bytes'));
       assert.equal(staged.size, 12);
       assert.deepEqual(await collect(store.list('stage/')), [], 'staged bytes are not visible');
+      assert.equal((await readAll(await staged.read())).toString(), 'staged bytes', 'staged bytes can be read back');
       await staged.commit('stage/committed');
       assert.equal((await readAll(await store.get('stage/committed'))).toString(), 'staged bytes');
       await assert.rejects(staged.commit('stage/again'), { code: 'ATRIUM_ERR_STORE_STAGED_STATE' });
       await assert.rejects(staged.discard(), { code: 'ATRIUM_ERR_STORE_STAGED_STATE' });
+      await assert.rejects(staged.read(), { code: 'ATRIUM_ERR_STORE_STAGED_STATE' });
     });
 
     test('resumeStaged - finds staged bytes by id until they are committed or discarded', async () => {

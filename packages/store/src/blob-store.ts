@@ -51,6 +51,8 @@ export interface StagedBlob {
   flush(): Promise<void>;
   /** Flushes, then publishes the bytes under `key` atomically, replacing any object there. */
   commit(key: string, options?: CommitOptions): Promise<void>;
+  /** Reads the staged bytes back (before `commit` or `discard`), e.g. to compare them with a stored object. */
+  read(): Promise<Readable>;
   /** Removes the staged bytes. */
   discard(): Promise<void>;
 }

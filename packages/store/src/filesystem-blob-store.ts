@@ -265,6 +265,12 @@ class FilesystemStagedBlob implements StagedBlob {
     }
   }
 
+  async read(): Promise<Readable> {
+    if (this.#state !== 'staged') throw new StagedBlobStateError('read', this.#state);
+    const handle = await open(this.stagingPath, 'r');
+    return handle.createReadStream({ autoClose: true });
+  }
+
   async discard(): Promise<void> {
     this.#enter('discard', 'discarded');
     // Bytes about to be removed need no flush; a flush already started is waited for before the file goes.

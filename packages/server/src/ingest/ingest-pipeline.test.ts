@@ -93,6 +93,32 @@ test('ingest - duplicates: identical bytes are a no-op, other bytes follow the p
   }
 });
 
+test('ingest - a copy that differs only in its file meta information is the same instance, whatever the policy', async () => {
+  for (const policy of ['keep', 'replace', 'reject'] as const) {
+    const archive = await openTestArchive({ ATRIUM_DUPLICATE_POLICY: policy });
+    try {
+      const slice = ct({ seed: 9 }).instances[0]!;
+      assert.equal((await archive.ingest.ingest([slice.bytes], { kind: 'import' })).outcome, 'stored');
+      const stored = await archive.archive.findInstance(slice.sopInstanceUid);
+      // What a round trip through another PACS brings back: the same data set behind a meta header of its own.
+      const parsed = await readPart10([slice.bytes]);
+      const dataset = slice.bytes.subarray(parsed.datasetOffset);
+      const again = await archive.ingest.ingestDataset(
+        [dataset],
+        { transferSyntaxUid: parsed.transferSyntaxUid, sopClassUid: slice.sopClassUid, sopInstanceUid: slice.sopInstanceUid },
+        { kind: 'dimse', callingAeTitle: 'OTHER_PACS' },
+      );
+      assert.notEqual(again.digest, stored!.digest, 'the files differ');
+      assert.equal(again.outcome, 'identical', policy);
+      assert.deepEqual(again.warnings, []);
+      assert.equal((await archive.archive.findInstance(slice.sopInstanceUid))!.blobKey, stored!.blobKey, 'the stored copy stays');
+      assert.ok((await fsck(archive)).clean);
+    } finally {
+      await archive.cleanup();
+    }
+  }
+});
+
 test('ingest - rejects what is not an archivable instance, with the reason, and stores nothing', async () => {
   const archive = await openTestArchive();
   try {

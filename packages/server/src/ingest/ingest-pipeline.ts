@@ -15,6 +15,7 @@ import type { AtriumConfig } from '../config/config.js';
 import type { Logger } from '../logger.js';
 import { IngestRejectedError } from '../errors.js';
 import { instanceBlobKey } from './blob-key.js';
+import { datasetDigest } from './dataset-digest.js';
 import { IntentClearer } from './intent-clearer.js';
 import { validateInstance } from './validate-instance.js';
 
@@ -177,7 +178,7 @@ export class IngestPipeline {
     const existing = await archive.findInstance(identity.uids.sopInstanceUid);
     if (existing) {
       const policy = config.ingest.duplicatePolicy;
-      if (existing.digest === digest) {
+      if (existing.digest === digest || (await this.sameDataset(existing.blobKey, staged, parsed.datasetOffset))) {
         await staged.discard();
         return { ...base, outcome: 'identical', warnings: identity.warnings };
       }
@@ -254,6 +255,23 @@ export class IngestPipeline {
       duplicatePolicy: 'keep',
     });
     return { ...base, outcome: committed.outcome, warnings: [...identity.warnings, ...committed.warnings] };
+  }
+
+  /**
+   * Whether the staged copy of a stored instance differs only in its file meta information: an instance that went
+   * to another PACS and came back, or that two AEs sent, is the same instance, not "other content".
+   */
+  private async sameDataset(storedKey: string, staged: StagedBlob, datasetOffset: number): Promise<boolean> {
+    try {
+      const [stored, incoming] = await Promise.all([
+        this.deps.store.get(storedKey).then((stream) => datasetDigest(stream)),
+        staged.read().then((stream) => datasetDigest(stream, datasetOffset)),
+      ]);
+      return stored !== undefined && stored === incoming;
+    } catch (error) {
+      this.deps.logger.warn({ err: error, blobKey: storedKey }, 'Cannot compare a duplicate with the stored copy');
+      return false;
+    }
   }
 
   private createReader(): Part10Reader {
