@@ -30,15 +30,20 @@ test('STOW-RS and WADO-RS - a 260 MB object streams in and out with less than 15
       yield* clip.chunks();
       yield Buffer.from(`\r\n--${boundary}--\r\n`);
     }
-    const status = await new Promise<number>((resolve, reject) => {
-      const req = request(url, { method: 'POST', headers: { 'content-type': `multipart/related; type="application/dicom"; boundary=${boundary}` } }, (res) => {
-        res.resume();
-        res.on('end', () => resolve(res.statusCode ?? 0));
+    const { status, answer } = await new Promise<{ status: number; answer: string }>((resolve, reject) => {
+      const req = request(url, { method: 'POST', headers: { 'content-type': `multipart/related; type="application/dicom"; boundary=${boundary}`, accept: 'application/dicom+json' } }, (res) => {
+        let text = '';
+        res.setEncoding('utf8');
+        res.on('data', (c: string) => (text += c));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, answer: text }));
       });
       req.on('error', reject);
       pipeline(Readable.from(body()), req).catch(reject);
     });
     assert.equal(status, 200);
+    // Over a real socket the request is finished before the answer is written: the URL must still name the scheme.
+    const retrieveUrl = (JSON.parse(answer) as Record<string, { Value: string[] }>)['00081190']!.Value[0];
+    assert.equal(retrieveUrl, `${server.httpUrl}/dicom-web/studies/${clip.studyInstanceUid}`);
     const afterStow = peak;
 
     let received = 0;

@@ -58,6 +58,9 @@ async function store(
   context: DicomwebContext,
 ): Promise<FastifyReply> {
   const { archive } = context;
+  // Read before the body: once a client has sent everything it may close its side, and the socket that tells
+  // http from https is gone.
+  const origin = originOf(request);
   const responseType = datasetMediaTypeOf(request);
   const contentType = parseMediaType(request.headers['content-type'] ?? '');
   if (!contentType || contentType.essence !== 'multipart/related') {
@@ -135,7 +138,6 @@ async function store(
   }
   if (parts === 0) throw badRequest('Cannot store instances: the multipart body has no parts');
 
-  const origin = originOf(request);
   const body: DicomJsonDataset = {};
   const studies = new Set(stored.map((s) => s.result.studyInstanceUid));
   const retrieveStudy = targetStudy ?? (studies.size === 1 ? [...studies][0] : undefined);
