@@ -78,3 +78,27 @@ test('http - every route passes the authorization policy, and a denial is a 403 
     await archive.cleanup();
   }
 });
+
+test('http - a problem document is titled by its status, with the reason as detail', async () => {
+  const archive = await openTestArchive();
+  try {
+    const app = await buildHttpServer(archive);
+    const cases: [string, number, string][] = [
+      ['/dicom-web/studies/9.9.9/metadata', 404, 'Not Found'],
+      ['/dicom-web/studies?NoSuchParameter=1', 400, 'Bad Request'],
+      ['/no/such/route', 404, 'Not Found'],
+    ];
+    for (const [url, status, title] of cases) {
+      const res = await app.inject({ method: 'GET', url });
+      assert.equal(res.statusCode, status, url);
+      assert.match(res.headers['content-type'] ?? '', /application\/problem\+json/);
+      const problem = res.json();
+      assert.equal(problem.title, title, url);
+      assert.equal(problem.status, status);
+      assert.ok(problem.detail.length > 10, problem.detail);
+    }
+    await app.close();
+  } finally {
+    await archive.cleanup();
+  }
+});

@@ -4,11 +4,7 @@ import { registerDicomweb } from '../dicomweb/index.js';
 import { registerRemoteAes } from '../remote-nodes/routes.js';
 import { registerFhir } from '../fhir/index.js';
 import { registerWebApp } from '../web-app/index.js';
-
-/** An RFC 9457 problem document: every HTTP error Atrium answers has a reason a person can act on. */
-export function sendProblem(reply: FastifyReply, status: number, title: string, detail: string): FastifyReply {
-  return reply.code(status).type('application/problem+json').send({ type: 'about:blank', title, status, detail });
-}
+import { sendProblem } from './problem.js';
 
 /**
  * The HTTP server. Every route passes the authorization policy in one `onRequest` hook registered before any
@@ -31,16 +27,16 @@ export async function buildHttpServer(archive: Archive): Promise<FastifyInstance
       remoteAddress: request.ip,
       headers: request.headers,
     });
-    if (!decision.allow) return sendProblem(reply, 403, 'Forbidden', decision.reason);
+    if (!decision.allow) return sendProblem(reply, 403, decision.reason);
   });
 
   app.setErrorHandler((error: FastifyError & { httpStatus?: number }, request, reply) => {
     const status = typeof error.httpStatus === 'number' ? error.httpStatus : (error.statusCode ?? 500);
     if (status >= 500) request.log.error({ err: error }, 'Request failed');
-    return sendProblem(reply, status, status >= 500 ? 'Internal Server Error' : 'Bad Request', error.message);
+    return sendProblem(reply, status, error.message);
   });
   app.setNotFoundHandler((request, reply) =>
-    sendProblem(reply, 404, 'Not Found', `No route for ${request.method} '${request.url.split('?')[0]}'`),
+    sendProblem(reply, 404, `No route for ${request.method} '${request.url.split('?')[0]}'`),
   );
 
   await registerDicomweb(app, archive);

@@ -4,6 +4,7 @@ import type { Archive } from '../main.js';
 import { reasonOf } from '../errors.js';
 import { connectToRemote } from '../dimse-services/connect-remote.js';
 import { RemoteAeRegistry, type RemoteAe } from './remote-ae-registry.js';
+import { sendProblem } from '../http/problem.js';
 
 function view(ae: RemoteAe) {
   return {
@@ -32,12 +33,7 @@ export async function registerRemoteAes(app: FastifyInstance, archive: Archive):
   app.put<{ Params: { aeTitle: string }; Body: unknown }>('/api/remote-aes/:aeTitle', async (request, reply) => {
     const body = (typeof request.body === 'object' && request.body !== null ? request.body : {}) as Record<string, unknown>;
     if (body.aeTitle !== undefined && body.aeTitle !== request.params.aeTitle) {
-      return reply.code(400).type('application/problem+json').send({
-        type: 'about:blank',
-        title: 'Bad Request',
-        status: 400,
-        detail: `Cannot store remote AE '${request.params.aeTitle}': the body names '${String(body.aeTitle)}'`,
-      });
+      return sendProblem(reply, 400, `Cannot store remote AE '${request.params.aeTitle}': the body names '${String(body.aeTitle)}'`);
     }
     const { ae, created } = await registry.put({ ...body, aeTitle: request.params.aeTitle });
     return reply.code(created ? 201 : 200).send(view(ae));
@@ -60,12 +56,7 @@ export async function registerRemoteAes(app: FastifyInstance, archive: Archive):
         await association.release().catch(() => association.abort());
       }
     } catch (error) {
-      return reply.code(502).type('application/problem+json').send({
-        type: 'about:blank',
-        title: 'Bad Gateway',
-        status: 502,
-        detail: `Cannot echo '${ae.aeTitle}' at ${ae.host}:${ae.port}: ${reasonOf(error)}`,
-      });
+      return sendProblem(reply, 502, `Cannot echo '${ae.aeTitle}' at ${ae.host}:${ae.port}: ${reasonOf(error)}`);
     }
     return { aeTitle: ae.aeTitle, status: 'success', milliseconds: Math.round(performance.now() - started) };
   });

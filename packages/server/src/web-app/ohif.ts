@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import fastifyStatic from '@fastify/static';
 import { DICOMWEB_PREFIX } from '../dicomweb/index.js';
-import { sendProblem } from './problem.js';
+import { sendProblem } from '../http/problem.js';
 
 /** Where Atrium serves OHIF; `packages/web/scripts/fetch-ohif.mjs` relocates the prebuilt site to this path. */
 export const OHIF_PATH = '/ohif/';
@@ -97,7 +97,7 @@ export async function registerOhif(app: FastifyInstance, site: OhifSite | undefi
       });
       if (!site) {
         scope.get('/*', async (_request, reply) =>
-          sendProblem(reply, 503, 'Service Unavailable', `OHIF is not installed: run 'npm run build -w @atrium/web' (it fetches @ohif/app)`),
+          sendProblem(reply, 503, `OHIF is not installed: run 'npm run build -w @atrium/web' (it fetches @ohif/app)`),
         );
         return;
       }
@@ -120,7 +120,7 @@ export async function registerOhif(app: FastifyInstance, site: OhifSite | undefi
       scope.setNotFoundHandler(async (request, reply) => {
         // A path with an extension is a missing file; anything else is one of the viewer's own routes.
         if ((request.method === 'GET' || request.method === 'HEAD') && !/\.[a-z0-9]+$/i.test(request.url.split('?')[0] ?? '')) return sendIndex(reply);
-        return sendProblem(reply, 404, 'Not Found', `No OHIF file '${request.url.split('?')[0]}'`);
+        return sendProblem(reply, 404, `No OHIF file '${request.url.split('?')[0]}'`);
       });
     },
     { prefix: OHIF_PATH.replace(/\/$/, '') },

@@ -5,7 +5,7 @@ import { reasonOf } from '../errors.js';
 import { sendInstances } from '../dimse-services/send-instances.js';
 import { RemoteAeRegistry } from '../remote-nodes/remote-ae-registry.js';
 import type { StoredInstanceRef } from '../retrieve/index.js';
-import { sendProblem } from './problem.js';
+import { sendProblem } from '../http/problem.js';
 import { zipStream, type ZipEntry } from './zip-writer.js';
 
 /** What a send of a study to a DICOM node ended with (PS3.4 C.4.2.3-style counts, and why each failure failed). */
@@ -38,7 +38,7 @@ export function registerStudyActions(app: FastifyInstance, archive: Archive): vo
       .select(['patient.patient_id', 'study.study_date', 'study.accession_number'])
       .where('study.study_instance_uid', '=', studyInstanceUid)
       .executeTakeFirst();
-    if (!first) return sendProblem(reply, 404, 'Not Found', `Cannot zip study '${studyInstanceUid}': it is not stored`);
+    if (!first) return sendProblem(reply, 404, `Cannot zip study '${studyInstanceUid}': it is not stored`);
     const fileName = safeName([first.patient_id, first.study_date, first.accession_number].filter(Boolean).join('_'));
     const entries = async function* (): AsyncGenerator<ZipEntry> {
       for await (const ref of archive.retrieve.instances({ studyInstanceUid })) {
@@ -56,12 +56,12 @@ export function registerStudyActions(app: FastifyInstance, archive: Archive): vo
     const studyInstanceUid = request.params.study;
     const body = (typeof request.body === 'object' && request.body !== null ? request.body : {}) as Record<string, unknown>;
     if (typeof body.aeTitle !== 'string' || body.aeTitle.trim() === '') {
-      return sendProblem(reply, 400, 'Bad Request', `Cannot send study '${studyInstanceUid}': the body names no aeTitle`);
+      return sendProblem(reply, 400, `Cannot send study '${studyInstanceUid}': the body names no aeTitle`);
     }
     const ae = await new RemoteAeRegistry(archive).require(body.aeTitle.trim());
     const refs: StoredInstanceRef[] = [];
     for await (const ref of archive.retrieve.instances({ studyInstanceUid })) refs.push(ref);
-    if (refs.length === 0) return sendProblem(reply, 404, 'Not Found', `Cannot send study '${studyInstanceUid}': it is not stored`);
+    if (refs.length === 0) return sendProblem(reply, 404, `Cannot send study '${studyInstanceUid}': it is not stored`);
     const result: StudySendResult = { aeTitle: ae.aeTitle, completed: 0, warning: 0, failed: 0, failures: [] };
     try {
       for await (const progress of sendInstances(archive, ae, refs)) {
@@ -71,7 +71,7 @@ export function registerStudyActions(app: FastifyInstance, archive: Archive): vo
         result.failures = progress.failures;
       }
     } catch (error) {
-      return sendProblem(reply, 502, 'Bad Gateway', reasonOf(error));
+      return sendProblem(reply, 502, reasonOf(error));
     }
     return reply.send(result);
   });
