@@ -1,4 +1,4 @@
-import { useEffect, useMemo, useRef, useState, type PointerEvent as ReactPointerEvent, type ReactNode } from 'react';
+import { useEffect, useMemo, useRef, useState, type CSSProperties, type PointerEvent as ReactPointerEvent, type ReactNode } from 'react';
 import { ultrasoundRegions, usArea, userCalibration, usDistance, xaCalibration, xaDistance, type Measurement, type Point, type XaCalibration } from './calibration.js';
 import { CINE_SPEEDS, CineClock, cineStatus, cineTiming, clipTimeOf, cycleClipTime, FpsMeter, frameAtTime, type CinePlaybackCycle, type CineTiming } from './cine.js';
 
@@ -121,12 +121,19 @@ export function CinePlayer({ pool, studyInstanceUid, item, clock, cycle, measure
     };
   }, [pool, studyInstanceUid, item, clock, timing]);
 
+  const canvas = <canvas ref={canvasRef} width={columns} height={rows} data-acquired-fps={timing.fps.toFixed(2)} data-frames={item.frames} />;
+  // The box is as wide as the column allows and no wider than the height the layout leaves for it
+  // (--cardio-fit-height, see cardiology.css) times the clip's aspect ratio: the clip is contained, never cropped.
+  const style = { '--cardio-aspect': rows > 0 && columns > 0 ? columns / rows : 1, ...(width ? { width } : {}) } as CSSProperties;
   return (
-    <figure className="cardio-player" data-testid={testId} style={width ? { width } : undefined}>
-      <div className="cardio-canvas-box">
-        <canvas ref={canvasRef} width={columns} height={rows} data-acquired-fps={timing.fps.toFixed(2)} data-frames={item.frames} />
-        {measure && <MeasureOverlay item={item} rows={rows} columns={columns} />}
-      </div>
+    <figure className="cardio-player" data-testid={testId} style={style}>
+      {measure ? (
+        <MeasureOverlay item={item} rows={rows} columns={columns}>
+          {canvas}
+        </MeasureOverlay>
+      ) : (
+        <div className="cardio-canvas-box">{canvas}</div>
+      )}
       <figcaption className="hint">
         {[item.stage?.name, item.view?.name].filter(Boolean).join(' · ')} <span ref={statusRef} data-testid="cine-status" />
       </figcaption>
@@ -134,7 +141,12 @@ export function CinePlayer({ pool, studyInstanceUid, item, clock, cycle, measure
   );
 }
 
-function MeasureOverlay({ item, rows, columns }: { item: CardioItem; rows: number; columns: number }): ReactNode {
+/**
+ * The canvas (children) with a drawing layer of the same box over it, and the measurement controls under it.
+ * Points are taken in image pixels (the layer's viewBox is the image matrix), so they do not depend on the size
+ * the clip is shown at.
+ */
+function MeasureOverlay({ item, rows, columns, children }: { item: CardioItem; rows: number; columns: number; children: ReactNode }): ReactNode {
   const svgRef = useRef<SVGSVGElement>(null);
   const [line, setLine] = useState<{ a: Point; b: Point } | undefined>();
   const [dragging, setDragging] = useState(false);
@@ -159,7 +171,9 @@ function MeasureOverlay({ item, rows, columns }: { item: CardioItem; rows: numbe
       : line && (xa ? xaDistance(userCal ?? geometric, line.a, line.b) : usDistance(regions, line.a, line.b));
   return (
     <>
-      <svg
+      <div className="cardio-canvas-box">
+        {children}
+        <svg
         ref={svgRef}
         className="cardio-overlay"
         viewBox={`0 0 ${columns} ${rows}`}
@@ -183,7 +197,8 @@ function MeasureOverlay({ item, rows, columns }: { item: CardioItem; rows: numbe
           <polygon points={polygon.map((p) => `${p.x},${p.y}`).join(' ')} fill="rgb(255 212 0 / 15%)" stroke="#ffd400" strokeWidth={Math.max(1, columns / 400)} />
         )}
         {mode === 'distance' && line && <line x1={line.a.x} y1={line.a.y} x2={line.b.x} y2={line.b.y} stroke="#ffd400" strokeWidth={Math.max(1, columns / 400)} />}
-      </svg>
+        </svg>
+      </div>
       <div className="cardio-measure">
         <select
           value={mode}
