@@ -38,7 +38,7 @@ test('chart - register a patient, record an allergy, a problem and a note (sign,
   await form.getByLabel('Sex').selectOption('female');
   await form.getByLabel('MRN').fill('E2E-1');
   await form.getByRole('button', { name: 'Register' }).click();
-  await page.getByTestId('patient-name').filter({ hasText: 'CHARTWELL, Erin' }).waitFor();
+  await page.getByTestId('patient-name').filter({ hasText: 'Chartwell, Erin' }).waitFor();
   const patientId = decodeURIComponent(new URL(page.url()).pathname.split('/')[2] ?? '');
   const patients = await fhir('Patient?identifier=urn:atrium:issuer:local|E2E-1');
   assert.equal(patients.entry?.[0]?.resource.id, patientId, 'the chart shows the Patient it created');
@@ -77,9 +77,9 @@ test('chart - register a patient, record an allergy, a problem and a note (sign,
   await page.getByLabel('Practitioner family name').fill('Welby');
   await page.getByLabel('Practitioner given names').fill('Marcus');
   await page.getByRole('button', { name: 'Add', exact: true }).click();
-  await page.waitForFunction(() => (document.querySelector('select[aria-label="Signing as"]') as HTMLSelectElement | null)?.selectedOptions[0]?.text === 'WELBY, Marcus');
+  await page.waitForFunction(() => (document.querySelector('select[aria-label="Signing as"]') as HTMLSelectElement | null)?.selectedOptions[0]?.text === 'Welby, Marcus');
   await page.getByRole('button', { name: 'Sign' }).click();
-  await page.locator('[data-testid=note][data-state=signed]').getByTestId('note-signer').filter({ hasText: 'signed by WELBY, Marcus' }).waitFor();
+  await page.locator('[data-testid=note][data-state=signed]').getByTestId('note-signer').filter({ hasText: 'signed by Welby, Marcus' }).waitFor();
   await page.getByRole('button', { name: 'Amend' }).click();
   await page.getByLabel('Note text').fill('BP 150/95 (repeat 145/92), start lifestyle measures.');
   await page.getByRole('button', { name: 'Save amendment' }).click();
@@ -91,7 +91,7 @@ test('chart - register a patient, record an allergy, a problem and a note (sign,
   assert.equal(original?.docStatus, 'final');
   assert.deepEqual(amendment?.relatesTo, [{ code: 'replaces', target: { reference: `DocumentReference/${original?.id}` } }]);
   const practitionerId = (await fhir('Practitioner?family=welby')).entry?.[0]?.resource.id;
-  const welby = { reference: `Practitioner/${practitionerId}`, display: 'WELBY, Marcus' };
+  const welby = { reference: `Practitioner/${practitionerId}`, display: 'Welby, Marcus' };
   assert.deepEqual(original?.authenticator, welby, 'the signed note names its signer');
   assert.deepEqual(amendment?.authenticator, welby, 'so does the amendment');
   // The original's history: the unsigned draft, the signed note, then superseded by the amendment (still signed).
@@ -122,10 +122,10 @@ test('chart - patient search by name words and by MRN; observations recorded on 
   await page.goto(`${atrium.url}/patients`);
   const search = page.getByTestId('patient-search');
   await search.fill('eri chartw');
-  await page.getByTestId('patient-row').filter({ hasText: 'CHARTWELL, Erin' }).waitFor();
+  await page.getByTestId('patient-row').filter({ hasText: 'Chartwell, Erin' }).waitFor();
   await search.fill('E2E-1');
   await page.getByTestId('patient-row').filter({ hasText: 'E2E-1' }).getByRole('link').click();
-  await page.getByTestId('patient-name').filter({ hasText: 'CHARTWELL, Erin' }).waitFor();
+  await page.getByTestId('patient-name').filter({ hasText: 'Chartwell, Erin' }).waitFor();
   await page.getByRole('link', { name: 'Observations' }).click();
   for (const [value, date] of [
     ['72', '2026-01-10'],

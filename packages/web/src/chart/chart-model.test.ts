@@ -38,8 +38,9 @@ import {
 
 const now = new Date('2026-03-15T10:00:00Z');
 
-test('formatHumanName - official name as FAMILY, Given; falls back to given and text', () => {
-  assert.equal(formatHumanName([{ use: 'usual', given: ['Al'] }, { use: 'official', family: 'Lovelace', given: ['Ada', 'King'] }]), 'LOVELACE, Ada King');
+test('formatHumanName - official name as Family, Given with the letters as stored; falls back to given and text', () => {
+  assert.equal(formatHumanName([{ use: 'usual', given: ['Al'] }, { use: 'official', family: 'Lovelace', given: ['Ada', 'King'] }]), 'Lovelace, Ada King');
+  assert.equal(formatHumanName([{ family: 'DOE', given: ['JANE'], prefix: ['Dr'], suffix: ['Jr'] }]), 'DOE, Dr JANE Jr');
   assert.equal(formatHumanName([{ given: ['Cher'] }]), 'Cher');
   assert.equal(formatHumanName([{ text: 'Baby boy' }]), 'Baby boy');
   assert.equal(formatHumanName(undefined), '(no name)');
@@ -100,14 +101,14 @@ test('notes - a draft carries its UTF-8 text, is edited, signed, then amended by
   const edited = editNoteDraft(draft, 'Visit', 'Better now', now);
   assert.equal(noteText(edited), 'Better now');
   const house = practitionerReference({ ...buildPractitioner('House', 'Gregory'), id: 'dr1' });
-  assert.deepEqual(house, { reference: 'Practitioner/dr1', display: 'HOUSE, Gregory' });
+  assert.deepEqual(house, { reference: 'Practitioner/dr1', display: 'House, Gregory' });
   assert.throws(() => signNote(edited, now, undefined), /choose who is signing/);
   const signed = signNote(edited, now, house);
   assert.equal(signed.docStatus, 'final');
   assert.equal(noteState(signed), 'signed');
   assert.deepEqual(signed.authenticator, house);
   assert.deepEqual(signed.author, [house]);
-  assert.equal(noteSigner(signed), 'HOUSE, Gregory');
+  assert.equal(noteSigner(signed), 'House, Gregory');
   assert.deepEqual(signNote({ ...edited, author: [house] }, now, house).author, [house], 'the signer is not listed twice');
   assert.throws(() => signNote(signed, now, house), /not a draft/);
   assert.throws(() => editNoteDraft(signed, '', 'x', now), /amend it instead/);
@@ -171,13 +172,17 @@ test('imagingTimeline - study UID from the DICOM identifier, newest first, thumb
     { resourceType: 'ImagingStudy', id: '1.2.3', identifier: [{ system: 'urn:dicom:uid', value: 'urn:oid:1.2.3' }], started: '2024-01-01T00:00:00Z', modality: [{ code: 'CT' }], numberOfSeries: 2, numberOfInstances: 40, description: 'CT chest' },
     { resourceType: 'ImagingStudy', id: '1.2.4', started: '2025-06-01T00:00:00Z', series: [{ uid: '9', modality: { code: 'US' } }] },
     { resourceType: 'ImagingStudy', id: '1.2.5' },
+    { resourceType: 'ImagingStudy', id: '1.2.6', started: '2023-01-01T00:00:00Z', modality: [{ code: 'ECG' }] },
   ];
   const timeline = imagingTimeline(studies);
-  assert.deepEqual(timeline.map((s) => s.studyInstanceUid), ['1.2.4', '1.2.3', '1.2.5']);
+  assert.deepEqual(timeline.map((s) => s.studyInstanceUid), ['1.2.4', '1.2.3', '1.2.6', '1.2.5']);
   assert.deepEqual(timeline[0]?.modalities, ['US']);
   assert.equal(timeline[0]?.numberOfSeries, 1);
   assert.equal(timeline[1]?.thumbnailUrl, '/dicom-web/studies/1.2.3/thumbnail');
   assert.equal(timeline[1]?.viewerUrl, '/studies/1.2.3/view');
+  // A resting ECG: no thumbnail to ask for (it would 404), and its view is the waveform view.
+  assert.equal(timeline[2]?.thumbnailUrl, undefined);
+  assert.equal(timeline[2]?.viewerUrl, '/cardio/1.2.6');
 });
 
 test('operationOutcomeMessage - joins the issues with the elements they name', () => {

@@ -3,6 +3,9 @@
  * node:test covers it. The pages in `index.tsx` only render what these functions return.
  */
 
+import { formatNameParts } from '../format.js';
+import { hasImages, studyViewUrl } from '../study-kind.js';
+
 export interface Coding {
   system?: string;
   code?: string;
@@ -20,6 +23,8 @@ export interface HumanName {
   use?: string;
   family?: string;
   given?: string[];
+  prefix?: string[];
+  suffix?: string[];
   text?: string;
 }
 export interface Identifier {
@@ -117,13 +122,14 @@ export function chartSectionOf(value: string | undefined): ChartSection | undefi
   return CHART_SECTIONS.find(([id]) => id === value)?.[0];
 }
 
-/** "FAMILY, Given Middle", the way a chart header names a person; falls back to `text`. */
+/**
+ * An official name (else the first) in the display form shared with the worklist and the study page
+ * ({@link formatNameParts}); falls back to `text`.
+ */
 export function formatHumanName(names: readonly HumanName[] | undefined): string {
   const name = names?.find((n) => n.use === 'official') ?? names?.[0];
   if (!name) return '(no name)';
-  const given = (name.given ?? []).join(' ');
-  if (name.family) return given ? `${name.family.toUpperCase()}, ${given}` : name.family.toUpperCase();
-  return given || name.text || '(no name)';
+  return formatNameParts(name) || name.text || '(no name)';
 }
 
 /** Whole years between a FHIR date (`YYYY`, `YYYY-MM`, `YYYY-MM-DD`) and `now`; undefined without a full date. */
@@ -519,7 +525,8 @@ export interface TimelineStudy {
   modalities: string[];
   numberOfSeries: number;
   numberOfInstances: number;
-  thumbnailUrl: string;
+  /** Absent for a study without images (a resting ECG): the server has no thumbnail to give. */
+  thumbnailUrl?: string;
   viewerUrl: string;
 }
 
@@ -530,7 +537,10 @@ export function studyUidOf(study: ImagingStudy): string {
   return study.id ?? '';
 }
 
-/** The imaging timeline: newest first, undated studies last, with the DICOMweb thumbnail and the viewer's address. */
+/**
+ * The imaging timeline: newest first, undated studies last, with the DICOMweb thumbnail (when the study has images)
+ * and the address of its view (the cardiology view for a waveform-only study).
+ */
 export function imagingTimeline(studies: readonly ImagingStudy[]): TimelineStudy[] {
   return studies
     .map((s): TimelineStudy => {
@@ -543,8 +553,8 @@ export function imagingTimeline(studies: readonly ImagingStudy[]): TimelineStudy
         modalities,
         numberOfSeries: s.numberOfSeries ?? s.series?.length ?? 0,
         numberOfInstances: s.numberOfInstances ?? 0,
-        thumbnailUrl: `/dicom-web/studies/${encodeURIComponent(uid)}/thumbnail`,
-        viewerUrl: `/studies/${encodeURIComponent(uid)}/view`,
+        ...(hasImages(modalities) ? { thumbnailUrl: `/dicom-web/studies/${encodeURIComponent(uid)}/thumbnail` } : {}),
+        viewerUrl: studyViewUrl(encodeURIComponent(uid), modalities),
       };
     })
     .sort((a, b) => (b.started ?? '').localeCompare(a.started ?? ''));
