@@ -48,7 +48,10 @@ test('worklist - first start shows the empty state with the AE title and DICOM p
   const empty = page.getByTestId('empty-state');
   await empty.waitFor();
   const text = await empty.innerText();
-  assert.match(text, /No studies yet: drop files here or send to AE ATRIUM at 127\.0\.0\.1:\d+/);
+  assert.match(text, /Drop DICOM files or folders here or send to AE ATRIUM at 127\.0\.0\.1:\d+/);
+  // Regression: 'No studies yet' was said twice, and nothing told a newcomer how to get demo data.
+  assert.equal(text.match(/No studies yet/g)?.length, 1, text);
+  assert.match(text, /run npx atrium demo in the directory where you started Atrium/);
   await keepScreenshot(page, 'worklist-empty');
 });
 

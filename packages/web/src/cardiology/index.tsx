@@ -70,8 +70,12 @@ export function CardiologyPage({ route }: { route: CardiologyRoute }): ReactNode
   if (items.length === 0) return <main className="page"><p>No instances in study {studyInstanceUid}.</p></main>;
 
   const base = `/cardio/${studyInstanceUid}`;
-  const selectedUid = route.view === 'instance' ? route.rest[0] : undefined;
-  const selected = items.find((i) => i.sopInstanceUid === selectedUid) ?? items.find((i) => i.kind === 'cine') ?? items[0]!;
+  const target = route.rest[0];
+  const selected =
+    (route.view === 'instance' && items.find((i) => i.sopInstanceUid === target)) ||
+    (route.view === 'series' && items.find((i) => i.seriesInstanceUid === target)) ||
+    items.find((i) => i.kind === 'cine') ||
+    items[0]!;
   const stress = route.view === 'stress' && grid;
 
   return (

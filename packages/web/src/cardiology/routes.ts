@@ -2,8 +2,9 @@
 // code into the main bundle.
 
 /**
- * Routes of the cardiology views: `/cardio/<study>` (echo layout, first clip playing), `/cardio/<study>/instance/
- * <sop>` (one clip or waveform), `/cardio/<study>/stress[/<view>]` (stress echo quad).
+ * Routes of the cardiology views: `/cardio/<study>` (echo layout, first clip playing, else the first waveform),
+ * `/cardio/<study>/instance/<sop>` (one clip or waveform), `/cardio/<study>/series/<series>` (the first clip or
+ * waveform of a series), `/cardio/<study>/stress[/<view>]` (stress echo quad).
  */
 export type CardiologyRoute = { page: 'cardiology'; studyInstanceUid: string; view?: string; rest: readonly string[] };
 

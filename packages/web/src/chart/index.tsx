@@ -1,5 +1,8 @@
 import { useCallback, useEffect, useRef, useState, type FormEvent, type ReactNode } from 'react';
 import { useStudyEvents } from '../events.js';
+import { countOf } from '../format.js';
+import { StudyGlyph } from '../study-glyph.js';
+import { hasImages } from '../study-kind.js';
 import { navigate, onLinkClick } from '../routing.js';
 import {
   ageInYears,
@@ -845,13 +848,17 @@ function ImagingTimeline({ studies }: { studies: ImagingStudy[] }): ReactNode {
         {timeline.map((s) => (
           <li key={s.studyInstanceUid} data-testid="timeline-study" data-study-uid={s.studyInstanceUid}>
             <a href={s.viewerUrl} onClick={onLinkClick} title="Open in the viewer">
-              <img src={s.thumbnailUrl} alt={`Thumbnail of ${s.description || s.studyInstanceUid}`} width={96} height={96} loading="lazy" />
+              {s.thumbnailUrl ? (
+                <img src={s.thumbnailUrl} alt={`Thumbnail of ${s.description || s.studyInstanceUid}`} width={96} height={96} loading="lazy" />
+              ) : (
+                <StudyGlyph modalities={s.modalities} size={96} />
+              )}
             </a>
             <div>
               <strong>{s.started ? s.started.slice(0, 10) : 'undated'}</strong> {s.modalities.join(', ')}
               <div>{s.description}</div>
               <div className="muted">
-                {s.numberOfSeries} series, {s.numberOfInstances} images ·{' '}
+                {countOf(s.numberOfSeries, 'series', 'series')}, {countOf(s.numberOfInstances, hasImages(s.modalities) ? 'image' : 'instance')} ·{' '}
                 <a href={`/studies/${encodeURIComponent(s.studyInstanceUid)}`} onClick={onLinkClick}>
                   study page
                 </a>

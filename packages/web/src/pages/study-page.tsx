@@ -15,9 +15,11 @@ import {
 } from '../api.js';
 import { useServices } from '../app.js';
 import { useStudyEvents } from '../events.js';
-import { formatDate, formatPersonName, formatTime } from '../format.js';
+import { countOf, formatDate, formatPersonName, formatTime } from '../format.js';
 import { navigate, onLinkClick } from '../routing.js';
 import { CARDIOLOGY_MODALITIES } from '../cardiology/routes.js';
+import { StudyGlyph } from '../study-glyph.js';
+import { hasImages, seriesViewUrl, studyViewUrl } from '../study-kind.js';
 
 /** Tags read on this page (PS3.6). */
 const T = {
@@ -77,6 +79,9 @@ export function StudyPage({ studyInstanceUid }: { studyInstanceUid: string }): R
     return () => controller.abort();
   }, []);
 
+  const modalities = ((study?.[T.modalitiesInStudy]?.Value ?? []) as string[]).filter(Boolean);
+  const viewUrl = studyViewUrl(studyInstanceUid, modalities);
+
   useStudyEvents((event) => {
     if (event.studyInstanceUid === studyInstanceUid) setVersion((v) => v + 1);
   });
@@ -85,12 +90,12 @@ export function StudyPage({ studyInstanceUid }: { studyInstanceUid: string }): R
     const onKey = (event: KeyboardEvent) => {
       if ((event.target as HTMLElement).tagName === 'INPUT' || (event.target as HTMLElement).tagName === 'SELECT') return;
       if (event.key === 'Escape' || event.key === 'Backspace') navigate('/');
-      else if (event.key === 'v') navigate(`/studies/${studyInstanceUid}/view`);
+      else if (event.key === 'v') navigate(viewUrl);
       else if (event.key === 'o' && config.ohifPath) window.location.assign(ohifStudyUrl(config.ohifPath, studyInstanceUid));
     };
     window.addEventListener('keydown', onKey);
     return () => window.removeEventListener('keydown', onKey);
-  }, [studyInstanceUid, config.ohifPath]);
+  }, [studyInstanceUid, viewUrl, config.ohifPath]);
 
   if (error) return <main className="page"><p className="error" role="alert">{error}</p></main>;
   if (study === undefined) return <main className="page"><p className="muted">Loading…</p></main>;
@@ -124,7 +129,7 @@ export function StudyPage({ studyInstanceUid }: { studyInstanceUid: string }): R
     ['Accession', dicomString(study, T.accession)],
     ['Study ID', dicomString(study, T.studyId)],
     ['Referring physician', formatPersonName(dicomString(study, T.referring))],
-    ['Modalities', (study[T.modalitiesInStudy]?.Value ?? []).join(', ')],
+    ['Modalities', modalities.join(', ')],
     ['Series / images', `${dicomNumber(study, T.seriesCount) ?? series.length} / ${dicomNumber(study, T.instanceCount) ?? ''}`],
     ['Study UID', studyInstanceUid],
   ];
@@ -145,10 +150,10 @@ export function StudyPage({ studyInstanceUid }: { studyInstanceUid: string }): R
         ))}
       </dl>
       <div className="actions">
-        <a className="button primary" href={`/studies/${studyInstanceUid}/view`} onClick={onLinkClick} data-testid="study-open-viewer">
+        <a className="button primary" href={viewUrl} onClick={onLinkClick} data-testid="study-open-viewer">
           View in Atrium (v)
         </a>
-        {((study[T.modalitiesInStudy]?.Value ?? []) as string[]).some((m) => CARDIOLOGY_MODALITIES.includes(m)) && (
+        {modalities.some((m) => CARDIOLOGY_MODALITIES.includes(m)) && (
           <a className="button" href={`/cardio/${studyInstanceUid}`} onClick={onLinkClick} data-testid="study-open-cardiology">
             Cardiology reading
           </a>
@@ -189,14 +194,22 @@ export function StudyPage({ studyInstanceUid }: { studyInstanceUid: string }): R
       <ul className="series-grid">
         {series.map((s) => {
           const seriesUid = dicomString(s, T.seriesUid);
+          const modality = dicomString(s, T.modality);
+          const count = dicomNumber(s, T.seriesInstances);
           return (
             <li key={seriesUid} data-testid="series-card">
-              <a href={`/studies/${studyInstanceUid}/series/${seriesUid}`} onClick={onLinkClick}>
-                <img src={thumbnailUrl(studyInstanceUid, seriesUid)} alt={`Series ${dicomString(s, T.seriesNumber)}`} width={128} height={128} loading="lazy" />
+              <a href={seriesViewUrl(studyInstanceUid, seriesUid, modality)} onClick={onLinkClick}>
+                {hasImages([modality]) ? (
+                  <img src={thumbnailUrl(studyInstanceUid, seriesUid)} alt={`Series ${dicomString(s, T.seriesNumber)}`} width={128} height={128} loading="lazy" />
+                ) : (
+                  <StudyGlyph modalities={[modality]} size={128} />
+                )}
                 <span className="series-title">
-                  {dicomString(s, T.seriesNumber)} · {dicomString(s, T.modality)} {dicomString(s, T.seriesDescription)}
+                  {dicomString(s, T.seriesNumber)} · {modality} {dicomString(s, T.seriesDescription)}
                 </span>
-                <span className="muted">{dicomNumber(s, T.seriesInstances) ?? '?'} images</span>
+                <span className="muted" data-testid="series-instances">
+                  {count === undefined ? '? instances' : countOf(count, hasImages([modality]) ? 'image' : 'instance')}
+                </span>
               </a>
             </li>
           );

@@ -15,10 +15,8 @@ import {
 import { dicomNumber, dicomString, fetchSeries, fetchSeriesMetadata, thumbnailUrl, wadoRsRoot, type DicomJson } from '../api.js';
 import { useServices } from '../app.js';
 import { navigate, onLinkClick } from '../routing.js';
+import { hasImages, isWaveformStudy, studyViewUrl } from '../study-kind.js';
 import { CT_PRESETS, GENERIC_PRESETS, type WindowPreset } from '../viewer/presets.js';
-
-/** Series of these modalities hold no image to stack (reports, waveforms, presentation states, key objects). */
-const NON_IMAGE_MODALITIES = new Set(['SR', 'ECG', 'HD', 'PR', 'KO', 'DOC', 'RWV', 'AU']);
 
 const PRIMARY_TOOLS = [
   { name: WindowLevelTool.toolName, label: 'Window', key: 'w' },
@@ -105,11 +103,14 @@ export function ViewerPage({ studyInstanceUid, seriesInstanceUid }: { studyInsta
     const controller = new AbortController();
     fetchSeries(studyInstanceUid, controller.signal).then(
       (list) => {
-        const images = list.filter((s) => !NON_IMAGE_MODALITIES.has(dicomString(s, '00080060')));
+        const modalities = list.map((s) => dicomString(s, '00080060'));
+        const images = list.filter((_, i) => hasImages([modalities[i]!]));
         setSeriesList(images);
         if (!seriesInstanceUid) {
           const first = images[0];
           if (first) setActiveSeries(dicomString(first, '0020000E'));
+          // An address kept from before waveform studies opened in the cardiology view.
+          else if (isWaveformStudy(modalities)) navigate(studyViewUrl(studyInstanceUid, modalities), { replace: true });
           else setError('This study has no image series to show');
         }
       },

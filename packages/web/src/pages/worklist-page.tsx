@@ -4,6 +4,8 @@ import { useServices } from '../app.js';
 import { useStudyEvents } from '../events.js';
 import { formatDate, formatPersonName, formatTime } from '../format.js';
 import { navigate, onLinkClick } from '../routing.js';
+import { StudyGlyph } from '../study-glyph.js';
+import { hasImages, studyViewUrl } from '../study-kind.js';
 import { DropZone } from '../upload/drop-zone.js';
 import { UploadPanel } from '../upload/upload-panel.js';
 
@@ -114,9 +116,9 @@ export function WorklistPage(): ReactNode {
     setOffset(0);
   };
   const filtered = Object.values(filters).some((v) => v.trim() !== '');
-  const onRowKey = (event: KeyboardEvent<HTMLTableRowElement>, index: number, studyInstanceUid: string) => {
+  const onRowKey = (event: KeyboardEvent<HTMLTableRowElement>, index: number, studyInstanceUid: string, modalities: readonly string[]) => {
     if (event.key === 'Enter') navigate(`/studies/${studyInstanceUid}`);
-    else if (event.key === 'v') navigate(`/studies/${studyInstanceUid}/view`);
+    else if (event.key === 'v') navigate(studyViewUrl(studyInstanceUid, modalities));
     else if (event.key === 'o' && config.ohifPath) window.location.assign(ohifStudyUrl(config.ohifPath, studyInstanceUid));
     else if (event.key === 'ArrowDown') rows.current[index + 1]?.focus();
     else if (event.key === 'ArrowUp') (index === 0 ? searchInput.current : rows.current[index - 1])?.focus();
@@ -184,7 +186,7 @@ export function WorklistPage(): ReactNode {
         <div className="empty-state" data-testid="empty-state">
           <h2>No studies yet</h2>
           <p>
-            No studies yet: drop files here
+            Drop DICOM files or folders here
             {config.dicomEnabled && (
               <>
                 {' '}
@@ -192,6 +194,10 @@ export function WorklistPage(): ReactNode {
               </>
             )}
             .
+          </p>
+          <p>
+            To try Atrium on synthetic studies (a CT and one of each cardiology view), run <code>npx atrium demo</code> in
+            the directory where you started Atrium: they appear here at once.
           </p>
           <UploadPanel />
         </div>
@@ -225,11 +231,15 @@ export function WorklistPage(): ReactNode {
                   tabIndex={0}
                   data-testid="study-row"
                   data-study-uid={s.studyInstanceUid}
-                  onKeyDown={(e) => onRowKey(e, index, s.studyInstanceUid)}
+                  onKeyDown={(e) => onRowKey(e, index, s.studyInstanceUid, s.modalities)}
                   onDoubleClick={() => navigate(`/studies/${s.studyInstanceUid}`)}
                 >
                   <td className="thumb">
-                    <img src={thumbnailUrl(s.studyInstanceUid)} alt="" loading="lazy" width={48} height={48} />
+                    {hasImages(s.modalities) ? (
+                      <img src={thumbnailUrl(s.studyInstanceUid)} alt="" loading="lazy" width={48} height={48} />
+                    ) : (
+                      <StudyGlyph modalities={s.modalities} size={48} />
+                    )}
                   </td>
                   <td>
                     <a href={`/studies/${s.studyInstanceUid}`} onClick={onLinkClick} data-testid="study-link">
@@ -250,7 +260,7 @@ export function WorklistPage(): ReactNode {
                     {s.numberOfInstances}
                   </td>
                   <td className="open">
-                    <a href={`/studies/${s.studyInstanceUid}/view`} onClick={onLinkClick} data-testid="open-viewer" title="Open in Atrium's viewer (v)">
+                    <a href={studyViewUrl(s.studyInstanceUid, s.modalities)} onClick={onLinkClick} data-testid="open-viewer" title="Open in Atrium's viewer (v)">
                       View
                     </a>
                     {config.ohifPath && (
