@@ -91,6 +91,16 @@ function peakRssMb(pid: number): number {
   return m ? Number(m[1]) / 1024 : NaN;
 }
 
+/** Starts a new peak: the resident set now becomes VmHWM (Linux `clear_refs` value 5). False where not allowed. */
+function resetPeakRss(pid: number): boolean {
+  try {
+    writeFileSync(`/proc/${pid}/clear_refs`, '5');
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 async function stop(child: ChildProcess): Promise<void> {
   if (child.exitCode !== null) return;
   const exited = new Promise((r) => child.once('exit', r));
@@ -260,7 +270,7 @@ async function main(): Promise<void> {
       const parallelDirs = Array.from({ length: ASSOCIATIONS }, (_, k) => join(work, 'parallel', `a${k}`));
       for (const [k, dir] of parallelDirs.entries()) await writeSmall(dir, Math.ceil(SMALL / ASSOCIATIONS), `PAR${k}`);
       const largeBytes = LARGE > 0 ? await writeLarge(join(work, 'large'), LARGE, LARGE_MB) : 0;
-      const results = new Map<string, { smallRate: number; parallelRate: number; largeMbps: number; rss: number }>();
+      const results = new Map<string, { smallRate: number; parallelRate: number; largeMbps: number; largeRss: number; rss: number }>();
       // Atrium twice: its default flushes every write to disk (survives a power cut); process-crash durability is
       // what Orthanc's and storescp's defaults give, so that row compares like with like.
       const starters: [string, () => Promise<Receiver>][] = [
@@ -276,25 +286,29 @@ async function main(): Promise<void> {
           const parallelStarted = performance.now();
           await Promise.all(parallelDirs.map((dir) => storescu(receiver, dir)));
           const parallelSeconds = (performance.now() - parallelStarted) / 1000;
+          const overallPeak = peakRssMb(receiver.pid);
+          // The target is about receiving large objects: their peak is measured on its own.
+          const largePeakKnown = resetPeakRss(receiver.pid);
           const largeSeconds = LARGE > 0 ? await storescu(receiver, join(work, 'large')) : NaN;
           const result = {
             smallRate: SMALL / smallSeconds,
             parallelRate: (Math.ceil(SMALL / ASSOCIATIONS) * ASSOCIATIONS) / parallelSeconds,
             largeMbps: largeBytes / 1e6 / largeSeconds,
-            rss: peakRssMb(receiver.pid),
+            largeRss: largePeakKnown ? peakRssMb(receiver.pid) : NaN,
+            rss: Math.max(overallPeak, peakRssMb(receiver.pid)),
           };
           results.set(receiver.name, result);
-          console.log(`${receiver.name}: ${result.smallRate.toFixed(1)} instances/s on 1 association, ${result.parallelRate.toFixed(1)} on ${ASSOCIATIONS}, ${result.largeMbps.toFixed(1)} MB/s, peak RSS ${result.rss.toFixed(0)} MB`);
+          console.log(`${receiver.name}: ${result.smallRate.toFixed(1)} instances/s on 1 association, ${result.parallelRate.toFixed(1)} on ${ASSOCIATIONS}, ${result.largeMbps.toFixed(1)} MB/s, peak RSS ${result.largeRss.toFixed(0)} MB receiving large objects, ${result.rss.toFixed(0)} MB in all`);
         } finally {
           await receiver.stop();
         }
         rmSync(join(work, dir), { recursive: true, force: true });
       }
       rows.push(
-        `| receiver | ${SMALL} small (${(smallBytes / SMALL / 1024).toFixed(0)} KB) instances/s, 1 association | the same on ${ASSOCIATIONS} associations | ${LARGE} x ${LARGE_MB} MB MB/s | peak RSS MB |`,
-        '|---|---|---|---|---|',
+        `| receiver | ${SMALL} small (${(smallBytes / SMALL / 1024).toFixed(0)} KB) instances/s, 1 association | the same on ${ASSOCIATIONS} associations | ${LARGE} x ${LARGE_MB} MB MB/s | peak RSS MB receiving them | peak RSS MB in all |`,
+        '|---|---|---|---|---|---|',
       );
-      for (const [name, r] of results) row(name, r.smallRate, r.parallelRate, r.largeMbps, r.rss);
+      for (const [name, r] of results) row(name, r.smallRate, r.parallelRate, r.largeMbps, r.largeRss, r.rss);
       const atrium = results.get('Atrium')!;
       const orthanc = results.get('Orthanc');
       const scp = results.get('DCMTK storescp')!;
@@ -304,7 +318,7 @@ async function main(): Promise<void> {
           ? `instances/s ${(atrium.smallRate / orthanc.smallRate).toFixed(2)}x Orthanc on 1 association, ${(atrium.parallelRate / orthanc.parallelRate).toFixed(2)}x on ${ASSOCIATIONS} (target >= 2x); with process-crash durability ${(relaxed.smallRate / orthanc.smallRate).toFixed(2)}x and ${(relaxed.parallelRate / orthanc.parallelRate).toFixed(2)}x`
           : 'Orthanc not run',
         `MB/s ${((atrium.largeMbps / scp.largeMbps) * 100).toFixed(0)}% of storescp (target >= 80%); with process-crash durability ${((relaxed.largeMbps / scp.largeMbps) * 100).toFixed(0)}%`,
-        `peak RSS ${Math.max(atrium.rss, relaxed.rss).toFixed(0)} MB (target < 300 MB)`,
+        `peak RSS while receiving large objects ${Math.max(atrium.largeRss, relaxed.largeRss).toFixed(0)} MB (target < 300 MB); over the whole run ${Math.max(atrium.rss, relaxed.rss).toFixed(0)} MB`,
       );
     }
 
