@@ -128,6 +128,7 @@ test('cardiology demo - a clip is contained in the window with its controls on s
       await page.setViewportSize(viewport);
       await page.goto(`${atrium.url}/cardio/${study}`);
       await loaded(page, '[data-testid=cine-player] canvas', 1);
+      await page.waitForFunction(() => document.querySelector<HTMLCanvasElement>('[data-testid=cine-player] canvas')?.dataset.frame !== undefined, undefined, { timeout: 60_000 });
       const at = `${viewport.width}x${viewport.height}`;
       const layout = await clipLayout(page);
       assert.ok(Math.abs(layout.width / layout.height - layout.columns / layout.rows) < 0.01, `${at}: aspect ratio kept (${JSON.stringify(layout)})`);
