@@ -91,7 +91,7 @@ test('http - a problem document is titled by its status, with the reason as deta
     for (const [url, status, title] of cases) {
       const res = await app.inject({ method: 'GET', url });
       assert.equal(res.statusCode, status, url);
-      assert.match(res.headers['content-type'] ?? '', /application\/problem\+json/);
+      assert.match(String(res.headers['content-type']), /application\/problem\+json/);
       const problem = res.json();
       assert.equal(problem.title, title, url);
       assert.equal(problem.status, status);
