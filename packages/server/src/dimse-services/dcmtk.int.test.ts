@@ -1,45 +1,20 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile, spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { encodePart10, readPart10 } from '@atrium/dicom';
 import { buildBinarySegmentation } from '../retrieve/test-support.js';
-import { smallCtSeries, startTestNode, type TestNode } from './test-support.js';
+import { DCMTK_ENV, freePort, runTool as run, smallCtSeries, startTestNode, type TestNode } from './test-support.js';
 
 /*
  * Atrium against the real DCMTK tools (Debian dcmtk): what they print and the files they receive are the
  * evidence. Nagle stays off in DCMTK only with TCP_NODELAY=1 in its environment.
  */
 
-const execFileAsync = promisify(execFile);
 const hasDcmtk = spawnSync('storescu', ['--version']).status === 0;
 const skip = !hasDcmtk && 'DCMTK (storescu, findscu, movescu, getscu, storescp) not installed';
-const ENV = { ...process.env, TCP_NODELAY: '1' };
-
-async function run(tool: string, args: string[]): Promise<{ code: number; out: string }> {
-  try {
-    const { stdout, stderr } = await execFileAsync(tool, args, { env: ENV, timeout: 60_000, maxBuffer: 16 << 20 });
-    return { code: 0, out: stdout + stderr };
-  } catch (error) {
-    const e = error as { code: number; stdout: string; stderr: string };
-    return { code: e.code, out: (e.stdout ?? '') + (e.stderr ?? '') };
-  }
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 async function dump(path: string, ...tags: string[]): Promise<string> {
   return (await run('dcmdump', ['-q', ...tags.flatMap((t) => ['+P', t]), path])).out;
@@ -188,7 +163,7 @@ test('DCMTK findscu - Patient Root and Study Root at every level; dcmdump shows 
 });
 
 function startStorescp(dir: string, port: number, aeTitle: string): Promise<ChildProcess> {
-  const child = spawn('storescp', ['-aet', aeTitle, '+xa', '-od', dir, String(port)], { env: ENV, stdio: 'ignore' });
+  const child = spawn('storescp', ['-aet', aeTitle, '+xa', '-od', dir, String(port)], { env: DCMTK_ENV, stdio: 'ignore' });
   return new Promise((resolve, reject) => {
     const started = Date.now();
     const probe = () => {

@@ -2,11 +2,10 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { queryRemote, retrieveRemote, sendToRemote } from './scu.js';
-import { smallCtSeries, startTestNode, type TestNode } from './test-support.js';
+import { freePort, smallCtSeries, startTestNode, type TestNode } from './test-support.js';
 
 /*
  * Orthanc (Debian package) as the peer PACS: Atrium sends a study to it, queries it, retrieves from it by C-GET and
@@ -17,17 +16,6 @@ import { smallCtSeries, startTestNode, type TestNode } from './test-support.js';
 const hasOrthanc = spawnSync('Orthanc', ['--version']).status === 0 && spawnSync('storescu', ['--version']).status === 0;
 const skip = !hasOrthanc && 'Orthanc or DCMTK not installed';
 const SHIM = new URL('../../../../../shared/tools/lib/bind-loopback.so', import.meta.url).pathname;
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 interface OrthancPeer {
   dicomPort: number;

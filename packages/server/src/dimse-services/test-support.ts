@@ -1,3 +1,6 @@
+import { execFile } from 'node:child_process';
+import { createServer } from 'node:net';
+import { promisify } from 'node:util';
 import { buildCtSeries, type CtSeriesOptions, type SyntheticInstance } from '@atrium/dicom';
 import { openTestArchive } from '../test-support.js';
 import { startDimse, type DimseListener, type DimseServicesOptions } from './index.js';
@@ -35,4 +38,31 @@ export async function startTestNode(env: Record<string, string> = {}, options: D
       await archive.cleanup();
     },
   };
+}
+
+const execFileAsync = promisify(execFile);
+/** DCMTK keeps Nagle's algorithm on unless TCP_NODELAY=1 is in its environment: every exchange would stall. */
+export const DCMTK_ENV = { ...process.env, TCP_NODELAY: '1' };
+
+/** Runs a DCMTK (or other) command line tool; its exit code and everything it printed, whether it failed or not. */
+export async function runTool(tool: string, args: string[]): Promise<{ code: number; out: string }> {
+  try {
+    const { stdout, stderr } = await execFileAsync(tool, args, { env: DCMTK_ENV, timeout: 60_000, maxBuffer: 16 << 20 });
+    return { code: 0, out: stdout + stderr };
+  } catch (error) {
+    const e = error as { code: number; stdout: string; stderr: string };
+    return { code: e.code, out: (e.stdout ?? '') + (e.stderr ?? '') };
+  }
+}
+
+/** A loopback port free at the time of the call, for a peer started by a test. */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    });
+  });
 }

@@ -1,13 +1,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile, execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { echoRemote, sendToRemote } from './scu.js';
-import { smallCtSeries, startTestNode } from './test-support.js';
+import { DCMTK_ENV, freePort, runTool as run, smallCtSeries, startTestNode } from './test-support.js';
 
 /*
  * The DICOM TLS profile (PS3.15 Annex B.1) end to end with DCMTK built against OpenSSL: storescu and echoscu
@@ -15,34 +13,11 @@ import { smallCtSeries, startTestNode } from './test-support.js';
  * refused, and Atrium sends to a storescp that only speaks TLS, a remote AE marked `tls` in the config file.
  */
 
-const execFileAsync = promisify(execFile);
 const hasTools =
   spawnSync('storescu', ['--version']).status === 0 &&
   spawnSync('storescu', ['--help']).stdout?.toString().includes('--enable-tls') &&
   spawnSync('openssl', ['version']).status === 0;
 const skip = !hasTools && 'DCMTK with TLS support, or openssl, not installed';
-const ENV = { ...process.env, TCP_NODELAY: '1' };
-
-async function run(tool: string, args: string[]): Promise<{ code: number; out: string }> {
-  try {
-    const { stdout, stderr } = await execFileAsync(tool, args, { env: ENV, timeout: 60_000 });
-    return { code: 0, out: stdout + stderr };
-  } catch (error) {
-    const e = error as { code: number; stdout: string; stderr: string };
-    return { code: e.code, out: (e.stdout ?? '') + (e.stderr ?? '') };
-  }
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 /** A CA, and key pairs it signs (and one it does not), in PEM files under `dir`. */
 function makeCertificates(dir: string) {
@@ -65,7 +40,7 @@ function startTlsStorescp(dir: string, port: number, certs: { path(name: string)
   const child = spawn(
     'storescp',
     ['-aet', 'TLSSCP', '+tls', certs.path('workstation.key'), certs.path('workstation.crt'), '+cf', certs.path('ca.crt'), '-od', dir, String(port)],
-    { env: ENV, stdio: 'ignore' },
+    { env: DCMTK_ENV, stdio: 'ignore' },
   );
   return new Promise((resolve, reject) => {
     const started = Date.now();

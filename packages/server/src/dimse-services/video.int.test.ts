@@ -1,12 +1,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { encodePart10, generateUid, readPart10, type WritableDataset } from '@atrium/dicom';
-import { datasetOf, startTestNode } from './test-support.js';
+import { datasetOf, runTool as run, startTestNode } from './test-support.js';
 
 /*
  * Video transfer syntaxes (PS3.5 §8.2.5-8.2.7, §A.4.5-A.4.7) through real DCMTK peers: storescu sends an
@@ -15,20 +14,8 @@ import { datasetOf, startTestNode } from './test-support.js';
  * stream here only needs the shape of one (Annex B start codes), not a playable picture.
  */
 
-const execFileAsync = promisify(execFile);
 const skip = spawnSync('storescu', ['--version']).status !== 0 && 'DCMTK (storescu, getscu) not installed';
-const ENV = { ...process.env, TCP_NODELAY: '1' };
 const VideoEndoscopicImageStorage = '1.2.840.10008.5.1.4.1.1.77.1.1.1';
-
-async function run(tool: string, args: string[]): Promise<{ code: number; out: string }> {
-  try {
-    const { stdout, stderr } = await execFileAsync(tool, args, { env: ENV, timeout: 60_000 });
-    return { code: 0, out: stdout + stderr };
-  } catch (error) {
-    const e = error as { code: number; stdout: string; stderr: string };
-    return { code: e.code, out: (e.stdout ?? '') + (e.stderr ?? '') };
-  }
-}
 
 /** An elementary stream of `bytes` bytes: NAL units behind Annex B start codes, deterministic filler between. */
 function annexBStream(bytes: number, seed: number): Uint8Array {
