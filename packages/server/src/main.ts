@@ -47,6 +47,7 @@ export async function openArchive(config: AtriumConfig, logger: Logger = createL
     kind: 'sqlite',
     path: config.database.path,
     synchronous: config.database.synchronous,
+    cacheSizeKib: config.database.cacheMib * 1024,
   });
   let store: FilesystemBlobStore;
   try {

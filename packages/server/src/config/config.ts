@@ -63,7 +63,8 @@ export interface AtriumConfig {
    * Atrium loses nothing acknowledged, but a power cut may lose the last seconds (what Orthanc's defaults give).
    */
   durability: 'power-loss' | 'process-crash';
-  database: { kind: 'sqlite'; path: string; synchronous: 'FULL' | 'NORMAL' };
+  /** `cacheMib`: SQLite's page cache; larger archives query faster with more, small machines keep memory low with less. */
+  database: { kind: 'sqlite'; path: string; synchronous: 'FULL' | 'NORMAL'; cacheMib: number };
   store: { kind: 'filesystem'; root: string; fsync: boolean };
   ingest: {
     duplicatePolicy: DuplicatePolicy;
@@ -275,6 +276,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd: string = p
         env.ATRIUM_DB_SYNCHRONOUS ?? file.database?.synchronous ?? (durability === 'power-loss' ? 'FULL' : 'NORMAL'),
         ['FULL', 'NORMAL'] as const,
       ),
+      cacheMib: positiveInt('ATRIUM_DB_CACHE_MB', env.ATRIUM_DB_CACHE_MB ?? file.database?.cacheMib ?? 64),
     },
     store: {
       kind: 'filesystem',
