@@ -2,7 +2,7 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Browser, Page } from 'playwright-core';
 import { buildEcg12Lead, buildHemodynamicWaveform, GENERAL_ECG_WAVEFORM_STORAGE } from '@atrium/dicom';
-import { browserTestsSkipReason, keepScreenshot, launchChromium, startAtrium, stow, type RunningAtrium } from './support.js';
+import { browserTestsSkipReason, clickEcgSample, keepScreenshot, launchChromium, startAtrium, stow, type RunningAtrium } from './support.js';
 
 const skip = browserTestsSkipReason();
 // A General ECG with two multiplex groups: the 12 leads over 10 s at 500 Hz, and three leads over 30 s at 250 Hz.
@@ -29,30 +29,6 @@ after(async () => {
 });
 
 const newPage = (): Promise<Page> => browser.newPage({ viewport: { width: 1280, height: 900 } });
-
-/** Clicks the waveform canvas at `sample` of row `row` (sample counted from the page's first), scrolling it into view. */
-async function clickSample(page: Page, row: number, sample: number): Promise<void> {
-  const canvas = page.getByTestId('ecg-canvas');
-  const pxPerMm = Number(await canvas.getAttribute('data-px-per-mm'));
-  const rowHeight = Number(await canvas.getAttribute('data-row-height'));
-  const fs = Number(await canvas.getAttribute('data-sampling-frequency'));
-  const start = Number(await canvas.getAttribute('data-start-sample'));
-  const samplePx = (25 * pxPerMm) / fs;
-  const x = (sample - start) * samplePx + samplePx / 2;
-  const y = (row + 0.5) * rowHeight;
-  const point = await page.evaluate(
-    ([x, y]) => {
-      const c = document.querySelector<HTMLCanvasElement>('[data-testid=ecg-canvas]')!;
-      const box = c.parentElement!;
-      box.scrollLeft = Math.max(0, x - box.clientWidth / 2);
-      box.scrollTop = Math.max(0, y - box.clientHeight / 2);
-      const r = c.getBoundingClientRect();
-      return { x: r.left + x, y: r.top + y };
-    },
-    [x, y] as const,
-  );
-  await page.mouse.click(point.x, point.y);
-}
 
 async function zoom5(page: Page): Promise<void> {
   await page.getByTestId('ecg-zoom').selectOption('5');
@@ -87,8 +63,8 @@ test('cardiology ecg groups - every multiplex group is decoded and drawn; the rh
     // QT of the first beat on this page, on lead II (row 0), at 5x: 400 ms within one sample (4 ms at 250 Hz).
     await zoom5(page);
     const beat = ecg.groups[1]!.beats.find((b) => b.qrsOnset >= 2500)!;
-    await clickSample(page, 0, beat.qrsOnset);
-    await clickSample(page, 0, beat.tEnd);
+    await clickEcgSample(page, 0, beat.qrsOnset);
+    await clickEcgSample(page, 0, beat.tEnd);
     await page.waitForFunction(() => document.querySelector<HTMLElement>('[data-testid=ecg-caliper]')?.dataset.intervalMs !== '');
     const qtMs = Number(await page.getByTestId('ecg-caliper').getAttribute('data-interval-ms'));
     assert.ok(Math.abs(qtMs - 400) <= 4, `caliper ${qtMs} ms on the 250 Hz group, synthetic QT 400 ms`);
@@ -119,14 +95,14 @@ test('cardiology hemodynamic - pressures on their own scale in mmHg; the readout
     // A caliper point on the arterial row (row 1) at the first systolic peak reads the systolic pressure.
     await zoom5(page);
     const peak = hd.channels[1]!.peaks![0]!;
-    await clickSample(page, 1, peak);
+    await clickEcgSample(page, 1, peak);
     const caliper = page.getByTestId('ecg-caliper');
     await page.waitForFunction(() => document.querySelector<HTMLElement>('[data-testid=ecg-caliper]')?.dataset.valueA !== '');
     assert.equal(await caliper.getAttribute('data-unit-a'), 'mmHg');
     assert.ok(Math.abs(Number(await caliper.getAttribute('data-value-a')) - 132) < 0.05, await caliper.innerText());
     assert.match(await caliper.innerText(), /^132\.0 mmHg at \d+ ms/);
     // And the next peak: one RR (72 bpm) later, the same pressure.
-    await clickSample(page, 1, hd.channels[1]!.peaks![1]!);
+    await clickEcgSample(page, 1, hd.channels[1]!.peaks![1]!);
     await page.waitForFunction(() => document.querySelector<HTMLElement>('[data-testid=ecg-caliper]')?.dataset.intervalMs !== '');
     const rr = Number(await caliper.getAttribute('data-interval-ms'));
     assert.ok(Math.abs(rr - 60000 / 72) <= 4, `RR ${rr} ms`);

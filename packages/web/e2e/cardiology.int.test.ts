@@ -2,7 +2,7 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Browser, Page } from 'playwright-core';
 import { buildEcg12Lead, buildStressEcho, buildUltrasoundClip, buildXaRun } from '@atrium/dicom';
-import { browserTestsSkipReason, keepScreenshot, launchChromium, startAtrium, stow, type RunningAtrium } from './support.js';
+import { browserTestsSkipReason, clickEcgSample, keepScreenshot, launchChromium, startAtrium, stow, type RunningAtrium } from './support.js';
 
 const skip = browserTestsSkipReason();
 const echo = buildUltrasoundClip({ frames: 60, frameRate: 60, rows: 240, columns: 320, patient: { patientName: 'CARDIO^ECHO', patientId: 'CD-1' }, study: { accessionNumber: 'CARDIO-US' } });
@@ -97,30 +97,10 @@ test('cardiology ecg - the caliper reads the synthetic QT interval within one sa
     await keepScreenshot(page, 'cardiology-ecg');
     await page.getByTestId('ecg-zoom').selectOption('5');
     await page.waitForFunction(() => document.querySelector<HTMLCanvasElement>('[data-testid=ecg-canvas]')?.dataset.pxPerMm === '20');
-    const canvas = page.getByTestId('ecg-canvas');
-    const pxPerMm = Number(await canvas.getAttribute('data-px-per-mm'));
-    const rowHeight = Number(await canvas.getAttribute('data-row-height'));
-    const samplePx = (25 * pxPerMm) / ecg.samplingFrequency;
     const beat = ecg.beats[0]!;
-    // On the lead II rhythm strip (row 4, from sample 0): scroll the point into view, then click it.
-    const clickSample = async (sample: number) => {
-      const x = sample * samplePx + samplePx / 2;
-      const y = 3.5 * rowHeight;
-      const point = await page.evaluate(
-        ([x, y]) => {
-          const c = document.querySelector<HTMLCanvasElement>('[data-testid=ecg-canvas]')!;
-          const box = c.parentElement!;
-          box.scrollLeft = Math.max(0, x - box.clientWidth / 2);
-          box.scrollTop = Math.max(0, y - box.clientHeight / 2);
-          const r = c.getBoundingClientRect();
-          return { x: r.left + x, y: r.top + y };
-        },
-        [x, y] as const,
-      );
-      await page.mouse.click(point.x, point.y);
-    };
-    await clickSample(beat.qrsOnset);
-    await clickSample(beat.tEnd);
+    // On the lead II rhythm strip (row 4 of the 3x4 layout, from sample 0).
+    await clickEcgSample(page, 3, beat.qrsOnset);
+    await clickEcgSample(page, 3, beat.tEnd);
     const reading = page.getByTestId('ecg-caliper');
     await page.waitForFunction(() => document.querySelector<HTMLElement>('[data-testid=ecg-caliper]')?.dataset.intervalMs !== '');
     const qtMs = Number(await reading.getAttribute('data-interval-ms'));

@@ -212,3 +212,27 @@ export function pixelStats(image: DecodedImage): { distinctLevels: number; nonBl
   }
   return { distinctLevels: levels.size, nonBlackFraction: nonBlack / n, mean: sum / n };
 }
+
+/** Clicks the waveform canvas at `sample` of row `row` (sample counted from the page's first), scrolling it into view. */
+export async function clickEcgSample(page: Page, row: number, sample: number): Promise<void> {
+  const canvas = page.getByTestId('ecg-canvas');
+  const pxPerMm = Number(await canvas.getAttribute('data-px-per-mm'));
+  const rowHeight = Number(await canvas.getAttribute('data-row-height'));
+  const fs = Number(await canvas.getAttribute('data-sampling-frequency'));
+  const start = Number(await canvas.getAttribute('data-start-sample'));
+  const samplePx = (25 * pxPerMm) / fs;
+  const x = (sample - start) * samplePx + samplePx / 2;
+  const y = (row + 0.5) * rowHeight;
+  const point = await page.evaluate(
+    ([x, y]) => {
+      const c = document.querySelector<HTMLCanvasElement>('[data-testid=ecg-canvas]')!;
+      const box = c.parentElement!;
+      box.scrollLeft = Math.max(0, x - box.clientWidth / 2);
+      box.scrollTop = Math.max(0, y - box.clientHeight / 2);
+      const r = c.getBoundingClientRect();
+      return { x: r.left + x, y: r.top + y };
+    },
+    [x, y] as const,
+  );
+  await page.mouse.click(point.x, point.y);
+}
