@@ -247,6 +247,19 @@ interface StoredInstanceRow {
   study_instance_uid: string;
 }
 
+/** What `StoredInstance` is read from, after joining an instance to its series and study. */
+const STORED_INSTANCE_COLUMNS = [
+  'instance.sop_instance_uid',
+  'instance.sop_class_uid',
+  'instance.transfer_syntax_uid',
+  'instance.blob_key',
+  'instance.size',
+  'instance.digest',
+  'instance.received_at',
+  'series.series_instance_uid',
+  'study.study_instance_uid',
+] as const;
+
 /** The statements every commit runs, prepared once per database (see `PreparedQuery`). */
 function prepareStatements(db: Kysely<AtriumSchema>, dialect: DatabaseContext['dialect']) {
   return {
@@ -256,17 +269,7 @@ function prepareStatements(db: Kysely<AtriumSchema>, dialect: DatabaseContext['d
         .selectFrom('instance')
         .innerJoin('series', 'series.id', 'instance.series_fk')
         .innerJoin('study', 'study.id', 'series.study_fk')
-        .select([
-          'instance.sop_instance_uid',
-          'instance.sop_class_uid',
-          'instance.transfer_syntax_uid',
-          'instance.blob_key',
-          'instance.size',
-          'instance.digest',
-          'instance.received_at',
-          'series.series_instance_uid',
-          'study.study_instance_uid',
-        ])
+        .select(STORED_INSTANCE_COLUMNS)
         .where('instance.sop_instance_uid', '=', p('sopInstanceUid')),
     ),
     instanceBySop: new PreparedQuery<{ sopInstanceUid: string }, {
@@ -1088,15 +1091,7 @@ export class ArchiveRepository {
       .innerJoin('series', 'series.id', 'instance.series_fk')
       .innerJoin('study', 'study.id', 'series.study_fk')
       .select([
-        'instance.sop_instance_uid',
-        'instance.sop_class_uid',
-        'instance.transfer_syntax_uid',
-        'instance.blob_key',
-        'instance.size',
-        'instance.digest',
-        'instance.received_at',
-        'series.series_instance_uid',
-        'study.study_instance_uid',
+        ...STORED_INSTANCE_COLUMNS,
         'instance_metadata.dicom_json',
         'instance_metadata.bulk_data_json',
         'instance_metadata.pixel_data_json',

@@ -187,29 +187,36 @@ test('ingest - a study filed under another patient is refused, not moved', async
   }
 });
 
+/**
+ * What a crash between an index commit and its rename leaves: `stagedBytes` staged, and the instance committed with a
+ * blob intent naming them, owned by a process that no longer runs.
+ */
+async function commitWithoutRename(archive: Awaited<ReturnType<typeof openTestArchive>>, instance: SyntheticInstance, stagedBytes: Uint8Array) {
+  const parsed = await readPart10([instance.bytes]);
+  const staged = await archive.store.stage([stagedBytes]);
+  await staged.flush();
+  const digest = createHash('sha256').update(instance.bytes).digest('hex');
+  const blobKey = instanceBlobKey(instance.studyInstanceUid, instance.seriesInstanceUid, instance.sopInstanceUid, digest);
+  await archive.archive.commitInstance({
+    parsed,
+    blobKey,
+    size: instance.bytes.byteLength,
+    digest,
+    source: { kind: 'import' },
+    duplicatePolicy: 'keep',
+    stagingId: staged.id,
+    owner: `${hostname()}:${2 ** 22 + 12345}`,
+  });
+  return { staged, blobKey };
+}
+
 test('recoverBlobIntents - staged bytes a power cut left incomplete are not published, and their instance is forgotten', async () => {
   const archive = await openTestArchive();
   try {
     const [a, b] = ct({ seed: 4 }).instances;
     // The index flush and the staged bytes' flush overlap: a power cut can keep the first and lose part of the second.
-    const crashedWith = async (instance: SyntheticInstance, stagedBytes: Uint8Array) => {
-      const parsed = await readPart10([instance.bytes]);
-      const staged = await archive.store.stage([stagedBytes]);
-      await staged.flush();
-      const digest = createHash('sha256').update(instance.bytes).digest('hex');
-      const blobKey = instanceBlobKey(instance.studyInstanceUid, instance.seriesInstanceUid, instance.sopInstanceUid, digest);
-      await archive.archive.commitInstance({
-        parsed,
-        blobKey,
-        size: instance.bytes.byteLength,
-        digest,
-        source: { kind: 'import' },
-        duplicatePolicy: 'keep',
-        stagingId: staged.id,
-        owner: `${hostname()}:${2 ** 22 + 12346}`,
-      });
-      return blobKey;
-    };
+    const crashedWith = async (instance: SyntheticInstance, stagedBytes: Uint8Array) =>
+      (await commitWithoutRename(archive, instance, stagedBytes)).blobKey;
     const zeroedTail = Uint8Array.from(a!.bytes);
     zeroedTail.fill(0, zeroedTail.length - 512);
     const sameSize = await crashedWith(a!, zeroedTail);
@@ -234,24 +241,7 @@ test('recoverBlobIntents - finishes a commit whose rename a crash interrupted, a
   try {
     const [a, b] = ct({ seed: 3 }).instances;
     // What a crash after the index commit and before the rename leaves: staged bytes and an intent naming them.
-    const crashed = async (instance: SyntheticInstance) => {
-      const parsed = await readPart10([instance.bytes]);
-      const staged = await archive.store.stage([instance.bytes]);
-      await staged.flush();
-      const digest = createHash('sha256').update(instance.bytes).digest('hex');
-      const blobKey = instanceBlobKey(instance.studyInstanceUid, instance.seriesInstanceUid, instance.sopInstanceUid, digest);
-      await archive.archive.commitInstance({
-        parsed,
-        blobKey,
-        size: instance.bytes.byteLength,
-        digest,
-        source: { kind: 'import' },
-        duplicatePolicy: 'keep',
-        stagingId: staged.id,
-        owner: `${hostname()}:${2 ** 22 + 12345}`,
-      });
-      return { staged, blobKey };
-    };
+    const crashed = (instance: SyntheticInstance) => commitWithoutRename(archive, instance, instance.bytes);
     const first = await crashed(a!);
     const second = await crashed(b!);
     await second.staged.discard(); // its bytes did not survive (say, staging was cleaned by hand)
