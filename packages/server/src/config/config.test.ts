@@ -1,14 +1,18 @@
-import { test } from 'node:test';
+import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadConfig } from './config.js';
 
-const emptyDir = () => mkdtempSync(join(tmpdir(), 'atrium-config-'));
+function emptyDir(t: TestContext): string {
+  const dir = mkdtempSync(join(tmpdir(), 'atrium-config-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  return dir;
+}
 
-test('loadConfig - defaults work out of the box', () => {
-  const cwd = emptyDir();
+test('loadConfig - defaults work out of the box', (t) => {
+  const cwd = emptyDir(t);
   const config = loadConfig({}, cwd);
   assert.equal(config.dataDir, join(cwd, 'data'));
   assert.equal(config.http.host, '127.0.0.1');
@@ -21,8 +25,8 @@ test('loadConfig - defaults work out of the box', () => {
   assert.equal(config.ingest.duplicatePolicy, 'keep');
 });
 
-test('loadConfig - environment overrides the file, the file overrides defaults', () => {
-  const cwd = emptyDir();
+test('loadConfig - environment overrides the file, the file overrides defaults', (t) => {
+  const cwd = emptyDir(t);
   writeFileSync(
     join(cwd, 'atrium.config.json'),
     JSON.stringify({ http: { port: 9000 }, dicom: { aeTitle: 'FROMFILE', port: 104 } }),
@@ -35,8 +39,8 @@ test('loadConfig - environment overrides the file, the file overrides defaults',
   assert.equal(config.database.path, '/srv/atrium/atrium.sqlite');
 });
 
-test('loadConfig - bad values stop start-up with the setting name', () => {
-  const cwd = emptyDir();
+test('loadConfig - bad values stop start-up with the setting name', (t) => {
+  const cwd = emptyDir(t);
   assert.throws(() => loadConfig({ ATRIUM_HTTP_PORT: 'eighty' }, cwd), /ATRIUM_HTTP_PORT 'eighty'/);
   assert.throws(() => loadConfig({ ATRIUM_AE_TITLE: 'A_TITLE_THAT_IS_TOO_LONG' }, cwd), /ATRIUM_AE_TITLE/);
   assert.throws(() => loadConfig({ ATRIUM_AE_TITLE: 'BACK\\SLASH' }, cwd), /no backslash/);
@@ -46,8 +50,8 @@ test('loadConfig - bad values stop start-up with the setting name', () => {
   assert.throws(() => loadConfig({}, cwd), /Cannot read configuration file/);
 });
 
-test('loadConfig - durability: power-loss by default, process-crash relaxes flushing of the store and the index', () => {
-  const cwd = emptyDir();
+test('loadConfig - durability: power-loss by default, process-crash relaxes flushing of the store and the index', (t) => {
+  const cwd = emptyDir(t);
   const strict = loadConfig({}, cwd);
   assert.equal(strict.durability, 'power-loss');
   assert.equal(strict.store.fsync, true);

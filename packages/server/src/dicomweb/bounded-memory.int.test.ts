@@ -2,6 +2,7 @@
 // may use goes in through STOW-RS and out through WADO-RS over real sockets, both streamed.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { rmSync } from 'node:fs';
 import { request } from 'node:http';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -65,6 +66,7 @@ test('STOW-RS and WADO-RS - a 260 MB object streams in and out with less than 15
   } finally {
     clearInterval(sampler);
     await server.close();
+    rmSync(config.dataDir, { recursive: true, force: true });
   }
 });
 
@@ -118,5 +120,6 @@ test('STOW-RS metadata and bulk data - a 260 MB pixel data part is spooled and s
   } finally {
     clearInterval(sampler);
     await server.close();
+    rmSync(config.dataDir, { recursive: true, force: true });
   }
 });

@@ -2,6 +2,7 @@
 // socket. The client is written for browsers (XMLHttpRequest); a minimal XMLHttpRequest over Node's fetch stands in.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import sharp from 'sharp';
 import { buildCtSeries, buildEcg12Lead, readPart10, RleLossless, type DicomJsonDataset } from '@atrium/dicom';
@@ -128,5 +129,6 @@ test('dicomweb-client - STOW, QIDO, metadata, retrieve, frames, rendered and bul
   } finally {
     (globalThis as { XMLHttpRequest?: unknown }).XMLHttpRequest = previous;
     await server.close();
+    rmSync(config.dataDir, { recursive: true, force: true });
   }
 });
