@@ -27,6 +27,11 @@ export interface DicomConfig {
   aeTitle: string;
   /** Accept any calling AE title, not only the remote AEs Atrium knows (ATRIUM_ACCEPT_ANY_AE). */
   acceptAnyAe: boolean;
+  /**
+   * A configured calling AE is accepted only from an address its host resolves to. Off by default: modalities
+   * behind NAT or with DHCP addresses would be locked out.
+   */
+  checkCallingHost: boolean;
   /** Accept C-STORE of SOP classes that are not in the PS3.6 registry (ATRIUM_ACCEPT_UNKNOWN_SOP_CLASSES). */
   acceptUnknownSopClasses: boolean;
   /** Remote AEs from the file's `dicom.remoteAes` and ATRIUM_REMOTE_AES (`AE@host:port,...`). */
@@ -250,6 +255,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd: string = p
       port: port('ATRIUM_DICOM_PORT', env.ATRIUM_DICOM_PORT ?? file.dicom?.port ?? 11112),
       aeTitle: validateAeTitle('ATRIUM_AE_TITLE', env.ATRIUM_AE_TITLE ?? file.dicom?.aeTitle ?? 'ATRIUM'),
       acceptAnyAe: bool('ATRIUM_ACCEPT_ANY_AE', env.ATRIUM_ACCEPT_ANY_AE ?? file.dicom?.acceptAnyAe ?? false),
+      checkCallingHost: bool('ATRIUM_CHECK_CALLING_HOST', env.ATRIUM_CHECK_CALLING_HOST ?? file.dicom?.checkCallingHost ?? false),
       acceptUnknownSopClasses: bool(
         'ATRIUM_ACCEPT_UNKNOWN_SOP_CLASSES',
         env.ATRIUM_ACCEPT_UNKNOWN_SOP_CLASSES ?? file.dicom?.acceptUnknownSopClasses ?? false,

@@ -60,6 +60,27 @@ test('C-ECHO - a configured calling AE is accepted, an unknown one is rejected w
   }
 });
 
+test('C-ECHO - with ATRIUM_CHECK_CALLING_HOST a configured AE is accepted only from its own host', async () => {
+  const node = await startTestNode({
+    ATRIUM_CHECK_CALLING_HOST: 'true',
+    ATRIUM_ACCEPT_ANY_AE: 'true',
+    ATRIUM_REMOTE_AES: 'CT01@10.0.0.21:104,WS1@127.0.0.1:104,WS2@localhost:104',
+  });
+  try {
+    const echoAs = (callingAeTitle: string) =>
+      withAssociation(
+        { host: '127.0.0.1', port: node.dimse.port, callingAeTitle, calledAeTitle: 'ATRIUM', presentationContexts: [{ abstractSyntaxUid: VerificationSopClass }] },
+        (a) => cEcho(a),
+      );
+    await assert.rejects(echoAs('CT01'), (error: unknown) => error instanceof AssociationRejectedError && error.reason === 3, 'CT01 is configured at 10.0.0.21');
+    assert.equal((await echoAs('WS1')).status, 0, 'an address');
+    assert.equal((await echoAs('WS2')).status, 0, 'a host name that resolves to the peer');
+    assert.equal((await echoAs('UNLISTED')).status, 0, 'unknown AEs are left to ATRIUM_ACCEPT_ANY_AE');
+  } finally {
+    await node.close();
+  }
+});
+
 test('C-ECHO - ATRIUM_ACCEPT_ANY_AE accepts an unknown calling AE; a remote AE added through the registry is known at once', async () => {
   const node = await startTestNode({ ATRIUM_ACCEPT_ANY_AE: 'true' });
   try {

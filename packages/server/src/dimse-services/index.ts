@@ -167,6 +167,10 @@ export async function startDimse(archive: Archive, options: DimseServicesOptions
           const allowed = await registry.allows(callingAeTitle, 'association');
           if (!allowed) logger.warn({ callingAeTitle, peer }, 'Association rejected: unknown calling AE title');
           if (!allowed) return false;
+          if (!(await registry.comesFrom(callingAeTitle, peer.address))) {
+            logger.warn({ callingAeTitle, peer }, 'Association rejected: the calling AE title is configured for another host');
+            return false;
+          }
           const decision = await archive.policy.authorize({
             kind: 'dimse',
             service: 'association',

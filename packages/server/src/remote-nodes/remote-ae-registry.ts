@@ -1,3 +1,5 @@
+import { lookup } from 'node:dns/promises';
+import { isIP } from 'node:net';
 // Type-only: the schema of migration 0003 merged into the database's Kysely type; no runtime dependency on Kysely.
 import type { Kysely, Selectable } from 'kysely';
 import type { DimseSchema, RemoteAeTable } from '@atrium/db';
@@ -58,6 +60,23 @@ export class RemoteAeRegistry {
     const ae = await this.get(callingAeTitle);
     if (!ae) return this.dicom.acceptAnyAe;
     return service === 'association' || ae.services.includes(service);
+  }
+
+  /**
+   * With `checkCallingHost`, whether a configured AE's association comes from an address its host names (an IP,
+   * or a name resolved now). Unknown AEs are not judged here: `allows` decides on them.
+   */
+  async comesFrom(callingAeTitle: string, address: string): Promise<boolean> {
+    if (!this.dicom.checkCallingHost) return true;
+    const ae = await this.get(callingAeTitle);
+    if (!ae) return true;
+    const peer = plainAddress(address);
+    if (isIP(ae.host)) return plainAddress(ae.host) === peer;
+    try {
+      return (await lookup(ae.host, { all: true })).some((a) => plainAddress(a.address) === peer);
+    } catch {
+      return false;
+    }
   }
 
   /** Adds or replaces an AE defined through the admin API; configuration entries are refused (409). */
@@ -133,4 +152,10 @@ function fromRow(row: Selectable<RemoteAeTable>): RemoteAe {
     description: row.description ?? undefined,
     source: 'database',
   };
+}
+
+/** An IPv4 peer on a dual-stack socket reads `::ffff:10.0.0.21`; the configuration says `10.0.0.21`. */
+function plainAddress(address: string): string {
+  const lower = address.toLowerCase();
+  return lower.startsWith('::ffff:') && isIP(lower.slice(7)) === 4 ? lower.slice(7) : lower;
 }
