@@ -7,3 +7,4 @@ export * from './render.js';
 export * from './errors.js';
 export * from './byte-order.js';
 export type { PixelModule } from './codec-tasks.js';
+export * from './zip-writer.js';

@@ -9,7 +9,6 @@ import { searchWorklist, WORKLIST_SORT_KEYS, WorklistQueryError, type WorklistQu
 
 export { ohifAppConfig, OHIF_PATH, CROSS_ORIGIN_ISOLATION } from './ohif.js';
 export { searchWorklist, type WorklistQuery, type WorklistPage, type WorklistStudy, type WorklistSortKey } from './worklist.js';
-export { zipStream, type ZipEntry } from './zip-writer.js';
 export type { StudySendResult } from './study-actions.js';
 export type { WebAppBootConfig } from './spa.js';
 

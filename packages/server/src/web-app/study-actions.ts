@@ -6,7 +6,7 @@ import { sendInstances } from '../dimse-services/send-instances.js';
 import { RemoteAeRegistry } from '../remote-nodes/remote-ae-registry.js';
 import type { StoredInstanceRef } from '../retrieve/index.js';
 import { sendProblem } from '../http/problem.js';
-import { zipStream, type ZipEntry } from './zip-writer.js';
+import { zipStream, type ZipEntry } from '../retrieve/index.js';
 
 /** What a send of a study to a DICOM node ended with (PS3.4 C.4.2.3-style counts, and why each failure failed). */
 export interface StudySendResult {

@@ -1,12 +1,11 @@
 import { Readable } from 'node:stream';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { ExplicitVrLittleEndian } from '@atrium/dicom';
-import { canTranscode, type RetrieveScope } from '../../retrieve/index.js';
+import { canTranscode, zipStream, type RetrieveScope, type ZipEntry } from '../../retrieve/index.js';
 import { instanceUrl, originOf, type DicomwebContext } from '../context.js';
 import { notAcceptable, notFound } from '../errors.js';
 import { formatMediaType, parseAccept } from '../multipart/media-type.js';
 import { newBoundary, writeMultipart, type OutgoingPart } from '../multipart/multipart-writer.js';
-import { zipStream, type ZipEntry } from '../../web-app/zip-writer.js';
 
 interface Params {
   study: string;
