@@ -1,4 +1,4 @@
-import { useEffect, useMemo, useState, type ReactNode } from 'react';
+import { useEffect, useMemo, useState, type CSSProperties, type ReactNode } from 'react';
 import { fetchSeries, fetchSeriesMetadata, dicomString } from '../api.js';
 import { onLinkClick } from '../routing.js';
 import { CineClock, CineControls, CinePlayer } from './cine-player.js';
@@ -107,7 +107,7 @@ export function CardiologyPage({ route }: { route: CardiologyRoute }): ReactNode
           ))}
         </ul>
       </nav>
-      <section className="cardio-main">
+      <section className={stress || selected.kind === 'waveform' ? 'cardio-main cardio-main-wide' : 'cardio-main'}>
         {stress ? (
           <StressQuad pool={pool} studyInstanceUid={studyInstanceUid} grid={grid} view={route.rest[0]} />
         ) : selected.kind === 'waveform' ? (
@@ -171,6 +171,9 @@ function StressQuad({ pool, studyInstanceUid, grid, view }: { pool: FramePool; s
     const reference = each.find(Boolean);
     return each.map((c) => c && { startMs: c.startMs, lengthMs: c.lengthMs, displayMs: sameCycle && reference ? reference.lengthMs : c.lengthMs });
   }, [row, sameCycle]);
+  // The grid is as wide as two clips of the first acquired stage's aspect ratio fitted to the window height.
+  const aspect = first ? Number(first.metadata['00280011']?.Value?.[0] ?? 0) / Number(first.metadata['00280010']?.Value?.[0] ?? 0) : 0;
+  const quadStyle = { '--cardio-aspect': Number.isFinite(aspect) && aspect > 0 ? aspect : 1 } as CSSProperties;
   const triggered = row.cells.some((cell) => cell && cardiacCycle(cell.metadata, cell.frames).rWaves > 0);
   useKeys(clock, fps);
   useEffect(() => {
@@ -193,7 +196,7 @@ function StressQuad({ pool, studyInstanceUid, grid, view }: { pool: FramePool; s
         </span>
       </div>
       <CineControls clock={clock} fps={fps} label={`${row.name}: ${grid.stages.join(' / ')}`} />
-      <div className="cardio-quad" data-testid="stress-quad">
+      <div className="cardio-quad" data-testid="stress-quad" style={quadStyle}>
         {row.cells.map((cell, i) =>
           cell ? (
             <CinePlayer key={cell.sopInstanceUid} pool={pool} studyInstanceUid={studyInstanceUid} item={cell} clock={clock} cycle={cycles[i]} testId="stress-cell" />
