@@ -1,4 +1,4 @@
-import { useEffect, useMemo, useRef, useState, type ReactNode } from 'react';
+import { useEffect, useLayoutEffect, useMemo, useRef, useState, type ReactNode } from 'react';
 import type { JsonDataset } from './cine.js';
 import type { CardioItem } from './echo-layout.js';
 import { firstPartBody } from './frames.js';
@@ -7,6 +7,7 @@ import {
   channelStatistics,
   decodeMultiplexGroup,
   ECG_PAPER,
+  fitPxPerMm,
   sampleAtX,
   verticalScale,
   waveformAnnotations,
@@ -17,10 +18,19 @@ import {
   type MultiplexGroup,
 } from './waveform.js';
 
-/** Screen pixels per mm at zoom 1 (about 25 mm/s on a 96 dpi screen at 100 %). */
+/** Screen pixels per mm at zoom 1 (about paper size, 25 mm/s, on a 96 dpi screen at 100 %). */
 const BASE_PX_PER_MM = 4;
 const ROW_MM = 30;
 const ZOOMS = [1, 2, 5] as const;
+type Zoom = 'fit' | (typeof ZOOMS)[number];
+/** Room kept under the waveform for the channel table and the stored measurements (scrolling inside). */
+const DETAILS_MIN_PX = 120;
+/** The waveform box's border, top and bottom or left and right. */
+const BOX_BORDER_PX = 2;
+/** The bottom padding of the page (.cardio in cardiology.css), under the view. */
+const PAGE_BOTTOM_PX = 12;
+/** Below this the view stops shrinking with the window and the page scrolls. */
+const MIN_VIEW_PX = 420;
 
 /** Every multiplex group of the object, each from its own bulk data (or inline bytes), decoded. */
 async function loadGroups(studyInstanceUid: string, item: CardioItem): Promise<MultiplexGroup[]> {
@@ -58,7 +68,8 @@ function groupTitle(group: MultiplexGroup, index: number): string {
 /**
  * A waveform on ECG paper (25 mm/s): the 3x4 layout and a lead II rhythm strip for a 12-lead group, one row per
  * channel otherwise, electrical channels at 10 mm/mV and others (pressures) on a labelled scale in their own
- * units; every multiplex group of the object, chosen with buttons, in pages of 10 s; zoom; a caliper from two
+ * units; every multiplex group of the object, chosen with buttons, in pages of 10 s; fitted to the window (the
+ * page does not scroll) or zoomed inside its box; a caliper from two
  * clicks giving the interval in ms and the amplitude (arrow keys move the last point one sample); each channel's
  * lowest, highest and mean value; the stored measurements and fiducial markers.
  */
@@ -67,9 +78,13 @@ export function EcgView({ studyInstanceUid, item }: { studyInstanceUid: string; 
   const [groupIndex, setGroupIndex] = useState(0);
   const [page, setPage] = useState(0);
   const [error, setError] = useState<string | undefined>();
-  const [zoom, setZoom] = useState<number>(1);
+  const [zoom, setZoom] = useState<Zoom>('fit');
   const [points, setPoints] = useState<CaliperPoint[]>([]);
   const canvasRef = useRef<HTMLCanvasElement>(null);
+  const [view, setView] = useState<HTMLElement | null>(null);
+  const [viewHeight, setViewHeight] = useState<number>();
+  const [stage, setStage] = useState<HTMLDivElement | null>(null);
+  const [stageSize, setStageSize] = useState<{ width: number; height: number }>();
   const annotations = useMemo(() => waveformAnnotations(item.metadata as JsonDataset), [item]);
 
   useEffect(() => {
@@ -81,12 +96,37 @@ export function EcgView({ studyInstanceUid, item }: { studyInstanceUid: string; 
   }, [studyInstanceUid, item]);
   useEffect(() => setPoints([]), [groupIndex, page]);
 
+  // The view takes the window's height below where it starts, so the page does not scroll.
+  useLayoutEffect(() => {
+    if (!view) return;
+    const measure = () => setViewHeight(Math.max(MIN_VIEW_PX, Math.floor(window.innerHeight - view.getBoundingClientRect().top - window.scrollY - PAGE_BOTTOM_PX)));
+    measure();
+    window.addEventListener('resize', measure);
+    return () => window.removeEventListener('resize', measure);
+  }, [view]);
+  // The stage (waveform box and details) gets what the control rows leave; its size does not depend on the canvas.
+  useLayoutEffect(() => {
+    if (!stage) return;
+    const measure = () => setStageSize({ width: stage.clientWidth, height: stage.clientHeight });
+    measure();
+    const observer = new ResizeObserver(measure);
+    observer.observe(stage);
+    return () => observer.disconnect();
+  }, [stage]);
+
   const group = groups?.[groupIndex];
   const pages = group ? waveformPages(group) : 1;
-  const pxPerMm = BASE_PX_PER_MM * zoom;
   const layout = useMemo(() => group && waveformLayout(group, page), [group, page]);
   const scales = useMemo(() => group?.channels.map((c) => verticalScale(c, ROW_MM)), [group]);
   const fs = group?.samplingFrequency ?? 1;
+  // Fit scales the paper, not the calibration: every length is drawn and read at pxPerMm, so 25 mm/s and
+  // 10 mm/mV hold in paper mm and the caliper converts with the same number.
+  const paper = layout && { widthMm: ((layout.panelSamples * layout.columnsPerRow) / fs) * ECG_PAPER.mmPerSecond, heightMm: layout.rows * ROW_MM };
+  const room = stageSize && { width: stageSize.width - BOX_BORDER_PX, height: stageSize.height - DETAILS_MIN_PX - BOX_BORDER_PX };
+  const fit = paper && room ? fitPxPerMm(room, paper) : BASE_PX_PER_MM;
+  const pxPerMm = zoom === 'fit' ? fit : BASE_PX_PER_MM * zoom;
+  // The box keeps the height of the fitted page at every zoom, so zooming scrolls inside it and nothing moves.
+  const boxHeight = paper && room ? Math.max(0, Math.min(Math.ceil(paper.heightMm * fit), room.height)) + BOX_BORDER_PX : undefined;
   const samplePx = (ECG_PAPER.mmPerSecond * pxPerMm) / fs;
   const panelWidth = layout ? layout.panelSamples * samplePx : 0;
   const width = layout ? Math.ceil(panelWidth * layout.columnsPerRow) : 0;
@@ -218,7 +258,7 @@ export function EcgView({ studyInstanceUid, item }: { studyInstanceUid: string; 
   }
 
   return (
-    <section className="cardio-ecg" data-testid="ecg-view">
+    <section className="cardio-ecg" data-testid="ecg-view" ref={setView} style={viewHeight ? { height: viewHeight } : undefined}>
       {groups.length > 1 && (
         <div className="cardio-controls" role="group" aria-label="Multiplex group">
           {groups.map((g, i) => (
@@ -255,7 +295,13 @@ export function EcgView({ studyInstanceUid, item }: { studyInstanceUid: string; 
         )}
         <label>
           Zoom{' '}
-          <select value={zoom} onChange={(e) => setZoom(Number(e.target.value))} data-testid="ecg-zoom">
+          <select
+            value={zoom}
+            onChange={(e) => setZoom(e.target.value === 'fit' ? 'fit' : (Number(e.target.value) as Zoom))}
+            data-testid="ecg-zoom"
+            title={`Fit: the whole page in the window (now ${fit} px/mm); 1x: ${BASE_PX_PER_MM} px/mm, about paper size`}
+          >
+            <option value="fit">Fit</option>
             {ZOOMS.map((z) => (
               <option key={z} value={z}>
                 {z}x
@@ -266,6 +312,8 @@ export function EcgView({ studyInstanceUid, item }: { studyInstanceUid: string; 
         <button type="button" onClick={() => setPoints([])}>
           Clear caliper
         </button>
+      </div>
+      <div className="cardio-ecg-readout">
         <span
           data-testid="ecg-caliper"
           data-interval-ms={reading?.intervalMs ?? ''}
@@ -277,69 +325,78 @@ export function EcgView({ studyInstanceUid, item }: { studyInstanceUid: string; 
           {caliperText}
         </span>
       </div>
-      <div className="cardio-ecg-scroll">
-        <canvas
-          ref={canvasRef}
-          width={width}
-          height={height}
-          data-testid="ecg-canvas"
-          data-px-per-mm={pxPerMm}
-          data-sampling-frequency={fs}
-          data-row-height={rowHeight}
-          data-panel-width={panelWidth}
-          data-start-sample={pageStart}
-          onClick={(event) => {
-            const rect = event.currentTarget.getBoundingClientRect();
-            const x = event.clientX - rect.left;
-            const y = event.clientY - rect.top;
-            const row = Math.floor(y / rowHeight);
-            const column = layout.columnsPerRow === 1 || (layout.twelveLead && row === 3) ? 0 : Math.floor(x / panelWidth);
-            const panelIndex = layout.panels.findIndex((p) => p.row === row && p.column === column);
-            const panel = layout.panels[panelIndex];
-            if (!panel) return;
-            const sample = Math.min(panel.endSample - 1, sampleAtX(x - panelX(panel), pxPerMm, fs, panel.startSample));
-            setPoints((list) => [...(list.length >= 2 ? [] : list), { panel: panelIndex, sample }]);
-          }}
-        />
+      <div className="cardio-ecg-stage" ref={setStage}>
+        <div className="cardio-ecg-scroll" style={boxHeight ? { height: boxHeight } : undefined}>
+          <canvas
+            ref={canvasRef}
+            width={width}
+            height={height}
+            data-testid="ecg-canvas"
+            data-px-per-mm={pxPerMm}
+            data-zoom={zoom}
+            data-sampling-frequency={fs}
+            data-row-height={rowHeight}
+            data-panel-width={panelWidth}
+            data-start-sample={pageStart}
+            onClick={(event) => {
+              const rect = event.currentTarget.getBoundingClientRect();
+              const x = event.clientX - rect.left;
+              const y = event.clientY - rect.top;
+              const row = Math.floor(y / rowHeight);
+              const column = layout.columnsPerRow === 1 || (layout.twelveLead && row === 3) ? 0 : Math.floor(x / panelWidth);
+              const panelIndex = layout.panels.findIndex((p) => p.row === row && p.column === column);
+              const panel = layout.panels[panelIndex];
+              if (!panel) return;
+              const sample = Math.min(panel.endSample - 1, sampleAtX(x - panelX(panel), pxPerMm, fs, panel.startSample));
+              setPoints((list) => [...(list.length >= 2 ? [] : list), { panel: panelIndex, sample }]);
+            }}
+          />
+        </div>
+        <div className="cardio-ecg-details">
+          <div>
+            <table className="cardio-channels" data-testid="waveform-channels">
+              <thead>
+                <tr>
+                  <th>Channel</th>
+                  <th>Unit</th>
+                  <th>Lowest</th>
+                  <th>Highest</th>
+                  <th>Mean</th>
+                </tr>
+              </thead>
+              <tbody>
+                {group.channels.map((c, i) => {
+                  const stats = channelStatistics(c.values, pageStart, pageEnd);
+                  return (
+                    <tr key={i} data-testid="waveform-channel" data-label={c.label} data-unit={c.unit} data-min={stats.min} data-max={stats.max} data-mean={stats.mean}>
+                      <td>{c.label}</td>
+                      <td>{c.unit}</td>
+                      <td>{fixed(stats.min, c.unit)}</td>
+                      <td>{fixed(stats.max, c.unit)}</td>
+                      <td>{fixed(stats.mean, c.unit)}</td>
+                    </tr>
+                  );
+                })}
+              </tbody>
+            </table>
+            <p className="hint">Over the {((pageEnd - pageStart) / fs).toFixed(0)} s shown: for a pressure, highest and lowest are systolic and diastolic.</p>
+          </div>
+          <div>
+            <h3>Stored measurements</h3>
+            <ul className="cardio-annotations" data-testid="ecg-annotations">
+              {annotations
+                .filter((x) => x.value !== undefined)
+                .map((x, i) => (
+                  <li key={i}>
+                    {x.group === groupIndex + 1 ? channelName(x.channel) : `group ${x.group}: `}
+                    {x.label}: {x.value} {x.unit}
+                  </li>
+                ))}
+              <li className="muted">{annotations.filter((x) => x.value === undefined && x.group === groupIndex + 1).length} fiducial markers in this group (blue ticks under the {layout.twelveLead ? 'rhythm strip' : 'first row'})</li>
+            </ul>
+          </div>
+        </div>
       </div>
-      <table className="cardio-channels" data-testid="waveform-channels">
-        <thead>
-          <tr>
-            <th>Channel</th>
-            <th>Unit</th>
-            <th>Lowest</th>
-            <th>Highest</th>
-            <th>Mean</th>
-          </tr>
-        </thead>
-        <tbody>
-          {group.channels.map((c, i) => {
-            const stats = channelStatistics(c.values, pageStart, pageEnd);
-            return (
-              <tr key={i} data-testid="waveform-channel" data-label={c.label} data-unit={c.unit} data-min={stats.min} data-max={stats.max} data-mean={stats.mean}>
-                <td>{c.label}</td>
-                <td>{c.unit}</td>
-                <td>{fixed(stats.min, c.unit)}</td>
-                <td>{fixed(stats.max, c.unit)}</td>
-                <td>{fixed(stats.mean, c.unit)}</td>
-              </tr>
-            );
-          })}
-        </tbody>
-      </table>
-      <p className="hint">Over the {((pageEnd - pageStart) / fs).toFixed(0)} s shown: for a pressure, highest and lowest are systolic and diastolic.</p>
-      <h3>Stored measurements</h3>
-      <ul className="cardio-annotations" data-testid="ecg-annotations">
-        {annotations
-          .filter((x) => x.value !== undefined)
-          .map((x, i) => (
-            <li key={i}>
-              {x.group === groupIndex + 1 ? channelName(x.channel) : `group ${x.group}: `}
-              {x.label}: {x.value} {x.unit}
-            </li>
-          ))}
-        <li className="muted">{annotations.filter((x) => x.value === undefined && x.group === groupIndex + 1).length} fiducial markers in this group (blue ticks under the {layout.twelveLead ? 'rhythm strip' : 'first row'})</li>
-      </ul>
     </section>
   );
 }

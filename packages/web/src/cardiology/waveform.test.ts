@@ -6,6 +6,7 @@ import {
   channelStatistics,
   decodeMultiplexGroup,
   ecg3x4Layout,
+  fitPxPerMm,
   sampleAtX,
   verticalScale,
   waveformAnnotations,
@@ -82,6 +83,17 @@ test('caliper - gives ms, mV and rate; sampleAtX maps paper to samples', () => {
   assert.equal(r.rateBpm, 150);
   // 25 mm/s at 4 px/mm: 100 px is 1 s, 500 samples.
   assert.equal(sampleAtX(100, 4, 500, 10), 510);
+});
+
+test('fitPxPerMm - the 10 s page fits the box by its narrower side, rounded down, with a floor', () => {
+  // 250 x 120 mm (3x4 and a rhythm strip) in 1182 x 700 px: the width limits, 4.728 -> 4.72 px/mm.
+  assert.equal(fitPxPerMm({ width: 1182, height: 700 }, { widthMm: 250, heightMm: 120 }), 4.72);
+  assert.ok(250 * 4.72 <= 1182 && 120 * 4.72 <= 700);
+  // The height limits: 480 / 120 = 4.
+  assert.equal(fitPxPerMm({ width: 2000, height: 480 }, { widthMm: 250, heightMm: 120 }), 4);
+  // Twelve rows of one channel each in a short box: the floor, and the page scrolls.
+  assert.equal(fitPxPerMm({ width: 1000, height: 300 }, { widthMm: 250, heightMm: 360 }), 2);
+  assert.equal(fitPxPerMm({ width: 0, height: 0 }, { widthMm: 0, heightMm: 0 }), 2);
 });
 
 test('waveformLayout - 12 leads take the 3x4 layout, a hemodynamic group one row per channel', () => {

@@ -303,3 +303,13 @@ export function caliper(a: { sample: number; mv: number }, b: { sample: number; 
 export function sampleAtX(x: number, pxPerMm: number, samplingFrequency: number, startSample = 0): number {
   return startSample + Math.round((x / pxPerMm / ECG_PAPER.mmPerSecond) * samplingFrequency);
 }
+
+/**
+ * Pixels per mm of paper that fit a page of paper (`widthMm` x `heightMm`) in a box of `width` x `height` pixels,
+ * rounded down to 1/100 so the scale shown and used is the scale drawn; never below `minimum`, where the page
+ * scrolls in its box rather than becoming unreadable.
+ */
+export function fitPxPerMm(box: { width: number; height: number }, paper: { widthMm: number; heightMm: number }, minimum = 2): number {
+  const fit = Math.min(box.width / paper.widthMm, box.height / paper.heightMm);
+  return Number.isFinite(fit) ? Math.max(minimum, Math.floor(fit * 100) / 100) : minimum;
+}
