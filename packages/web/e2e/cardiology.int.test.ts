@@ -27,6 +27,9 @@ after(async () => {
   await atrium?.stop();
 });
 
+/** ECG paper speed. */
+const ECG_MM_PER_S = 25;
+
 const newPage = (): Promise<Page> => browser.newPage({ viewport: { width: 1280, height: 900 } });
 
 /** Drags on the measurement overlay between two image points (pixel column, row). */
@@ -107,6 +110,132 @@ test('cardiology ecg - the caliper reads the synthetic QT interval within one sa
     const expected = (ecg.intervalsInSamples.qt * 1000) / ecg.samplingFrequency;
     assert.ok(Math.abs(qtMs - expected) <= 1000 / ecg.samplingFrequency, `caliper ${qtMs} ms, synthetic QT ${expected} ms`);
     assert.match(await reading.innerText(), /ms · -?\d+\.\d\d mV/);
+  } finally {
+    await page.close();
+  }
+});
+
+/** Page scroll and where an element is, in the window. */
+async function geometry(page: Page, selector: string) {
+  return page.evaluate((sel) => {
+    const r = document.querySelector(sel)!.getBoundingClientRect();
+    const d = document.documentElement;
+    return { scrolls: d.scrollHeight > innerHeight || d.scrollWidth > innerWidth, innerWidth, innerHeight, top: r.top, bottom: r.bottom, left: r.left, right: r.right, width: r.width, height: r.height };
+  }, selector);
+}
+
+test('cardiology ecg - at 1400x900 and 1920x1080 the 3x4 page, rhythm strip and caliper readout fit without page scroll, calibrated at the fitted scale', { skip }, async () => {
+  const page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
+  try {
+    await page.goto(`${atrium.url}/cardio/${ecg.studyInstanceUid}`);
+    await page.getByTestId('ecg-canvas').waitFor();
+    for (const viewport of [{ width: 1400, height: 900 }, { width: 1920, height: 1080 }]) {
+      await page.setViewportSize(viewport);
+      // The layout follows the window over a few frames (resize, then the stage's size); wait for it to settle
+      // (a failure shows in the assertions below), then check 10 s at 25 mm/s by 4 rows of 30 mm.
+      await page
+        .waitForFunction(
+          (width) => {
+            const c = document.querySelector<HTMLCanvasElement>('[data-testid=ecg-canvas]')!;
+            const box = c.parentElement!;
+            const d = document.documentElement;
+            return innerWidth === width && box.scrollWidth <= box.clientWidth && box.scrollHeight <= box.clientHeight && d.scrollHeight <= innerHeight && c.width === Math.ceil(250 * Number(c.dataset.pxPerMm));
+          },
+          viewport.width,
+          { timeout: 5000 },
+        )
+        .catch(() => undefined);
+      await page.evaluate(() => new Promise((resolve) => requestAnimationFrame(() => requestAnimationFrame(resolve))));
+      assert.equal(await page.getByTestId('ecg-canvas').getAttribute('data-zoom'), 'fit');
+      const pxPerMm = Number(await page.getByTestId('ecg-canvas').getAttribute('data-px-per-mm'));
+      const canvas = await geometry(page, '[data-testid=ecg-canvas]');
+      const readout = await geometry(page, '[data-testid=ecg-caliper]');
+      const at = `${viewport.width}x${viewport.height}: ${JSON.stringify({ pxPerMm, canvas, readout })}`;
+      assert.equal(canvas.scrolls, false, `the page scrolls at ${at}`);
+      assert.ok(canvas.top >= 0 && canvas.left >= 0 && canvas.bottom <= canvas.innerHeight && canvas.right <= canvas.innerWidth, `the waveform leaves the window at ${at}`);
+      assert.ok(readout.top >= 0 && readout.bottom <= canvas.top && readout.height > 0, `the caliper readout is not on screen above the waveform at ${at}`);
+      // Not scaled by CSS, so data-px-per-mm is screen pixels per paper mm; no larger than needed to fit, and
+      // larger than the former fixed 4 px/mm at both sizes.
+      assert.ok(Math.abs(canvas.width - 250 * pxPerMm) <= 1 && Math.abs(canvas.height - 120 * pxPerMm) <= 1, at);
+      assert.ok(pxPerMm > 4, at);
+      assert.equal(await page.getByTestId('ecg-canvas').evaluate((c) => c.parentElement!.scrollWidth <= c.parentElement!.clientWidth && c.parentElement!.scrollHeight <= c.parentElement!.clientHeight), true, `the whole page is in its box at ${at}`);
+    }
+
+    // At the fitted scale of 1920x1080: a caliper from the first to the last QRS onset of the rhythm strip
+    // (about 8 s) reads within two screen pixels of paper, so a scale off by 1 % would fail (80 ms).
+    const pxPerMm = Number(await page.getByTestId('ecg-canvas').getAttribute('data-px-per-mm'));
+    const first = ecg.beats[0]!;
+    const last = ecg.beats.at(-1)!;
+    await clickEcgSample(page, 3, first.qrsOnset);
+    await clickEcgSample(page, 3, last.qrsOnset);
+    await page.waitForFunction(() => document.querySelector<HTMLElement>('[data-testid=ecg-caliper]')?.dataset.intervalMs !== '');
+    const ms = Number(await page.getByTestId('ecg-caliper').getAttribute('data-interval-ms'));
+    const expected = ((last.qrsOnset - first.qrsOnset) * 1000) / ecg.samplingFrequency;
+    const pixelMs = 1000 / (ECG_MM_PER_S * pxPerMm);
+    assert.ok(Math.abs(ms - expected) <= 2 * pixelMs, `caliper ${ms} ms, expected ${expected} ms (one pixel is ${pixelMs.toFixed(1)} ms at ${pxPerMm} px/mm)`);
+    // 10 mm/mV at the fitted scale: the highest point drawn on the lead II rhythm strip is lead II's highest value.
+    const leadIIMax = Number(await page.locator('[data-testid=waveform-channel][data-label="II"]').getAttribute('data-max'));
+    const drawnMv = await page.getByTestId('ecg-canvas').evaluate((c, px) => {
+      const canvas = c as HTMLCanvasElement;
+      const rowHeight = Number(canvas.dataset.rowHeight);
+      const top = Math.floor(3 * rowHeight);
+      // From 20 mm on, past the lead label.
+      const x0 = Math.ceil(20 * px);
+      const image = canvas.getContext('2d')!.getImageData(x0, top, canvas.width - x0, Math.floor(rowHeight / 2));
+      for (let y = 0; y < image.height; y++) {
+        for (let x = 0; x < image.width; x++) {
+          const i = (y * image.width + x) * 4;
+          if (image.data[i]! < 100 && image.data[i + 1]! < 100 && image.data[i + 2]! < 100) return (3.5 * rowHeight - (top + y)) / (10 * px);
+        }
+      }
+      return Number.NaN;
+    }, pxPerMm);
+    assert.ok(Math.abs(drawnMv - leadIIMax) <= 2 / (10 * pxPerMm) + 0.02, `drawn ${drawnMv} mV high, lead II highest ${leadIIMax} mV at ${pxPerMm} px/mm`);
+    await keepScreenshot(page, 'cardiology-ecg-fit-1920');
+
+    // Zoomed in, the waveform scrolls inside its box; the page still does not.
+    await page.getByTestId('ecg-zoom').selectOption('5');
+    await page.waitForFunction(() => document.querySelector<HTMLCanvasElement>('[data-testid=ecg-canvas]')?.dataset.pxPerMm === '20');
+    assert.equal((await geometry(page, '[data-testid=ecg-caliper]')).scrolls, false, 'the page scrolls at 5x');
+  } finally {
+    await page.close();
+  }
+});
+
+test('cardiology stress - the quad fills its width with four clips, aspect kept, labelled, without page scroll', { skip }, async () => {
+  const page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
+  try {
+    await page.goto(`${atrium.url}/cardio/${stress.studyInstanceUid}/stress`);
+    await page.locator('[data-testid=stress-cell] canvas').nth(3).waitFor();
+    const stages = [...new Map(stress.clips.map((c) => [c.stageNumber, c.stage])).entries()].sort((a, b) => a[0] - b[0]).map(([, name]) => name);
+    for (const viewport of [{ width: 1400, height: 900 }, { width: 1920, height: 1080 }]) {
+      await page.setViewportSize(viewport);
+      await page.evaluate(() => new Promise((resolve) => requestAnimationFrame(() => requestAnimationFrame(resolve))));
+      const quad = await geometry(page, '[data-testid=stress-quad]');
+      const main = await geometry(page, '.cardio-main');
+      const cells = await page.locator('[data-testid=stress-cell]').evaluateAll((figures) =>
+        figures.map((f) => {
+          const canvas = f.querySelector('canvas')!;
+          const r = canvas.getBoundingClientRect();
+          const caption = f.querySelector('figcaption')!.getBoundingClientRect();
+          return { left: r.left, right: r.right, width: r.width, height: r.height, aspect: canvas.width / canvas.height, captionBottom: caption.bottom, label: (f as HTMLElement).innerText };
+        }),
+      );
+      const at = `${viewport.width}x${viewport.height}: ${JSON.stringify({ quad, cells })}`;
+      assert.equal(quad.scrolls, false, `the page scrolls at ${at}`);
+      assert.equal(cells.length, 4);
+      // Two clips side by side cover at least 90 % of the grid's width: no gap between the columns.
+      for (const row of [cells.slice(0, 2), cells.slice(2)]) {
+        assert.ok(row[0]!.width + row[1]!.width >= 0.9 * quad.width, `a row of clips covers ${row[0]!.width + row[1]!.width} of ${quad.width} px at ${at}`);
+      }
+      // The image's columns / rows (the canvas is the image matrix).
+      for (const c of cells) assert.ok(Math.abs(c.width / c.height - c.aspect) < 0.02, `aspect ${c.width}x${c.height} at ${at}`);
+      // The grid uses the room: as wide as the column, or as high as the window.
+      assert.ok(quad.width >= 0.9 * main.width || cells[3]!.captionBottom >= quad.innerHeight - 80, `the quad leaves room unused at ${at}`);
+      assert.ok(cells[3]!.captionBottom <= quad.innerHeight, at);
+      assert.deepEqual(cells.map((c) => c.label.split(' · ')[0]), stages);
+    }
+    await keepScreenshot(page, 'cardiology-stress-fill-1920');
   } finally {
     await page.close();
   }
