@@ -5,11 +5,14 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { ExplicitVrLittleEndian, ImplicitVrLittleEndian, readPart10 } from '@atrium/dicom';
 import { openTestArchive } from '../test-support.js';
 import { TranscoderPool } from './transcoder.js';
 
-const dir = '/work/shared/testdata/dev/orthanc-tests/TransferSyntaxes';
+// The shared corpus lives beside the repository (`../shared/testdata/dev`), wherever the clone is.
+const corpus = fileURLToPath(new URL('../../../../../shared/testdata/dev', import.meta.url));
+const dir = join(corpus, 'orthanc-tests/TransferSyntaxes');
 const hasDcmtk = (() => {
   try {
     execFileSync('dcmdjpeg', ['--version'], { stdio: 'ignore' });
@@ -56,7 +59,7 @@ test('TranscoderPool - JPEG lossless (SV1 and any predictor), JPEG extended 12-b
   }
 });
 
-const segmentation = '/work/shared/testdata/dev/highdicom/seg_image_ct_binary.dcm';
+const segmentation = join(corpus, 'highdicom/seg_image_ct_binary.dcm');
 
 test('TranscoderPool - the corpus 1-bit Segmentation (Implicit VR Little Endian) re-encoded in Explicit VR Little Endian equals DCMTK dcmconv +te (regression: C-GET conformance H1)', {
   skip: (!existsSync(segmentation) && `corpus file ${segmentation} absent`) || (!hasDcmtk && 'DCMTK absent'),
@@ -102,7 +105,7 @@ test('TranscoderPool - Deflated and Implicit VR Little Endian corpus files re-en
     for (const [file, target] of [
       [join(dir, '1.2.840.10008.1.2.1.99.dcm'), ExplicitVrLittleEndian],
       [join(dir, '1.2.840.10008.1.2.1.99.dcm'), ImplicitVrLittleEndian],
-      ['/work/shared/testdata/dev/octave-dicom/CT-MONO2-16-ankle.dcm', ExplicitVrLittleEndian],
+      [join(corpus, 'octave-dicom/CT-MONO2-16-ankle.dcm'), ExplicitVrLittleEndian],
     ] as const) {
       const ts = file.split('/').pop()!;
       const result = await archive.ingest.ingest([readFileSync(file)], { kind: 'import' });
