@@ -389,7 +389,7 @@ export function EcgView({ studyInstanceUid, item }: { studyInstanceUid: string; 
                 .map((x, i) => (
                   <li key={i}>
                     {x.group === groupIndex + 1 ? channelName(x.channel) : `group ${x.group}: `}
-                    {x.label}: {x.value} {x.unit}
+                    {x.label}: {Math.round(x.value! * 1000) / 1000} {x.unit}
                   </li>
                 ))}
               <li className="muted">{annotations.filter((x) => x.value === undefined && x.group === groupIndex + 1).length} fiducial markers in this group (blue ticks under the {layout.twelveLead ? 'rhythm strip' : 'first row'})</li>
