@@ -68,6 +68,11 @@ export interface ResolvedContext {
   uid(what: string): string;
 }
 
+/** Where an object of the context files: its series, study and patient, as `SyntheticObject` names them. */
+export function identityOf(ctx: ResolvedContext): Pick<SyntheticObject, 'seriesInstanceUid' | 'studyInstanceUid' | 'patientId'> {
+  return { seriesInstanceUid: ctx.series.seriesInstanceUid, studyInstanceUid: ctx.study.studyInstanceUid, patientId: ctx.patient.patientId };
+}
+
 /** Defaults of one kind of object (`ct`, `us`, `ecg`), merged with the caller's overrides. */
 export interface ContextDefaults {
   kind: string;

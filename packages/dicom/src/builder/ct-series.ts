@@ -3,7 +3,7 @@ import { encodePart10 } from '../writer.js';
 import type { WritableAttribute } from '../writer.js';
 import { keywordDataset, sequence, code } from './attributes.js';
 import type { SyntheticCommonOptions, SyntheticInstance } from './common.js';
-import { commonModules, instanceFromBytes, resolveContext } from './common.js';
+import { commonModules, instanceFromBytes, resolveContext, identityOf } from './common.js';
 import { ctPhantomSlice } from './phantom.js';
 import { seededRandom } from './random.js';
 import { encodeRleFrame } from './rle.js';
@@ -170,9 +170,7 @@ export function buildCtSeries(options: CtSeriesOptions = {}): CtSeries {
         {
           sopClassUid: CT_IMAGE_STORAGE,
           sopInstanceUid,
-          seriesInstanceUid: ctx.series.seriesInstanceUid,
-          studyInstanceUid: ctx.study.studyInstanceUid,
-          patientId: ctx.patient.patientId,
+          ...identityOf(ctx),
           transferSyntaxUid,
         },
         bytes,

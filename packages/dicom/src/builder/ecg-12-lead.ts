@@ -3,7 +3,7 @@ import { encodePart10 } from '../writer.js';
 import type { WritableDataset } from '../writer.js';
 import { code, keywordDataset, sequence } from './attributes.js';
 import type { SyntheticCommonOptions, SyntheticInstance } from './common.js';
-import { commonModules, instanceFromBytes, resolveContext } from './common.js';
+import { commonModules, instanceFromBytes, resolveContext, identityOf } from './common.js';
 import type { SyntheticTransferSyntax } from './ct-series.js';
 import { seededRandom, type Random } from './random.js';
 
@@ -252,9 +252,7 @@ export function buildEcg12Lead(options: Ecg12LeadOptions = {}): Ecg12Lead {
       {
         sopClassUid,
         sopInstanceUid,
-        seriesInstanceUid: ctx.series.seriesInstanceUid,
-        studyInstanceUid: ctx.study.studyInstanceUid,
-        patientId: ctx.patient.patientId,
+        ...identityOf(ctx),
         transferSyntaxUid,
       },
       bytes,

@@ -3,7 +3,7 @@ import { encodePart10 } from '../writer.js';
 import type { WritableDataset } from '../writer.js';
 import { code, keywordDataset, sequence } from './attributes.js';
 import type { SyntheticCommonOptions, SyntheticInstance } from './common.js';
-import { commonModules, instanceFromBytes, resolveContext } from './common.js';
+import { commonModules, instanceFromBytes, resolveContext, identityOf } from './common.js';
 
 /** Hemodynamic Waveform Storage (PS3.4 Annex B.5, PS3.3 §A.34.6). */
 export const HEMODYNAMIC_WAVEFORM_STORAGE = '1.2.840.10008.5.1.4.1.1.9.2.1';
@@ -215,9 +215,7 @@ export function buildHemodynamicWaveform(options: HemodynamicWaveformOptions = {
       {
         sopClassUid: HEMODYNAMIC_WAVEFORM_STORAGE,
         sopInstanceUid,
-        seriesInstanceUid: ctx.series.seriesInstanceUid,
-        studyInstanceUid: ctx.study.studyInstanceUid,
-        patientId: ctx.patient.patientId,
+        ...identityOf(ctx),
         transferSyntaxUid,
       },
       bytes,

@@ -1,7 +1,7 @@
 import { ExplicitVrLittleEndian } from '../transfer-syntax.js';
 import { keywordDataset, sequence } from './attributes.js';
 import type { SyntheticCommonOptions, SyntheticObject } from './common.js';
-import { commonModules, resolveContext } from './common.js';
+import { commonModules, resolveContext, identityOf } from './common.js';
 import { buildMultiframe } from './multiframe.js';
 import { US_MULTIFRAME_IMAGE_STORAGE } from './ultrasound-clip.js';
 
@@ -154,7 +154,7 @@ export function buildStressEcho(options: StressEchoOptions = {}): StressEchoSet 
         bitsAllocated: 8,
         frame,
         transferSyntaxUid: ExplicitVrLittleEndian,
-        identity: { seriesInstanceUid: ctx.series.seriesInstanceUid, studyInstanceUid: ctx.study.studyInstanceUid, patientId: ctx.patient.patientId },
+        identity: identityOf(ctx),
       });
       clips.push({ ...object, stage, stageNumber: s + 1, view, viewNumber: v + 1, rWaveFrame, rWaveFrames, cycleFrames });
     });

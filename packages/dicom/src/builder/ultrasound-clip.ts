@@ -1,7 +1,7 @@
 import { ExplicitVrLittleEndian } from '../transfer-syntax.js';
 import { keywordDataset, sequence } from './attributes.js';
 import type { SyntheticCommonOptions, SyntheticObject } from './common.js';
-import { commonModules, resolveContext } from './common.js';
+import { commonModules, resolveContext, identityOf } from './common.js';
 import type { SyntheticTransferSyntax } from './ct-series.js';
 import { buildMultiframe } from './multiframe.js';
 import { seededRandom } from './random.js';
@@ -242,11 +242,7 @@ export function buildUltrasoundClip(options: UltrasoundClipOptions = {}): Ultras
     bitsAllocated: 8,
     frame,
     transferSyntaxUid: options.transferSyntaxUid ?? ExplicitVrLittleEndian,
-    identity: {
-      seriesInstanceUid: ctx.series.seriesInstanceUid,
-      studyInstanceUid: ctx.study.studyInstanceUid,
-      patientId: ctx.patient.patientId,
-    },
+    identity: identityOf(ctx),
   });
   return { ...object, frames, rows, columns, samplesPerPixel, frameTime, region };
 }

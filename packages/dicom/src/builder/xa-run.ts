@@ -1,7 +1,7 @@
 import { ExplicitVrLittleEndian } from '../transfer-syntax.js';
 import { keywordDataset } from './attributes.js';
 import type { SyntheticCommonOptions, SyntheticObject } from './common.js';
-import { commonModules, resolveContext } from './common.js';
+import { commonModules, resolveContext, identityOf } from './common.js';
 import { buildMultiframe } from './multiframe.js';
 
 /** X-Ray Angiographic Image Storage (PS3.4 Annex B.5, PS3.3 §A.14). */
@@ -110,7 +110,7 @@ export function buildXaRun(options: XaRunOptions = {}): XaRun {
     bitsAllocated: 8,
     frame,
     transferSyntaxUid: ExplicitVrLittleEndian,
-    identity: { seriesInstanceUid: ctx.series.seriesInstanceUid, studyInstanceUid: ctx.study.studyInstanceUid, patientId: ctx.patient.patientId },
+    identity: identityOf(ctx),
   });
   return { ...object, frames, isocentreSpacing, catheterTop, catheterPixels };
 }

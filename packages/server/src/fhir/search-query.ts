@@ -47,20 +47,7 @@ const TERMINOLOGY_MODIFIERS = new Set(['in', 'not-in', 'below', 'above']);
 
 /** Splits on unescaped `sep` and unescapes `\,` `\|` `\$` `\\` (search.html#escaping). */
 export function splitEscaped(value: string, sep: string): string[] {
-  const out: string[] = [];
-  let current = '';
-  for (let i = 0; i < value.length; i++) {
-    const c = value[i]!;
-    if (c === '\\' && i + 1 < value.length) {
-      current += value[i + 1];
-      i++;
-    } else if (c === sep) {
-      out.push(current);
-      current = '';
-    } else current += c;
-  }
-  out.push(current);
-  return out;
+  return splitOn(value, sep, false);
 }
 
 /** Splits on the first unescaped `|`, keeping other escapes for the caller. */
@@ -84,12 +71,16 @@ function notSupported(param: string, message: string): FhirError {
 
 /** Splits on unescaped `sep`, keeping every escape for the parser of each part. */
 function splitRaw(value: string, sep: string): string[] {
+  return splitOn(value, sep, true);
+}
+
+function splitOn(value: string, sep: string, keepEscapes: boolean): string[] {
   const out: string[] = [];
   let current = '';
   for (let i = 0; i < value.length; i++) {
     const c = value[i]!;
     if (c === '\\' && i + 1 < value.length) {
-      current += c + value[i + 1];
+      current += keepEscapes ? c + value[i + 1] : value[i + 1];
       i++;
     } else if (c === sep) {
       out.push(current);
