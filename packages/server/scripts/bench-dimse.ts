@@ -38,7 +38,8 @@ const FIND_QUERIES = env('BENCH_DIMSE_FIND_QUERIES', 50);
 const SKIP = new Set((process.env.BENCH_DIMSE_SKIP ?? '').split(',').filter(Boolean));
 const DCMTK_ENV = { ...process.env, TCP_NODELAY: '1' };
 const ROOT = new URL('../../..', import.meta.url).pathname;
-const CLI = join(ROOT, 'packages/server/src/cli.ts');
+// The built entry `npm start` runs (`npm run bench` builds first): what a site runs, without a TypeScript loader.
+const CLI = join(ROOT, 'packages/server/bin/atrium.mjs');
 const SHIM = join(ROOT, '../shared/tools/lib/bind-loopback.so');
 
 for (const tool of ['storescu', 'findscu', 'storescp']) {
@@ -123,7 +124,7 @@ async function startAtrium(
   durability: 'power-loss' | 'process-crash' = 'power-loss',
 ): Promise<Receiver> {
   const [port, httpPort] = await freePorts(2);
-  const child = spawn(process.execPath, ['--import', 'tsx', '--conditions=source', CLI, 'serve'], {
+  const child = spawn(process.execPath, [CLI, 'serve'], {
     cwd: ROOT,
     env: {
       ...process.env,
