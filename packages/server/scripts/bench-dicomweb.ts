@@ -1,5 +1,6 @@
 // DICOMweb benchmark: Atrium beside Orthanc's DICOMweb plugin, in the same run, same data, same client.
-//   node --import tsx --conditions=source packages/server/scripts/bench-dicomweb.ts
+//   npm run bench -- dicomweb   (or, after `npx tsc -b`: node --import tsx --conditions=source packages/server/scripts/bench-dicomweb.ts)
+// Atrium is started from its built entry, packages/server/bin/atrium.mjs (dist/), so build before running directly.
 // Environment:
 //   INSTANCES  archive size for the QIDO search (default 100000: studies of 20 small CT instances, 8x8 pixels)
 //   STOW       instances for the STOW-RS throughput phase (default 1000, 256x256 CT, 20 per request)
@@ -63,7 +64,9 @@ async function waitFor(url: string, child: ChildProcess, what: string): Promise<
 async function startAtrium(): Promise<Peer> {
   const dir = mkdtempSync(join(tmpdir(), 'atrium-bench-dw-'));
   const port = await freePort();
-  const child = spawn(process.execPath, ['--import', 'tsx', '--conditions=source', join(root, 'packages/server/src/cli.ts'), 'serve'], {
+  // The built entry, as `npm start` runs it: through tsx every module would be transformed at load and the server
+  // would not be the one that is deployed. `npm run bench` builds first (`tsc -b`).
+  const child = spawn(process.execPath, [join(root, 'packages/server/bin/atrium.mjs'), 'serve'], {
     cwd: root,
     env: { ...process.env, ATRIUM_DATA_DIR: dir, ATRIUM_HTTP_HOST: '127.0.0.1', ATRIUM_HTTP_PORT: String(port), ATRIUM_DICOM_ENABLED: 'false', ATRIUM_LOG_LEVEL: 'warn' },
     stdio: ['ignore', 'ignore', 'inherit'],
