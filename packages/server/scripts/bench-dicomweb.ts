@@ -7,6 +7,8 @@
 //   CONCURRENCY  parallel requests for STOW and frames (default 4)
 //   RUNS       repetitions of each latency measurement (default 30)
 //   PEERS      'atrium,orthanc' (default) or one of them
+//   PHASES     which measurements to run, of 'stow,load,qido,metadata,frames' (default all; qido and metadata need
+//              load, frames needs stow); e.g. PHASES=stow for the STOW-RS throughput alone
 //   OUT        where to write the results table (default: printed only)
 // Both servers run as their own processes on free loopback ports with temporary storage and are stopped at the
 // end (Orthanc is started with a temporary configuration; LD_PRELOAD of ../shared/tools/lib/bind-loopback.so
@@ -25,6 +27,9 @@ const STOW = Number(process.env.STOW ?? 1000);
 const CONCURRENCY = Number(process.env.CONCURRENCY ?? 4);
 const RUNS = Number(process.env.RUNS ?? 30);
 const PEERS = (process.env.PEERS ?? 'atrium,orthanc').split(',');
+const PHASES = new Set((process.env.PHASES ?? 'stow,load,qido,metadata,frames').split(','));
+if (PHASES.has('frames')) PHASES.add('stow');
+if (PHASES.has('qido') || PHASES.has('metadata')) PHASES.add('load');
 const PER_STUDY = 20;
 const METADATA_SERIES = 1000;
 const root = new URL('../../..', import.meta.url).pathname;
@@ -186,17 +191,25 @@ function archiveBatches(): { batches: Uint8Array[][]; metadataSeries: { study: s
 }
 
 interface Result {
-  stowPerSecond: number;
-  loadPerSecond: number;
+  stowPerSecond?: number;
+  loadPerSecond?: number;
   qido: Record<string, { median: number; p95: number; results: number }>;
-  metadataFirst: number;
-  metadataMedian: number;
-  metadataBytes: number;
-  framesPerSecond: number;
+  metadataFirst?: number;
+  metadataMedian?: number;
+  metadataBytes?: number;
+  framesPerSecond?: number;
 }
 
 async function measure(peer: Peer, data: ReturnType<typeof archiveBatches>): Promise<Result> {
-  // 1. STOW-RS throughput, realistic objects (256x256 16-bit CT), 20 per request, CONCURRENCY requests in flight.
+  const result: Result = { qido: {} };
+  const stowSeries = PHASES.has('stow') ? await measureStow(peer, result) : [];
+  if (PHASES.has('load')) await measureArchive(peer, data, result);
+  if (PHASES.has('frames')) await measureFrames(peer, stowSeries, result);
+  return result;
+}
+
+/** 1. STOW-RS throughput, realistic objects (256x256 16-bit CT), 20 per request, CONCURRENCY requests in flight. */
+async function measureStow(peer: Peer, result: Result): Promise<{ study: string; series: string; sops: string[] }[]> {
   const stowSeries: { study: string; series: string; sops: string[] }[] = [];
   const stowBatches: Uint8Array[][] = [];
   for (let s = 0; s < Math.ceil(STOW / 20); s++) {
@@ -204,13 +217,16 @@ async function measure(peer: Peer, data: ReturnType<typeof archiveBatches>): Pro
     stowBatches.push(ct.instances.map((i) => i.bytes));
     stowSeries.push({ study: ct.studyInstanceUid, series: ct.seriesInstanceUid, sops: ct.instances.map((i) => i.sopInstanceUid) });
   }
-  let started = performance.now();
+  const started = performance.now();
   await pool(stowBatches.map((b) => () => stow(peer, b)), CONCURRENCY);
-  const stowPerSecond = (stowBatches.length * 20) / ((performance.now() - started) / 1000);
-  console.log(`  ${peer.name}: STOW ${stowPerSecond.toFixed(0)} instances/s`);
+  result.stowPerSecond = (stowBatches.length * 20) / ((performance.now() - started) / 1000);
+  console.log(`  ${peer.name}: STOW ${result.stowPerSecond.toFixed(0)} instances/s`);
+  return stowSeries;
+}
 
-  // 2. The archive for QIDO and metadata.
-  started = performance.now();
+/** 2-4. The archive load, then QIDO searches and the metadata of a 1,000-instance series over it. */
+async function measureArchive(peer: Peer, data: ReturnType<typeof archiveBatches>, result: Result): Promise<void> {
+  const started = performance.now();
   let sent = 0;
   await pool(
     data.batches.map((b) => async () => {
@@ -220,7 +236,7 @@ async function measure(peer: Peer, data: ReturnType<typeof archiveBatches>): Pro
     }),
     CONCURRENCY,
   );
-  const loadPerSecond = sent / ((performance.now() - started) / 1000);
+  result.loadPerSecond = sent / ((performance.now() - started) / 1000);
 
   // 3. QIDO study searches.
   const searches: Record<string, string> = {
@@ -230,32 +246,35 @@ async function measure(peer: Peer, data: ReturnType<typeof archiveBatches>): Pro
     'AccessionNumber': '/studies?AccessionNumber=ACC4242',
     'all studies, first 25': '/studies?limit=25',
   };
-  const qido: Result['qido'] = {};
-  for (const [name, path] of Object.entries(searches)) {
+  for (const [name, path] of Object.entries(PHASES.has('qido') ? searches : {})) {
     const times: number[] = [];
-    let results = 0;
     // One untimed warm-up gives the result count (and warms caches on both sides alike).
     const text = (await exchange('GET', `${peer.dicomweb}${path}`, { accept: 'application/dicom+json' })).text();
-    results = text ? (JSON.parse(text) as unknown[]).length : 0;
+    const results = text ? (JSON.parse(text) as unknown[]).length : 0;
     for (let r = 0; r < RUNS; r++) times.push((await timeGet(`${peer.dicomweb}${path}`, 'application/dicom+json')).ms);
-    qido[name] = { median: median(times), p95: p95(times), results };
+    result.qido[name] = { median: median(times), p95: p95(times), results };
   }
 
   // 4. Metadata of the 1,000-instance series: the first request, then warm ones.
+  if (!PHASES.has('metadata')) return;
   const metaUrl = `${peer.dicomweb}/studies/${data.metadataSeries.study}/series/${data.metadataSeries.series}/metadata`;
   const first = await timeGet(metaUrl, 'application/dicom+json');
   const warm: number[] = [];
-  let metadataBytes = first.bytes;
+  result.metadataBytes = first.bytes;
   for (let r = 0; r < Math.min(RUNS, 20); r++) {
     const t = await timeGet(metaUrl, 'application/dicom+json');
     warm.push(t.ms);
-    metadataBytes = t.bytes;
+    result.metadataBytes = t.bytes;
   }
+  result.metadataFirst = first.ms;
+  result.metadataMedian = median(warm);
+}
 
-  // 5. Frames per second: frame 1 of the 256x256 instances as stored (OHIF's request), CONCURRENCY in flight.
+/** 5. Frames per second: frame 1 of the 256x256 STOW instances as stored (OHIF's request), CONCURRENCY in flight. */
+async function measureFrames(peer: Peer, stowSeries: readonly { study: string; series: string; sops: string[] }[], result: Result): Promise<void> {
   const frameUrls = stowSeries.flatMap((s) => s.sops.map((sop) => `${peer.dicomweb}/studies/${s.study}/series/${s.series}/instances/${sop}/frames/1`));
   let frames = 0;
-  started = performance.now();
+  const started = performance.now();
   await pool(
     frameUrls.map((url) => async () => {
       const res = await exchange('GET', url, { accept: 'multipart/related; type="application/octet-stream"; transfer-syntax=*' });
@@ -263,13 +282,12 @@ async function measure(peer: Peer, data: ReturnType<typeof archiveBatches>): Pro
     }),
     CONCURRENCY,
   );
-  const framesPerSecond = frames / ((performance.now() - started) / 1000);
+  result.framesPerSecond = frames / ((performance.now() - started) / 1000);
   if (frames !== frameUrls.length) console.log(`  ${peer.name}: ${frameUrls.length - frames} frame requests failed`);
-  return { stowPerSecond, loadPerSecond, qido, metadataFirst: first.ms, metadataMedian: median(warm), metadataBytes, framesPerSecond };
 }
 
 process.on('exit', () => agent.destroy());
-const data = archiveBatches();
+const data = PHASES.has('load') ? archiveBatches() : { batches: [], metadataSeries: { study: '', series: '' }, queryPatient: '' };
 console.log(`Data: ${data.batches.reduce((n, b) => n + b.length, 0)} archive instances + ${STOW} STOW instances per peer`);
 const results = new Map<string, Result>();
 for (const name of PEERS) {
