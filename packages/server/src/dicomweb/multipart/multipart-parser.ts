@@ -20,7 +20,13 @@ export const DEFAULT_MULTIPART_LIMITS: MultipartLimits = {
 export interface MultipartPart {
   /** Header names lower-cased. */
   headers: Record<string, string>;
+  /**
+   * The part's bytes, as views of the source's chunks (no copy): a source must not reuse a chunk's memory once it
+   * has handed it over (Node streams never do).
+   */
   body: AsyncIterable<Buffer>;
+  /** Settles when `body` has been read to its end, or closed early: the next part can be asked for. */
+  consumed: Promise<void>;
 }
 
 const CRLF = Buffer.from('\r\n');
@@ -39,7 +45,10 @@ class ChunkReader {
     this.#source = source[Symbol.asyncIterator]();
   }
 
-  /** Appends the next chunk; false at the end of the input. */
+  /**
+   * Appends the next chunk; false at the end of the input. Inside a part body the buffer is empty here unless its
+   * end could start a delimiter, so the chunk is taken as it is and only that rare tail costs a copy.
+   */
   async pull(): Promise<boolean> {
     if (this.done) return false;
     const next = await this.#source.next();
@@ -47,7 +56,8 @@ class ChunkReader {
       this.done = true;
       return false;
     }
-    const chunk = Buffer.from(next.value.buffer, next.value.byteOffset, next.value.byteLength);
+    const value = next.value;
+    const chunk = Buffer.isBuffer(value) ? value : Buffer.from(value.buffer, value.byteOffset, value.byteLength);
     this.buffer = this.buffer.length === 0 ? chunk : Buffer.concat([this.buffer, chunk]);
     return true;
   }
@@ -60,6 +70,21 @@ class ChunkReader {
   async close(): Promise<void> {
     await this.#source.return?.();
   }
+}
+
+/**
+ * Length of the longest end of `buffer` that is the start of `delimiter` (shorter than the delimiter): the bytes
+ * to hold back because the next chunk may complete a delimiter there. Almost always 0: the delimiter starts with
+ * CR, so only a CR among the last bytes is a candidate.
+ */
+export function partialDelimiterLength(buffer: Buffer, delimiter: Buffer): number {
+  let at = buffer.indexOf(delimiter[0]!, Math.max(0, buffer.length - delimiter.length + 1));
+  while (at >= 0) {
+    const tail = buffer.length - at;
+    if (buffer.compare(delimiter, 0, tail, at) === 0) return tail;
+    at = buffer.indexOf(delimiter[0]!, at + 1);
+  }
+  return 0;
 }
 
 function parseHeaders(block: string): Record<string, string> {
@@ -154,38 +179,34 @@ export async function* parseMultipart(
       let finished = false;
       let size = 0;
       const partNumber = parts;
+      let consumed!: () => void;
+      const whenConsumed = new Promise<void>((resolve) => (consumed = resolve));
       async function* body(): AsyncGenerator<Buffer> {
-        while (!finished) {
-          const at = reader.buffer.indexOf(delimiter);
-          if (at >= 0) {
-            const last = reader.buffer.subarray(0, at);
-            reader.buffer = reader.buffer.subarray(at + delimiter.length);
-            finished = true;
-            size += last.length;
+        try {
+          while (!finished) {
+            const buffer = reader.buffer;
+            const at = buffer.indexOf(delimiter);
+            // Everything before a delimiter is the part's; with no delimiter, all but an end that may start one.
+            const end = at >= 0 ? at : buffer.length - partialDelimiterLength(buffer, delimiter);
+            reader.buffer = at >= 0 ? buffer.subarray(at + delimiter.length) : buffer.subarray(end);
+            finished = at >= 0;
+            size += end;
             if (size > maxPartBytes) throw new MultipartLimitError(`Cannot read multipart part ${partNumber}: it exceeds ${maxPartBytes} bytes`);
-            if (last.length) yield last;
-            return;
+            if (end > 0) yield buffer.subarray(0, end);
+            if (!finished && !(await reader.pull())) {
+              throw new MultipartError(`Cannot read multipart part ${partNumber}: the body ends before its closing delimiter`);
+            }
           }
-          // Keep a tail that may hold the start of a delimiter split across chunks.
-          const safe = reader.buffer.length - (delimiter.length - 1);
-          if (safe > 0) {
-            const out = reader.buffer.subarray(0, safe);
-            reader.buffer = reader.buffer.subarray(safe);
-            size += out.length;
-            if (size > maxPartBytes) throw new MultipartLimitError(`Cannot read multipart part ${partNumber}: it exceeds ${maxPartBytes} bytes`);
-            // A copy: the consumer may keep the chunk while the reader's buffer moves on.
-            yield Buffer.from(out);
-          }
-          if (!(await reader.pull())) {
-            throw new MultipartError(`Cannot read multipart part ${partNumber}: the body ends before its closing delimiter`);
-          }
+        } finally {
+          consumed();
         }
       }
       const iterable = body();
-      yield { headers, body: iterable };
+      yield { headers, body: iterable, consumed: whenConsumed };
       // The consumer may have stopped early (a refused part, a `break` that closed `iterable`): a fresh generator
       // over the same reader state skips the rest of the part.
       if (!finished) for await (const _ of body()) void _;
+      consumed();
     }
   } finally {
     await reader.close();

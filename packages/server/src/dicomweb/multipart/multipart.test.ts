@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { parseMultipart } from './multipart-parser.js';
+import { parseMultipart, partialDelimiterLength } from './multipart-parser.js';
 import { newBoundary, writeMultipart } from './multipart-writer.js';
 import { formatMediaType, parseAccept, parseMediaType } from './media-type.js';
 import { MultipartError, MultipartLimitError } from '../errors.js';
@@ -38,6 +38,90 @@ test('multipart writer and parser - round trip at every chunk size, delimiter sp
       assert.deepEqual(p.body, bodies[i], `part ${i} at chunk size ${size}`);
     });
   }
+});
+
+test('multipart parser - a body split in two or three chunks at every position reads back the same', async () => {
+  // Bodies that end in bytes a delimiter starts with (CR, CR LF, CR LF -, the boundary less its last character)
+  // and hold such bytes inside, so a held-back end that turns out not to be a delimiter is given back as data.
+  const boundary = 'split-b';
+  const bodies = [
+    Buffer.from('abc\r'),
+    Buffer.from('\r\n-'),
+    Buffer.from(`x\r\n--split-\r\n--splitb\r\n--split-`),
+    Buffer.from(`\r\r\n\r\n--\r\n--split-b`.slice(0, -1)),
+    Buffer.alloc(0),
+  ];
+  const written = await collect(writeMultipart(bodies.map((b) => ({ headers: { 'Content-Type': 'application/dicom' }, body: b })), boundary));
+  async function* pieces(cuts: number[]): AsyncGenerator<Buffer> {
+    let from = 0;
+    for (const cut of [...cuts, written.length]) {
+      yield written.subarray(from, cut);
+      from = cut;
+    }
+  }
+  for (let a = 0; a <= written.length; a++) {
+    const parts = await readParts(pieces([a]), boundary);
+    assert.deepEqual(parts.map((p) => p.body), bodies, `split at ${a}`);
+    for (let b = a + 1; b < Math.min(written.length, a + 30); b++) {
+      const three = await readParts(pieces([a, b]), boundary);
+      assert.deepEqual(three.map((p) => p.body), bodies, `split at ${a} and ${b}`);
+    }
+  }
+});
+
+test('multipart parser - part bodies are views of the source chunks, not copies', async () => {
+  const boundary = 'zero-copy';
+  const payload = randomBytes(50_000);
+  const written = await collect(writeMultipart([{ headers: {}, body: payload }, { headers: {}, body: payload }], boundary));
+  const sources = new Set<ArrayBufferLike>();
+  async function* source(): AsyncGenerator<Buffer> {
+    for (let i = 0; i < written.length; i += 8192) {
+      const chunk = Buffer.from(written.subarray(i, i + 8192));
+      sources.add(chunk.buffer);
+      yield chunk;
+    }
+  }
+  let chunks = 0;
+  let views = 0;
+  for await (const part of parseMultipart(source(), boundary)) {
+    const got: Buffer[] = [];
+    for await (const c of part.body) {
+      chunks++;
+      if (sources.has(c.buffer)) views++;
+      got.push(c);
+    }
+    assert.deepEqual(Buffer.concat(got), payload);
+  }
+  // Only where a chunk's end could have started a delimiter (a CR among its last bytes) is a copy made.
+  assert.ok(views >= chunks - 2, `${views} of ${chunks} chunks are views`);
+});
+
+test('multipart parser - consumed settles when a body is read to its end, closed early, or skipped', async () => {
+  const boundary = 'cons';
+  const written = await collect(
+    writeMultipart([0, 1, 2].map((i) => ({ headers: { 'X-Index': String(i) }, body: Buffer.alloc(3000, i) })), boundary),
+  );
+  const settled: string[] = [];
+  for await (const part of parseMultipart(chunked(written, 500), boundary)) {
+    const index = part.headers['x-index'];
+    void part.consumed.then(() => settled.push(index!));
+    if (index === '0') await collect(part.body);
+    if (index === '1') for await (const _ of part.body) break;
+    await new Promise((r) => setImmediate(r));
+    assert.deepEqual(settled, index === '2' ? ['0', '1'] : index === '1' ? ['0', '1'] : ['0']);
+  }
+  assert.deepEqual(settled, ['0', '1', '2']);
+});
+
+test('partialDelimiterLength - the longest end of a buffer that starts the delimiter', () => {
+  const delimiter = Buffer.from('\r\n--abc');
+  assert.equal(partialDelimiterLength(Buffer.from('data'), delimiter), 0);
+  assert.equal(partialDelimiterLength(Buffer.from('data\r'), delimiter), 1);
+  assert.equal(partialDelimiterLength(Buffer.from('data\r\n--ab'), delimiter), 6);
+  assert.equal(partialDelimiterLength(Buffer.from('data\r\n--x'), delimiter), 0);
+  assert.equal(partialDelimiterLength(Buffer.from('\r\n-\r'), delimiter), 1);
+  assert.equal(partialDelimiterLength(Buffer.from('\r\n'), delimiter), 2);
+  assert.equal(partialDelimiterLength(Buffer.alloc(0), delimiter), 0);
 });
 
 test('multipart parser - preamble, epilogue, transport padding, part without headers', async () => {

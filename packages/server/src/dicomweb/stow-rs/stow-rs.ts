@@ -229,21 +229,12 @@ async function readInstances(
         );
         continue;
       }
-      let consumed!: () => void;
-      const bodyDone = new Promise<void>((resolve) => (consumed = resolve));
-      async function* tracked(body: AsyncIterable<Buffer>): AsyncGenerator<Buffer> {
-        try {
-          yield* body;
-        } finally {
-          consumed();
-        }
-      }
-      const task = ingestOne(tracked(part.body), () => `part ${partNumber}`);
+      const task = ingestOne(part.body, () => `part ${partNumber}`);
       // A rejection is collected with the outcomes below; this handler only keeps it from being unhandled here.
       task.catch(() => undefined);
       pending.push(task);
       inFlight.push(task);
-      await Promise.race([bodyDone, task.then(() => undefined, () => undefined)]);
+      await Promise.race([part.consumed, task.then(() => undefined, () => undefined)]);
       while (inFlight.length >= MAX_PARTS_IN_FLIGHT) await inFlight.shift()!.catch(() => undefined);
     }
   } catch (error) {
