@@ -1,4 +1,5 @@
-import { open, stat, type FileHandle } from 'node:fs/promises';
+import { statSync } from 'node:fs';
+import { open, type FileHandle } from 'node:fs/promises';
 
 /**
  * Group commit for SQLite in WAL mode. A transaction committed with `synchronous=NORMAL` has written its frames to
@@ -64,10 +65,12 @@ export class WalSync {
   async #flush(): Promise<void> {
     if (this.#closed) throw new Error(`Cannot flush '${this.#path}': the database is closed`);
     if (this.#handle) {
-      // The check and the flush run side by side: the file is almost never replaced, and when it was, the flush
-      // of the old file is merely wasted and the new one is flushed below.
-      const [current] = await Promise.all([stat(this.#path), this.#handle.datasync()]);
-      if (current.ino === this.#inode) return;
+      // The check is a cached lookup, made on the event loop rather than as a second trip through the thread
+      // pool beside the flush. The file is almost never replaced; when it was, this flush is merely wasted and the
+      // new one is flushed below.
+      const replaced = statSync(this.#path, { throwIfNoEntry: false })?.ino !== this.#inode;
+      await this.#handle.datasync();
+      if (!replaced) return;
     }
     await this.#handle?.close();
     this.#handle = await open(this.#path, 'r');
