@@ -239,6 +239,24 @@ test('encodeFileMetaInformation - (0002,0000) counts every byte after itself', (
   );
 });
 
+test('encodeFileMetaInformation - the C-STORE layout gives the bytes the general writer gives', () => {
+  const cases = [
+    { mediaStorageSopClassUid: '1.2.840.10008.5.1.4.1.1.2', mediaStorageSopInstanceUid: '1.2.3.4', transferSyntaxUid: ExplicitVrLittleEndian },
+    // Odd lengths pad: UI with NUL, AE with a space; an empty AE title stays empty.
+    { mediaStorageSopClassUid: '1.2.840.10008.5.1.4.1.1.7', mediaStorageSopInstanceUid: '1.2.3.45', transferSyntaxUid: '1.2.840.10008.1.2', sourceApplicationEntityTitle: 'CT01' },
+    { mediaStorageSopClassUid: '1.2.3', mediaStorageSopInstanceUid: '2.25.1', transferSyntaxUid: '1.2.840.10008.1.2.4.50', sourceApplicationEntityTitle: 'STORESCU' },
+    { mediaStorageSopClassUid: '1.2.3', mediaStorageSopInstanceUid: '2.25.1', transferSyntaxUid: '1.2.840.10008.1.2.4.50', sourceApplicationEntityTitle: '' },
+  ];
+  for (const options of cases) {
+    // `attributes` sends the same request through the general writer.
+    assert.deepEqual(Buffer.from(encodeFileMetaInformation(options)), Buffer.from(encodeFileMetaInformation({ ...options, attributes: {} })));
+  }
+  // Values the plain layout cannot take are left to the general writer, which refuses them as before.
+  for (const bad of ['1.2.\\3', '1.2.é']) {
+    assert.throws(() => encodeFileMetaInformation({ mediaStorageSopClassUid: '1.2', mediaStorageSopInstanceUid: bad, transferSyntaxUid: '1.2' }), DicomWriteError);
+  }
+});
+
 test('encodePart10 - refuses a data set without SOP Class and Instance UIDs', () => {
   assert.throws(() => encodePart10({ dataset: {}, transferSyntaxUid: ExplicitVrLittleEndian }), /SOP Class UID/);
 });

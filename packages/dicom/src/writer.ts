@@ -510,6 +510,10 @@ export interface FileMetaInformationOptions {
  * Without the 128-byte preamble and `DICM` prefix (see `encodePart10`).
  */
 export function encodeFileMetaInformation(options: FileMetaInformationOptions): Uint8Array {
+  if (options.attributes === undefined) {
+    const fast = encodePlainFileMeta(options);
+    if (fast) return fast;
+  }
   const meta: WritableDataset = {
     '00020001': { vr: 'OB', Bytes: new Uint8Array([0, 1]) },
     '00020002': { vr: 'UI', Value: [options.mediaStorageSopClassUid] },
@@ -537,6 +541,64 @@ export function encodeFileMetaInformation(options: FileMetaInformationOptions): 
   const body = encodeWithEncoding(meta, EXPLICIT_LE);
   const length = encodeWithEncoding({ '00020000': { vr: 'UL', Value: [body.byteLength] } }, EXPLICIT_LE);
   return concat([length, body]);
+}
+
+/** Printable ASCII without the value delimiter: what the writer would encode byte for byte. */
+const PLAIN_VALUE = /^[\x20-\x5b\x5d-\x7e]*$/;
+
+/**
+ * The file meta information of a C-STORE (SOP class, instance, transfer syntax, sender), which every received
+ * instance needs: laid out directly in Explicit VR Little Endian (PS3.10 §7.1) rather than through the general
+ * writer, whose per-data-set set-up costs more than the 200 bytes it produces. Anything but plain ASCII values
+ * (undefined then) goes through the general writer, which checks and reports it.
+ */
+function encodePlainFileMeta(options: FileMetaInformationOptions): Uint8Array | undefined {
+  const elements: [number, 'UI' | 'SH' | 'AE', string][] = [
+    [0x0002, 'UI', options.mediaStorageSopClassUid],
+    [0x0003, 'UI', options.mediaStorageSopInstanceUid],
+    [0x0010, 'UI', options.transferSyntaxUid],
+    [0x0012, 'UI', ATRIUM_IMPLEMENTATION_CLASS_UID],
+    [0x0013, 'SH', ATRIUM_IMPLEMENTATION_VERSION_NAME],
+  ];
+  if (options.sourceApplicationEntityTitle !== undefined) elements.push([0x0016, 'AE', options.sourceApplicationEntityTitle]);
+  let bodyLength = 14; // (0002,0001) OB: 12-byte header and 2 value bytes
+  for (const [element, vr, value] of elements) {
+    if (!PLAIN_VALUE.test(value) || (vr === 'UI' && element <= 0x0003 && value === '')) return undefined;
+    const max = vr === 'UI' ? 64 : 16;
+    if (value.length > max) return undefined;
+    bodyLength += 8 + value.length + (value.length % 2);
+  }
+  const out = new Uint8Array(12 + bodyLength);
+  const view = new DataView(out.buffer);
+  let at = 0;
+  const header = (element: number, vr: string) => {
+    view.setUint16(at, 0x0002, true);
+    view.setUint16(at + 2, element, true);
+    out[at + 4] = vr.charCodeAt(0);
+    out[at + 5] = vr.charCodeAt(1);
+    at += 6;
+  };
+  header(0x0000, 'UL');
+  view.setUint16(at, 4, true);
+  view.setUint32(at + 2, bodyLength, true);
+  at += 6;
+  header(0x0001, 'OB');
+  at += 2; // reserved
+  view.setUint32(at, 2, true);
+  out[at + 4] = 0;
+  out[at + 5] = 1;
+  at += 6;
+  for (const [element, vr, value] of elements) {
+    const padded = value.length + (value.length % 2);
+    header(element, vr);
+    view.setUint16(at, padded, true);
+    at += 2;
+    for (let i = 0; i < value.length; i++) out[at + i] = value.charCodeAt(i);
+    // UI pads with NUL, the text VRs with a space (PS3.5 §6.2).
+    if (padded !== value.length) out[at + value.length] = vr === 'UI' ? 0 : 0x20;
+    at += padded;
+  }
+  return out;
 }
 
 export interface Part10Options {
