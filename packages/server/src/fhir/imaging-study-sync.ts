@@ -11,6 +11,14 @@ export interface ImagingStudySyncOptions {
   intervalMs?: number;
   /** Change-feed entries per transaction; default 500. */
   batchSize?: number;
+  /**
+   * In the background, a batch waits until the feed has been quiet this long (default 2 s), so that a study
+   * arriving image by image is derived once it is complete rather than once a second: each derivation of a
+   * changed study writes a new version of the whole resource, instance list included.
+   */
+  settleMs?: number;
+  /** ... but never longer than this after its oldest change (default 30 s), so a study that keeps arriving shows. */
+  maxDelayMs?: number;
   /** Absolute URL of Atrium's DICOMweb service, for the Endpoint resource. */
   dicomwebAddress: string;
 }
@@ -28,6 +36,8 @@ export class ImagingStudySync {
   readonly #logger: Logger;
   readonly #intervalMs: number;
   readonly #batchSize: number;
+  readonly #settleMs: number;
+  readonly #maxDelayMs: number;
   readonly #dicomwebAddress: string;
   #timer: NodeJS.Timeout | undefined;
   #running: Promise<unknown> | undefined;
@@ -40,11 +50,17 @@ export class ImagingStudySync {
     this.#logger = logger;
     this.#intervalMs = options.intervalMs ?? 1000;
     this.#batchSize = options.batchSize ?? 500;
+    this.#settleMs = options.settleMs ?? 2000;
+    this.#maxDelayMs = options.maxDelayMs ?? 30_000;
     this.#dicomwebAddress = options.dicomwebAddress;
   }
 
-  /** Processes one batch of the change feed; returns the number of entries consumed (0 when drained). */
-  async runOnce(): Promise<number> {
+  /**
+   * Processes one batch of the change feed; returns the number of entries consumed (0 when drained). With
+   * `settle`, a batch whose newest change is younger than the settle time is left for later (0), unless its
+   * oldest change has waited the longest delay.
+   */
+  async runOnce(options: { settle?: boolean } = {}): Promise<number> {
     const repository = this.#service.repository;
     if (!this.#endpointWritten) {
       await repository.transaction((trx) => ensureDicomwebEndpoint(this.#service, trx, this.#dicomwebAddress));
@@ -54,6 +70,12 @@ export class ImagingStudySync {
     const entries = await this.#archive.readChangeFeed({ afterSeq: cursor, limit: this.#batchSize });
     const last = entries[entries.length - 1];
     if (!last) return 0;
+    if (options.settle) {
+      const now = Date.now();
+      const quiet = now - Date.parse(last.recordedAt) >= this.#settleMs;
+      const overdue = now - Date.parse(entries[0]!.recordedAt) >= this.#maxDelayMs;
+      if (!quiet && !overdue) return 0;
+    }
     const studies = new Set<string>();
     for (const entry of entries) if (entry.studyInstanceUid) studies.add(entry.studyInstanceUid);
     return repository.transaction(async (trx) => {
@@ -65,11 +87,11 @@ export class ImagingStudySync {
     });
   }
 
-  /** Processes the feed until it is drained (tests, and the first run after start-up). */
-  async drain(): Promise<number> {
+  /** Processes the feed until it is drained (tests, and the first run after start-up); `settle` as in `runOnce`. */
+  async drain(options: { settle?: boolean } = {}): Promise<number> {
     let total = 0;
     for (;;) {
-      const n = await this.runOnce();
+      const n = await this.runOnce(options);
       if (n === 0) return total;
       total += n;
     }
@@ -79,7 +101,7 @@ export class ImagingStudySync {
   start(): this {
     const tick = () => {
       if (this.#stopped) return;
-      this.#running = this.drain()
+      this.#running = this.drain({ settle: true })
         .catch((error: unknown) => this.#logger.error({ err: error }, 'Cannot derive ImagingStudy resources from the change feed'))
         .finally(() => {
           this.#running = undefined;

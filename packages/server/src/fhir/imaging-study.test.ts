@@ -164,6 +164,23 @@ describe('ImagingStudy derived from the archive', () => {
     assert.equal(gone.status, 410);
   });
 
+  test('settle - in the background a study still arriving waits for a quiet feed, or for the longest delay', async () => {
+    await sync.drain();
+    const options = { dicomwebAddress: 'http://127.0.0.1:8080/dicomweb' };
+    const service = new FhirService({ database: h.archive.database, logger: h.archive.logger });
+    const waiting = new ImagingStudySync(service, h.archive.archive, h.archive.logger, { ...options, settleMs: 60_000 });
+    const ct = await ingest({ seed: 53, patient: { patientId: 'P-53' } });
+    assert.equal(await waiting.runOnce({ settle: true }), 0, 'changes younger than the settle time wait');
+    assert.equal((await h.call('GET', `/fhir/ImagingStudy/${ct.studyInstanceUid}`)).status, 404);
+    const overdue = new ImagingStudySync(service, h.archive.archive, h.archive.logger, { ...options, settleMs: 60_000, maxDelayMs: 0 });
+    assert.ok((await overdue.runOnce({ settle: true })) > 0, 'a change that waited the longest delay goes through');
+    assert.equal((await h.call('GET', `/fhir/ImagingStudy/${ct.studyInstanceUid}`)).body.numberOfInstances, 2);
+    const more = await ingest({ seed: 54, patient: { patientId: 'P-54' } });
+    const quiet = new ImagingStudySync(service, h.archive.archive, h.archive.logger, { ...options, settleMs: 0 });
+    assert.ok((await quiet.runOnce({ settle: true })) > 0, 'a quiet feed goes through');
+    assert.equal((await h.call('GET', `/fhir/ImagingStudy/${more.studyInstanceUid}`)).status, 200);
+  });
+
   test('background - started, the sync picks up new images without being asked', async () => {
     const running = newSync();
     const bg = new ImagingStudySync(new FhirService({ database: h.archive.database, logger: h.archive.logger }), h.archive.archive, h.archive.logger, {

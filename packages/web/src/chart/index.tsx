@@ -247,11 +247,13 @@ function PatientChart({ patientId, section }: { patientId: string; section: stri
     return () => controller.abort();
   }, [patientId, version]);
 
-  // ImagingStudy follows the archive's change feed about a second behind the study event: ask again shortly after.
+  // ImagingStudy follows the archive's change feed once it has been quiet for 2 s (polled each second): ask again
+  // after that. A new event replaces the pending asks, so a study arriving image by image keeps two timers only.
   const timers = useRef<ReturnType<typeof setTimeout>[]>([]);
   useStudyEvents(() => {
     reload();
-    timers.current.push(setTimeout(reload, 1500), setTimeout(reload, 4000));
+    timers.current.forEach(clearTimeout);
+    timers.current = [setTimeout(reload, 3500), setTimeout(reload, 7000)];
   });
   useEffect(() => () => timers.current.forEach(clearTimeout), []);
 
