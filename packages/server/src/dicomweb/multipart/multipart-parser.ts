@@ -31,13 +31,14 @@ export interface MultipartPart {
 
 const CRLF = Buffer.from('\r\n');
 const HEADER_END = Buffer.from('\r\n\r\n');
+const EMPTY = Buffer.alloc(0);
 
 /**
  * Pulls chunks on demand so the socket is read only as fast as parts are consumed (backpressure): nothing is read
  * ahead beyond the one chunk being scanned.
  */
 class ChunkReader {
-  buffer: Buffer = Buffer.alloc(0);
+  buffer: Buffer = EMPTY;
   done = false;
   readonly #source: AsyncIterator<Uint8Array>;
 
@@ -67,8 +68,22 @@ class ChunkReader {
     return true;
   }
 
+  /**
+   * Reads and drops what follows the close delimiter (the epilogue, RFC 2046 §5.1.1), at most `maxBytes`, so that
+   * a source with nothing more to send ends by itself: closing a Node stream before its end destroys it with an
+   * AbortError, whose stack trace alone cost about 0.07 ms a STOW request. A longer epilogue is cut off by `close`.
+   */
+  async skipEpilogue(maxBytes: number): Promise<void> {
+    let skipped = this.buffer.length;
+    this.buffer = EMPTY;
+    while (skipped <= maxBytes && (await this.pull())) {
+      skipped += this.buffer.length;
+      this.buffer = EMPTY;
+    }
+  }
+
   async close(): Promise<void> {
-    await this.#source.return?.();
+    if (!this.done) await this.#source.return?.();
   }
 }
 
@@ -140,7 +155,10 @@ export async function* parseMultipart(
     for (;;) {
       // After a delimiter: `--` closes the body; otherwise optional transport padding, then CRLF.
       if (!(await reader.ensure(2))) throw new MultipartError('Cannot read multipart body: it ends after a delimiter');
-      if (reader.buffer[0] === 0x2d && reader.buffer[1] === 0x2d) return;
+      if (reader.buffer[0] === 0x2d && reader.buffer[1] === 0x2d) {
+        await reader.skipEpilogue(maxHeaderBytes);
+        return;
+      }
       for (;;) {
         const eol = reader.buffer.indexOf(CRLF);
         if (eol >= 0) {

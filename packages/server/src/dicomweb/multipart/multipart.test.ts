@@ -113,6 +113,28 @@ test('multipart parser - consumed settles when a body is read to its end, closed
   assert.deepEqual(settled, ['0', '1', '2']);
 });
 
+test('multipart parser - a short epilogue is read to the end of the source, a long one is cut off', async () => {
+  // Closing a Node stream before its end destroys it with an AbortError; a body that ends by itself is not closed.
+  const run = async (epilogue: Buffer) => {
+    const body = Buffer.concat([await collect(writeMultipart([{ headers: {}, body: Buffer.from('x') }], 'ep')), epilogue]);
+    let ended = false;
+    let closed = false;
+    async function* source(): AsyncGenerator<Buffer> {
+      try {
+        for (let i = 0; i < body.length; i += 1000) yield body.subarray(i, i + 1000);
+        ended = true;
+      } finally {
+        closed = !ended;
+      }
+    }
+    const parts = await readParts(source(), 'ep', { maxHeaderBytes: 4096 });
+    assert.deepEqual(parts.map((p) => p.body.toString()), ['x']);
+    return { ended, closed };
+  };
+  assert.deepEqual(await run(Buffer.from('epilogue\r\n')), { ended: true, closed: false });
+  assert.deepEqual(await run(Buffer.alloc(20_000, 0x61)), { ended: false, closed: true });
+});
+
 test('partialDelimiterLength - the longest end of a buffer that starts the delimiter', () => {
   const delimiter = Buffer.from('\r\n--abc');
   assert.equal(partialDelimiterLength(Buffer.from('data'), delimiter), 0);
