@@ -8,6 +8,7 @@ export * from './parsed-instance.js';
 export * from './uid.js';
 export * from './writer.js';
 export * from './part10-reader.js';
+export * from './native-transcoder.js';
 export * from './character-set.js';
 export * from './person-name.js';
 export * from './value-decoder.js';

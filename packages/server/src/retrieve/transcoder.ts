@@ -1,7 +1,7 @@
 import { availableParallelism } from 'node:os';
 import { Readable } from 'node:stream';
 import { Piscina } from 'piscina';
-import { encodeFileMetaInformation, encodePart10Prefix } from '@atrium/dicom';
+import { encodeFileMetaInformation, encodePart10Prefix, measureNativeTranscode, transcodeNativeDataset } from '@atrium/dicom';
 import type { BlobStore } from '@atrium/store';
 import type { CodecResult, CodecTask, PixelModule } from './codec-tasks.js';
 import { TranscodeError } from './errors.js';
@@ -12,7 +12,10 @@ export interface TranscoderOptions {
   store: BlobStore;
   /** Worker threads (default: cores - 1, at least 1): codecs never run on the event loop. */
   maxThreads?: number;
-  /** Largest object transcoded whole, in bytes (default 1 GiB): a codec needs the pixel data in memory. */
+  /**
+   * Largest object transcoded whole, in bytes (default 1 GiB): a codec needs the pixel data in memory. Conversions
+   * between native syntaxes stream and have no such limit.
+   */
   maxInstanceBytes?: number;
   /** Idle workers exit after this many ms (default 30 s): each holds the codecs' WebAssembly memory. */
   idleTimeout?: number;
@@ -57,7 +60,9 @@ export class TranscoderPool {
 
   /**
    * The instance in the first of `targets` (in the caller's order of preference) that it can be sent in: as
-   * stored when that is acceptable (`*` accepts anything), otherwise transcoded in a worker. `form: 'dataset'`
+   * stored when that is acceptable (`*` accepts anything); between native syntaxes (Implicit, Explicit, Deflated
+   * Explicit VR Little Endian, Explicit VR Big Endian) converted as it streams, on the event loop with memory of a
+   * few chunks (`transcodeNativeDataset`); otherwise transcoded whole in a worker. `form: 'dataset'`
    * drops preamble and file meta information, as DIMSE sends it (PS3.7 §9.3.1).
    * Throws `TranscodeError` (406 / A702) when no target can be produced.
    */
@@ -68,14 +73,18 @@ export class TranscoderPool {
       const start = form === 'dataset' ? ref.datasetOffset : 0;
       return { transferSyntaxUid: stored, transcoded: false, stream: await this.#store.get(ref.blobKey, { start }), size: ref.size - start };
     }
+    const storedNative = NATIVE_TRANSFER_SYNTAXES.has(stored);
     const candidates = targets.filter(
-      (t) => ENCODABLE_TRANSFER_SYNTAXES.has(t) && (DECODABLE_TRANSFER_SYNTAXES.has(stored) || NATIVE_TRANSFER_SYNTAXES.has(stored)),
+      (t) =>
+        (storedNative && NATIVE_TRANSFER_SYNTAXES.has(t)) ||
+        (ENCODABLE_TRANSFER_SYNTAXES.has(t) && (DECODABLE_TRANSFER_SYNTAXES.has(stored) || storedNative)),
     );
     if (candidates.length === 0) {
       throw new TranscodeError(
         `Cannot send instance '${ref.sopInstanceUid}' in ${targets.map((t) => `'${t}'`).join(', ')}: it is stored in '${stored}' and no codec converts between them`,
       );
     }
+    if (storedNative && NATIVE_TRANSFER_SYNTAXES.has(candidates[0]!)) return this.#transcodeNative(ref, candidates[0]!, form);
     if (ref.size > this.#maxInstanceBytes) {
       throw new TranscodeError(
         `Cannot transcode instance '${ref.sopInstanceUid}': its ${ref.size} bytes exceed the transcoding limit of ${this.#maxInstanceBytes} bytes`,
@@ -87,6 +96,8 @@ export class TranscoderPool {
     const part10 = Buffer.concat(chunks);
     let lastError: unknown;
     for (const target of candidates) {
+      // Reached after a codec failed on an earlier target: a native one streams without the codecs.
+      if (storedNative && NATIVE_TRANSFER_SYNTAXES.has(target)) return this.#transcodeNative(ref, target, form);
       try {
         const result = await this.#pool.run({ kind: 'transcode-instance', part10, targetTransferSyntaxUid: target });
         if (result.kind !== 'transcode-instance') throw new TypeError('Unexpected codec result');
@@ -112,6 +123,51 @@ export class TranscoderPool {
       `Cannot transcode instance '${ref.sopInstanceUid}' from '${stored}' to ${candidates.map((t) => `'${t}'`).join(', ')}: ${(lastError as Error)?.message ?? lastError}`,
       { cause: lastError },
     );
+  }
+
+  /**
+   * A native data set re-encoded in another native syntax as it is read from the store (PS3.5 §A.1-A.3, §A.5):
+   * nothing is held beyond a few chunks, so a 1 GB multi-frame costs what a small one does. The size is measured
+   * first by reading the headers and seeking past long values (a few reads), except for a deflated source or
+   * target, whose size is known only at the end.
+   */
+  async #transcodeNative(ref: Ref, target: string, form: 'part10' | 'dataset'): Promise<TranscodeResult> {
+    const options = { sourceTransferSyntaxUid: ref.transferSyntaxUid, targetTransferSyntaxUid: target };
+    // The store refuses a range that starts at the end of the object (416): a data set ending in a skipped value.
+    const open = async (offset: number): Promise<AsyncIterable<Uint8Array>> =>
+      ref.datasetOffset + offset >= ref.size ? Readable.from([]) : await this.#store.get(ref.blobKey, { start: ref.datasetOffset + offset });
+    let datasetSize: number | undefined;
+    try {
+      datasetSize = await measureNativeTranscode(open, options);
+    } catch (error) {
+      throw new TranscodeError(
+        `Cannot transcode instance '${ref.sopInstanceUid}' from '${ref.transferSyntaxUid}' to '${target}': ${(error as Error).message}`,
+        { cause: error },
+      );
+    }
+    const header =
+      form === 'part10'
+        ? [
+            encodePart10Prefix(),
+            encodeFileMetaInformation({
+              mediaStorageSopClassUid: ref.sopClassUid,
+              mediaStorageSopInstanceUid: ref.sopInstanceUid,
+              transferSyntaxUid: target,
+            }),
+          ]
+        : [];
+    // Opened on the first read: a stream destroyed before it is read leaves no file open.
+    async function* body(): AsyncGenerator<Uint8Array> {
+      yield* header;
+      yield* transcodeNativeDataset(await open(0), options);
+    }
+    const headerSize = header.reduce((n, p) => n + p.byteLength, 0);
+    return {
+      transferSyntaxUid: target,
+      transcoded: true,
+      stream: Readable.from(body(), { objectMode: false }),
+      ...(datasetSize === undefined ? {} : { size: headerSize + datasetSize }),
+    };
   }
 
   /** Frames of one instance converted from `transferSyntaxUid` to `target` (decoded when `target` is native). */
