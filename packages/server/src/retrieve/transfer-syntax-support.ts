@@ -51,6 +51,8 @@ export const NATIVE_TRANSFER_SYNTAXES: ReadonlySet<string> = new Set([
 /** Whether an instance stored in `from` can be sent in `to`. */
 export function canTranscode(from: string, to: string, hasPixelData: boolean): boolean {
   if (from === to) return true;
+  // Between native syntaxes the data set is re-encoded as it streams, pixel data included (no codec).
+  if (NATIVE_TRANSFER_SYNTAXES.has(from) && NATIVE_TRANSFER_SYNTAXES.has(to)) return true;
   if (!hasPixelData) {
     // Without pixel data only the data set encoding changes: any readable syntax to either little endian one.
     return (NATIVE_TRANSFER_SYNTAXES.has(from) || lookupTransferSyntax(from) !== undefined) && (to === ImplicitVrLittleEndian || to === ExplicitVrLittleEndian);

@@ -82,6 +82,15 @@ test('WADO-RS - study, series and instance retrieve as multipart/related applica
     assert.equal(single.headers['content-type'], `application/dicom; transfer-syntax=${ExplicitVrLittleEndian}`);
     assert.deepEqual(new Uint8Array(single.rawPayload), one.bytes);
 
+    // Native to native (here big endian, for an old workstation) streams without a codec; pixels are swapped.
+    const big = await server.app.inject({ url: `/dicom-web/studies/${study}/series/${ct.seriesInstanceUid}/instances/${one.sopInstanceUid}`, headers: { accept: `application/dicom; transfer-syntax=${ExplicitVrBigEndian}` } });
+    assert.equal(big.statusCode, 200);
+    assert.equal(big.headers['content-type'], `application/dicom; transfer-syntax=${ExplicitVrBigEndian}`);
+    const bigParsed = await readPart10([big.rawPayload]);
+    assert.equal(bigParsed.transferSyntaxUid, ExplicitVrBigEndian);
+    assert.equal(bigParsed.dataset['00080018']!.Value![0], one.sopInstanceUid);
+    assert.deepEqual(await nativePixels(big.rawPayload), (await nativePixels(one.bytes)).swap16(), 'the pixel words, byte-swapped');
+
     const missing = await server.app.inject({ url: '/dicom-web/studies/1.2.3.4.5.6.7.8.9.404', headers: { accept: 'multipart/related; type="application/dicom"' } });
     assert.equal(missing.statusCode, 404);
     const video = await server.app.inject({ url: `/dicom-web/studies/${study}`, headers: { accept: 'multipart/related; type="application/dicom"; transfer-syntax=1.2.840.10008.1.2.4.100' } });
