@@ -1,5 +1,5 @@
 import type { Kysely, Transaction } from 'kysely';
-import { Migrator, sql } from 'kysely';
+import { CompiledQuery, Migrator } from 'kysely';
 import { ArchiveRepository } from './archive-repository.js';
 import type { DatabaseKind, DialectSupport, SqliteDatabaseOptions } from './dialect.js';
 import { createSqliteKysely } from './dialect.js';
@@ -86,6 +86,9 @@ export async function openDatabase(options: DatabaseOptions): Promise<AtriumData
   const synchronous = options.synchronous ?? 'FULL';
   // Group commit only where a flush would otherwise happen at each commit, and only for a file database.
   const walSync = options.path !== ':memory:' && (synchronous === 'FULL' || synchronous === 'EXTRA') ? new WalSync(options.path) : undefined;
+  // Compiled once: they run around every group commit, on the ingest path.
+  const relaxSync = CompiledQuery.raw('pragma synchronous = NORMAL');
+  const restoreSync = CompiledQuery.raw(`pragma synchronous = ${synchronous}`);
   const context: DatabaseContext = {
     kind: 'sqlite',
     kysely,
@@ -94,11 +97,11 @@ export async function openDatabase(options: DatabaseOptions): Promise<AtriumData
     async transaction(fn, transactionOptions) {
       if (!walSync || !transactionOptions?.groupCommit) return kysely.transaction().execute(fn);
       const result = await kysely.connection().execute(async (connection) => {
-        await sql`pragma synchronous = NORMAL`.execute(connection);
+        await connection.executeQuery(relaxSync);
         try {
           return await connection.transaction().execute(fn);
         } finally {
-          await sql.raw(`pragma synchronous = ${synchronous}`).execute(connection);
+          await connection.executeQuery(restoreSync);
         }
       });
       await walSync.sync();
