@@ -423,7 +423,7 @@ type InstanceColumns = Omit<InstanceTable, 'id' | 'sop_instance_uid'>;
 /**
  * The index's write path for ingest and its reads by instance: every change to the four levels goes through here,
  * in one transaction per call, keeping counts, ModalitiesInStudy, SOPClassesInStudy, series metadata staleness and
- * the change feed current (design.md §3.1, §4).
+ * the change feed current (architecture.md, data model).
  */
 export class ArchiveRepository {
   readonly #q: ReturnType<typeof prepareStatements>;

@@ -66,8 +66,8 @@ function errorText(error: unknown): string {
 }
 
 /**
- * A job queue in the index database (design.md §4): jobs are enqueued in the same transaction as the data that
- * caused them, claimed with a lease by one worker at a time (SQLite: an immediate transaction; PostgreSQL:
+ * A job queue in the index database (architecture.md, data model): jobs are enqueued in the same transaction as the
+ * data that caused them, claimed with a lease by one worker at a time (SQLite: an immediate transaction; PostgreSQL:
  * `FOR UPDATE SKIP LOCKED`), retried with exponential backoff and dead-lettered after `maxAttempts`. A worker that
  * dies leaves a lease that expires; the job is then claimed again (or dead-lettered if it used its attempts).
  */

@@ -2,7 +2,7 @@ import type { Kysely } from 'kysely';
 import type { DialectSupport } from '../dialect.js';
 
 /**
- * Indexes for the query engine (C-FIND, QIDO-RS; design.md §3.2, docs/query.md). 0001 already indexes the keys
+ * Indexes for the query engine (C-FIND, QIDO-RS; docs/query.md). 0001 already indexes the keys
  * searched most (patient name, birth date, study date+time, accession number, referring physician, series
  * modality, request attributes); this adds what the engine's SQL needs besides.
  */

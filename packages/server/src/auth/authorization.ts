@@ -1,7 +1,8 @@
 /**
  * One authorization policy for every way in: each HTTP route and each network service asks it before doing
- * anything (design.md §5). The embedded default allows everything and is meant for a clinic's development or
- * single-machine install behind 127.0.0.1; the security issue replaces it with users, roles and AE rules.
+ * anything (architecture.md, identity). The embedded default allows everything and is meant for a clinic's
+ * development or single-machine install behind 127.0.0.1; the security issue replaces it with users, roles and AE
+ * rules.
  */
 export type AccessRequest =
   | {

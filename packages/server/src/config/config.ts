@@ -249,8 +249,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd: string = p
     },
     dicom: {
       enabled: bool('ATRIUM_DICOM_ENABLED', env.ATRIUM_DICOM_ENABLED ?? file.dicom?.enabled ?? true),
-      // Loopback until an administrator opens it (design.md §5): unknown callers are refused anyway, but a fresh
-      // install should not be reachable from the network before anyone has looked at its settings.
+      // Loopback until an administrator opens it (architecture.md, identity): unknown callers are refused anyway, but
+      // a fresh install should not be reachable from the network before anyone has looked at its settings.
       host: env.ATRIUM_DICOM_HOST ?? file.dicom?.host ?? '127.0.0.1',
       port: port('ATRIUM_DICOM_PORT', env.ATRIUM_DICOM_PORT ?? file.dicom?.port ?? 11112),
       aeTitle: validateAeTitle('ATRIUM_AE_TITLE', env.ATRIUM_AE_TITLE ?? file.dicom?.aeTitle ?? 'ATRIUM'),

@@ -24,9 +24,9 @@ export interface ImagingStudySyncOptions {
 }
 
 /**
- * Keeps ImagingStudy resources equal to the archive (design.md §4: derived, never a second truth) by following
- * the change feed. Each batch re-derives the studies it touches from the index rows and moves the cursor in the
- * same transaction, so a crash repeats a batch rather than skipping one, and re-deriving is idempotent (unchanged
+ * Keeps ImagingStudy resources equal to the archive (architecture.md, data model: derived, never a second truth) by
+ * following the change feed. Each batch re-derives the studies it touches from the index rows and moves the cursor in
+ * the same transaction, so a crash repeats a batch rather than skipping one, and re-deriving is idempotent (unchanged
  * content writes no version). Several nodes may run it: a node that finds the cursor moved under it gives up the
  * batch.
  */

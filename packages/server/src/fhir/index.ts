@@ -127,8 +127,8 @@ export async function registerFhir(app: FastifyInstance, archive: Archive): Prom
 }
 
 /**
- * Starts deriving ImagingStudy resources from the archive's change feed (design.md §4); `stop()` before closing
- * the archive.
+ * Starts deriving ImagingStudy resources from the archive's change feed (architecture.md, data model); `stop()`
+ * before closing the archive.
  */
 export function startFhirImagingSync(archive: Archive, httpUrl: string): ImagingStudySync {
   const service = new FhirService({ database: archive.database, logger: archive.logger.child({ component: 'fhir' }) });

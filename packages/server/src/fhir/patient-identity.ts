@@ -1,7 +1,7 @@
 /**
- * One patient identity across DICOM and FHIR (design.md §5): DICOM's PatientID + IssuerOfPatientID (0010,0021)
- * is FHIR's `Patient.identifier` value + system. The mapping is fixed and reversible, so a Patient made by the
- * HIS and a study from a modality meet on the same identifier.
+ * One patient identity across DICOM and FHIR (architecture.md, identity): DICOM's PatientID + IssuerOfPatientID
+ * (0010,0021) is FHIR's `Patient.identifier` value + system. The mapping is fixed and reversible, so a Patient made
+ * by the HIS and a study from a modality meet on the same identifier.
  */
 const LOCAL_ISSUER_SYSTEM = 'urn:atrium:issuer:local';
 const ISSUER_PREFIX = 'urn:atrium:issuer:';

@@ -61,7 +61,7 @@ export interface IngestDependencies {
 }
 
 /**
- * The one ingest pipeline (design.md §3.1) shared by C-STORE, STOW-RS, import and demo:
+ * The one ingest pipeline (architecture.md, shared paths) shared by C-STORE, STOW-RS, import and demo:
  *
  *   stream in ─┬─> staging blob (temporary name, fsync)  ─> validate ─> index commit + blob intent ─> rename into place
  *              ├─> SHA-256

@@ -10,7 +10,7 @@ export type QueryErrorCode =
  * failure response and QIDO-RS with one 400.
  *
  * - `ATRIUM_ERR_QUERY_UNSUPPORTED_KEY`: matching on an attribute the index cannot match on (never a silent
- *   universal match, design.md §3.2). A900 "Identifier does not match SOP Class" (PS3.4 C.4.1.1.4): the
+ *   universal match, architecture.md, shared paths). A900 "Identifier does not match SOP Class" (PS3.4 C.4.1.1.4): the
  *   identifier asks for something this SCP's query model does not hold.
  * - `ATRIUM_ERR_QUERY_INVALID_VALUE`: a malformed matching value (a date range with three dashes, a wildcard in
  *   a UID). A900 as well: the identifier is not a valid one for the SOP class.

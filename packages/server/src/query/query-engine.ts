@@ -37,8 +37,8 @@ import {
 } from './matching.js';
 
 /**
- * One query of the archive, as a C-FIND identifier or a QIDO-RS request makes it (design.md §3.2). Keys with a
- * value are matching keys (PS3.4 C.2.2.2); keys without one are return keys; every key is returned.
+ * One query of the archive, as a C-FIND identifier or a QIDO-RS request makes it (architecture.md, shared paths).
+ * Keys with a value are matching keys (PS3.4 C.2.2.2); keys without one are return keys; every key is returned.
  */
 export interface QueryRequest {
   level: QueryLevel;
@@ -269,9 +269,9 @@ function hasNonAscii(value: unknown): boolean {
 }
 
 /**
- * The one query engine of the archive (design.md §3.2), shared by the C-FIND SCP and QIDO-RS. It matches per
- * PS3.4 C.2.2.2 on the typed index columns only (never reading files), pages with keyset SQL so memory stays
- * flat whatever the archive's size, and answers each result with exactly the requested return keys.
+ * The one query engine of the archive (architecture.md, shared paths), shared by the C-FIND SCP and QIDO-RS. It
+ * matches per PS3.4 C.2.2.2 on the typed index columns only (never reading files), pages with keyset SQL so memory
+ * stays flat whatever the archive's size, and answers each result with exactly the requested return keys.
  */
 export class QueryEngine {
   readonly #kysely: DatabaseContext['kysely'];

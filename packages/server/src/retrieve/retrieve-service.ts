@@ -31,9 +31,9 @@ export interface InstanceLayout extends StoredInstanceRef {
 }
 
 /**
- * The one retrieve path (design.md §3.3) shared by C-MOVE, C-GET, WADO-RS and WADO-URI: resolve what was asked to
- * stored instances from the index, then open their bytes exactly as received. Transcoding and frame extraction
- * build on these two steps; nothing here re-parses a file.
+ * The one retrieve path (architecture.md, shared paths) shared by C-MOVE, C-GET, WADO-RS and WADO-URI: resolve what
+ * was asked to stored instances from the index, then open their bytes exactly as received. Transcoding and frame
+ * extraction build on these two steps; nothing here re-parses a file.
  */
 export class RetrieveService {
   constructor(private readonly archive: Pick<Archive, 'database' | 'store'>) {}
