@@ -60,11 +60,12 @@ const SPARE_MAX_AGE_MS = 5 * 60 * 1000;
 // Large enough to keep the disk busy, small enough that a slow disk applies backpressure quickly.
 const WRITE_HIGH_WATER_MARK = 1024 * 1024;
 /**
- * Writes up to this size go straight into the page cache from the event loop, as SQLite's own WAL writes do: a
- * copy of a few pages costs microseconds, while a trip through the thread pool costs a wake-up and a context
- * switch on each side (about 10x the copy on a 2-core machine) and, worse, waits for a free event loop before the
- * next chunk can be read. Larger writes keep going through the thread pool, where a slow disk cannot stall the
- * loop. Flushes (fdatasync) always go through the thread pool.
+ * The first bytes of an object, up to this size, go straight into the page cache from the event loop, as SQLite's
+ * own WAL writes do: a copy of a few pages costs microseconds, while a trip through the thread pool costs a
+ * wake-up and a context switch on each side (about 10x the copy on a 2-core machine) and, worse, waits for a free
+ * event loop before the next chunk can be read. So a small object never uses the pool for its writes. The rest of
+ * a large object goes through the thread pool, in batches of the chunks that queued meanwhile, where a slow disk
+ * or dirty-page throttling cannot stall the loop. Flushes (fdatasync) always go through the thread pool.
  */
 const SYNC_WRITE_MAX_BYTES = 64 * 1024;
 
@@ -176,7 +177,7 @@ class StagingFileWritable extends Writable {
       return;
     }
     const buffers = chunks.map((c) => c.chunk);
-    if (total <= SYNC_WRITE_MAX_BYTES) {
+    if (this.#bytesWritten + total <= SYNC_WRITE_MAX_BYTES) {
       try {
         this.#writeAllSync(buffers);
       } catch (error) {
