@@ -14,8 +14,13 @@ import { assembleInstance, BulkDataSpool, identityOf, type AssembledInstance } f
 const DATA_SET_DOES_NOT_MATCH = 0xa900;
 const CANNOT_UNDERSTAND = 0xc000;
 const OUT_OF_RESOURCES = 0xa700;
-/** Parts of one request staged but not yet committed, at most (memory stays bounded: each is on disk). */
-const MAX_PARTS_IN_FLIGHT = 4;
+/**
+ * Parts of one request staged but not yet committed, at most (memory stays bounded: each is on disk). The request
+ * is read on while earlier parts wait for their flushes (their own file, the index flush they share): 8 stored
+ * 20-part requests of 256x256 CT faster than 4 in 8 of 9 paired runs. Each part in flight holds a staging file
+ * open, so this stays bounded.
+ */
+const MAX_PARTS_IN_FLIGHT = 8;
 /** DICOM JSON metadata held in memory for one request, at most (bulk data is spooled to disk instead). */
 const MAX_METADATA_BYTES = 64 * 1024 * 1024;
 const DICOM_JSON = 'application/dicom+json';
