@@ -135,3 +135,27 @@ test('FilesystemBlobStore - a process killed mid-put leaves no partial object un
   for await (const c of await reopened.get('crash/object.bin')) chunks.push(c as Buffer);
   assert.equal(Buffer.concat(chunks).toString(), 'previous whole object');
 });
+
+test('FilesystemBlobStore - a large object is flushed while it arrives and stored whole; discarded mid-way, nothing stays', async (t) => {
+  const root = await tempRoot();
+  t.after(() => rm(root, { recursive: true, force: true }));
+  const store = await FilesystemBlobStore.open({ root });
+  // 40 MB in 1 MB chunks: past the early-flush size twice, so flushes run beside the writes and the final one.
+  const chunk = (i: number) => Buffer.alloc(1024 * 1024, i & 0xff);
+  async function* source(chunks: number) {
+    for (let i = 0; i < chunks; i++) yield chunk(i);
+  }
+  const staged = await store.stage(source(40));
+  await staged.commit('large/object.bin');
+  const read: Buffer[] = [];
+  for await (const part of await store.get('large/object.bin')) read.push(part as Buffer);
+  const bytes = Buffer.concat(read);
+  assert.equal(bytes.length, 40 * 1024 * 1024);
+  for (let i = 0; i < 40; i++) assert.equal(bytes[i * 1024 * 1024 + 17], i & 0xff, `chunk ${i}`);
+
+  const writer = store.createStagingWriter();
+  for (let i = 0; i < 20; i++) if (!writer.writable.write(chunk(i))) await new Promise((r) => writer.writable.once('drain', r));
+  await writer.discard();
+  assert.deepEqual(await leftoverStagingFiles(root), []);
+  await store.close();
+});

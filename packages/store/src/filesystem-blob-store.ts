@@ -68,6 +68,12 @@ const WRITE_HIGH_WATER_MARK = 1024 * 1024;
  * or dirty-page throttling cannot stall the loop. Flushes (fdatasync) always go through the thread pool.
  */
 const SYNC_WRITE_MAX_BYTES = 64 * 1024;
+/**
+ * A large object is flushed as it arrives, each time this much more has been written (in the thread pool, beside
+ * the writes): the disk then works while the network delivers, and the flush that makes the object durable finds
+ * little left to do, instead of the whole object at once.
+ */
+const EARLY_FLUSH_BYTES = 16 * 1024 * 1024;
 
 const openAsync = promisify(openFd);
 const fdatasyncAsync = promisify(fdatasync);
@@ -140,15 +146,20 @@ function createStagingFiles(dir: string, count: number, fsync: boolean): Staging
 class StagingFileWritable extends Writable {
   #fd: number | undefined;
   #bytesWritten = 0;
+  #unflushed = 0;
+  /** The early flush under way, if any; settles with its error (kept for the final flush to report), never rejects. */
+  #writeback: Promise<Error | undefined> | undefined;
   readonly #file: StagingFile;
   readonly #path: string;
   readonly #maxBytes: number;
+  readonly #flushEarly: boolean;
 
-  constructor(file: StagingFile, maxBytes: number) {
+  constructor(file: StagingFile, maxBytes: number, flushEarly: boolean) {
     super({ highWaterMark: WRITE_HIGH_WATER_MARK });
     this.#file = file;
     this.#path = file.path;
     this.#maxBytes = maxBytes;
+    this.#flushEarly = flushEarly;
   }
 
   get bytesWritten(): number {
@@ -191,6 +202,8 @@ class StagingFileWritable extends Writable {
     this.#writeAll(buffers).then(
       () => {
         this.#bytesWritten += total;
+        this.#unflushed += total;
+        if (this.#flushEarly && this.#unflushed >= EARLY_FLUSH_BYTES && !this.#writeback) this.#startWriteback();
         callback();
       },
       (error: unknown) => callback(this.#ioError('write', error)),
@@ -211,17 +224,32 @@ class StagingFileWritable extends Writable {
     callback();
   }
 
-  /** The open staging file, handed to the staged blob once writing has finished. */
-  takeFd(): number | undefined {
-    const fd = this.#fd;
+  #startWriteback(): void {
+    this.#unflushed = 0;
+    const writeback = fdatasyncAsync(this.#fd!).then(
+      () => undefined,
+      (error: unknown) => (error instanceof Error ? error : new Error(String(error))),
+    );
+    this.#writeback = writeback;
+    void writeback.then((error) => {
+      // An error is kept for the final flush; otherwise the next early flush may start.
+      if (this.#writeback === writeback && error === undefined) this.#writeback = undefined;
+    });
+  }
+
+  /** The open staging file and its early flush, handed to the staged blob once writing has finished. */
+  takeFd(): { fd: number | undefined; writeback: Promise<Error | undefined> | undefined } {
+    const taken = { fd: this.#fd, writeback: this.#writeback };
     this.#fd = undefined;
-    return fd;
+    this.#writeback = undefined;
+    return taken;
   }
 
   override _destroy(error: Error | null, callback: (error?: Error | null) => void): void {
     const fd = this.#fd;
     this.#fd = undefined;
-    if (fd !== undefined) closeQuietly(fd);
+    // Never close a descriptor a flush in the thread pool still uses: the number could be reused meanwhile.
+    if (fd !== undefined) void (this.#writeback ?? Promise.resolve()).then(() => closeQuietly(fd));
     callback(error);
   }
 
@@ -298,6 +326,7 @@ type StagedState = 'staged' | 'committed' | 'discarded';
 class FilesystemStagedBlob implements StagedBlob {
   #state: StagedState = 'staged';
   #fd: number | undefined;
+  #writeback: Promise<Error | undefined> | undefined;
   #flushed: Promise<void> | undefined;
 
   readonly id: string;
@@ -307,9 +336,11 @@ class FilesystemStagedBlob implements StagedBlob {
     private readonly stagingPath: string,
     readonly size: number,
     fd?: number,
+    writeback?: Promise<Error | undefined>,
   ) {
     this.id = basename(stagingPath);
     this.#fd = fd;
+    this.#writeback = writeback;
   }
 
   flush(): Promise<void> {
@@ -322,6 +353,9 @@ class FilesystemStagedBlob implements StagedBlob {
     this.#fd = undefined;
     if (fd === undefined) return;
     try {
+      // An early flush that failed has taken the error with it (Linux reports a writeback error once): report it.
+      const early = await this.#writeback;
+      if (early) throw early;
       if (sync) await fdatasyncAsync(fd);
     } catch (error) {
       throw new BlobStoreIoError(`Cannot flush staging file '${this.stagingPath}': ${(error as Error).message}`, { cause: error });
@@ -373,11 +407,12 @@ class FilesystemStagingWriter implements StagingWriter {
   constructor(store: FilesystemBlobStore, file: StagingFile, maxBytes: number) {
     const path = file.path;
     this.#path = path;
-    const writable = new StagingFileWritable(file, maxBytes);
+    const writable = new StagingFileWritable(file, maxBytes, store.fsync);
     this.writable = writable;
     this.#done = new Promise<StagedBlob>((resolve, reject) => {
       writable.once('finish', () => {
-        this.#staged = new FilesystemStagedBlob(store, path, writable.bytesWritten, writable.takeFd());
+        const { fd, writeback } = writable.takeFd();
+        this.#staged = new FilesystemStagedBlob(store, path, writable.bytesWritten, fd, writeback);
         resolve(this.#staged);
       });
       // Also the guard against an unhandled 'error' event when nobody pipes into the writable yet.
