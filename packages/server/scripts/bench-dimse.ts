@@ -11,7 +11,7 @@
  *
  *   BENCH_DIMSE_SMALL (2000)  BENCH_DIMSE_ASSOCIATIONS (4)  BENCH_DIMSE_LARGE (10)  BENCH_DIMSE_LARGE_MB (100)
  *   BENCH_DIMSE_FIND_INSTANCES (100000)  BENCH_DIMSE_FIND_QUERIES (50)
- *   BENCH_DIMSE_SKIP (any of "orthanc", "store", "find")
+ *   BENCH_DIMSE_SKIP (any of "orthanc", "store", "find")  BENCH_DIMSE_RUNS (3: medians of that many rotated runs)
  *
  * Targets: Atrium >= 2x Orthanc's instances/s, >= 80% of storescp's MB/s, peak RSS < 300 MB, C-FIND median <=
  * Orthanc's. DCMTK tools run with TCP_NODELAY=1 (Debian's DCMTK keeps Nagle on otherwise). Every process started
@@ -36,6 +36,9 @@ const LARGE_MB = env('BENCH_DIMSE_LARGE_MB', 100);
 const FIND_INSTANCES = env('BENCH_DIMSE_FIND_INSTANCES', 100_000);
 const FIND_QUERIES = env('BENCH_DIMSE_FIND_QUERIES', 50);
 const SKIP = new Set((process.env.BENCH_DIMSE_SKIP ?? '').split(',').filter(Boolean));
+// Each receiver is measured this many times, in an order rotated between runs, and the median is reported: on a
+// shared machine one run of one receiver can be off by half.
+const RUNS = env('BENCH_DIMSE_RUNS', 3);
 const DCMTK_ENV = { ...process.env, TCP_NODELAY: '1' };
 const ROOT = new URL('../../..', import.meta.url).pathname;
 // The built entry `npm start` runs (`npm run bench` builds first): what a site runs, without a TypeScript loader.
@@ -271,7 +274,8 @@ async function main(): Promise<void> {
       const parallelDirs = Array.from({ length: ASSOCIATIONS }, (_, k) => join(work, 'parallel', `a${k}`));
       for (const [k, dir] of parallelDirs.entries()) await writeSmall(dir, Math.ceil(SMALL / ASSOCIATIONS), `PAR${k}`);
       const largeBytes = LARGE > 0 ? await writeLarge(join(work, 'large'), LARGE, LARGE_MB) : 0;
-      const results = new Map<string, { smallRate: number; parallelRate: number; largeMbps: number; largeRss: number; rss: number }>();
+      type Result = { smallRate: number; parallelRate: number; largeMbps: number; largeRss: number; rss: number };
+      const runs = new Map<string, Result[]>();
       // Atrium twice: its default flushes every write to disk (survives a power cut); process-crash durability is
       // what Orthanc's and storescp's defaults give, so that row compares like with like.
       const starters: [string, () => Promise<Receiver>][] = [
@@ -280,32 +284,53 @@ async function main(): Promise<void> {
         ['storescp', () => startStorescp(work)],
       ];
       if (hasOrthanc) starters.splice(2, 0, ['orthanc', () => startOrthanc(work)]);
-      for (const [dir, start] of starters) {
-        const receiver = await start();
-        try {
-          const smallSeconds = await storescu(receiver, join(work, 'small'));
-          const parallelStarted = performance.now();
-          await Promise.all(parallelDirs.map((dir) => storescu(receiver, dir)));
-          const parallelSeconds = (performance.now() - parallelStarted) / 1000;
-          const overallPeak = peakRssMb(receiver.pid);
-          // The target is about receiving large objects: their peak is measured on its own.
-          const largePeakKnown = resetPeakRss(receiver.pid);
-          const largeSeconds = LARGE > 0 ? await storescu(receiver, join(work, 'large')) : NaN;
-          const result = {
-            smallRate: SMALL / smallSeconds,
-            parallelRate: (Math.ceil(SMALL / ASSOCIATIONS) * ASSOCIATIONS) / parallelSeconds,
-            largeMbps: largeBytes / 1e6 / largeSeconds,
-            largeRss: largePeakKnown ? peakRssMb(receiver.pid) : NaN,
-            rss: Math.max(overallPeak, peakRssMb(receiver.pid)),
-          };
-          results.set(receiver.name, result);
-          console.log(`${receiver.name}: ${result.smallRate.toFixed(1)} instances/s on 1 association, ${result.parallelRate.toFixed(1)} on ${ASSOCIATIONS}, ${result.largeMbps.toFixed(1)} MB/s, peak RSS ${result.largeRss.toFixed(0)} MB receiving large objects, ${result.rss.toFixed(0)} MB in all`);
-        } finally {
-          await receiver.stop();
+      for (let run = 0; run < RUNS; run++) {
+        const order = starters.map((_, i) => starters[(i + run) % starters.length]!);
+        for (const [dir, start] of order) {
+          const receiver = await start();
+          try {
+            const smallSeconds = await storescu(receiver, join(work, 'small'));
+            const parallelStarted = performance.now();
+            await Promise.all(parallelDirs.map((dir) => storescu(receiver, dir)));
+            const parallelSeconds = (performance.now() - parallelStarted) / 1000;
+            const overallPeak = peakRssMb(receiver.pid);
+            // The target is about receiving large objects: their peak is measured on its own.
+            const largePeakKnown = resetPeakRss(receiver.pid);
+            const largeSeconds = LARGE > 0 ? await storescu(receiver, join(work, 'large')) : NaN;
+            const result = {
+              smallRate: SMALL / smallSeconds,
+              parallelRate: (Math.ceil(SMALL / ASSOCIATIONS) * ASSOCIATIONS) / parallelSeconds,
+              largeMbps: largeBytes / 1e6 / largeSeconds,
+              largeRss: largePeakKnown ? peakRssMb(receiver.pid) : NaN,
+              rss: Math.max(overallPeak, peakRssMb(receiver.pid)),
+            };
+            runs.set(receiver.name, [...(runs.get(receiver.name) ?? []), result]);
+            console.log(`run ${run + 1}/${RUNS} ${receiver.name}: ${result.smallRate.toFixed(1)} instances/s on 1 association, ${result.parallelRate.toFixed(1)} on ${ASSOCIATIONS}, ${result.largeMbps.toFixed(1)} MB/s, peak RSS ${result.largeRss.toFixed(0)} MB receiving large objects, ${result.rss.toFixed(0)} MB in all`);
+          } finally {
+            await receiver.stop();
+          }
+          rmSync(join(work, dir), { recursive: true, force: true });
         }
-        rmSync(join(work, dir), { recursive: true, force: true });
+      }
+      const median = (values: number[]) => {
+        const sorted = [...values].sort((a, b) => a - b);
+        const mid = sorted.length >> 1;
+        return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
+      };
+      // Rates are medians; memory is the highest of the runs (the target is a ceiling).
+      const results = new Map<string, Result>();
+      for (const [name, list] of runs) {
+        results.set(name, {
+          smallRate: median(list.map((r) => r.smallRate)),
+          parallelRate: median(list.map((r) => r.parallelRate)),
+          largeMbps: median(list.map((r) => r.largeMbps)),
+          largeRss: Math.max(...list.map((r) => r.largeRss)),
+          rss: Math.max(...list.map((r) => r.rss)),
+        });
       }
       rows.push(
+        `Medians of ${RUNS} runs (peak RSS: the highest).`,
+        '',
         `| receiver | ${SMALL} small (${(smallBytes / SMALL / 1024).toFixed(0)} KB) instances/s, 1 association | the same on ${ASSOCIATIONS} associations | ${LARGE} x ${LARGE_MB} MB MB/s | peak RSS MB receiving them | peak RSS MB in all |`,
         '|---|---|---|---|---|---|',
       );
