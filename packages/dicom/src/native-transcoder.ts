@@ -4,7 +4,7 @@ import { createDeflateRaw } from 'node:zlib';
 import type { DataDictionary } from './dictionary.js';
 import { defaultDictionary } from './dictionary.js';
 import { DicomLimitError, DicomParseError, UnsupportedTransferSyntaxError } from './errors.js';
-import { InflateError, RawInflater } from './raw-inflater.js';
+import { asParseError, RawInflater } from './raw-inflater.js';
 import type { Tag } from './tag.js';
 import { ItemDelimitationTag, ItemTag, SequenceDelimitationTag, UndefinedLength, tagToHex } from './tag.js';
 import {
@@ -129,7 +129,7 @@ export class NativeDatasetTranscoder {
       if (this.inflater) this.inflater.write(chunk);
       else this.feed(chunk);
     } catch (err) {
-      this.failure = this.translate(err);
+      this.failure = asParseError(err, this.pos);
       throw this.failure;
     }
     return this.take();
@@ -148,7 +148,7 @@ export class NativeDatasetTranscoder {
         throw new DicomParseError(`Cannot convert data set: the stream ends ${what}`, { offset: this.pos }, 'ATRIUM_ERR_DICOM_TRUNCATED');
       }
     } catch (err) {
-      this.failure = this.translate(err);
+      this.failure = asParseError(err, this.pos);
       throw this.failure;
     }
     this.flush();
@@ -176,13 +176,6 @@ export class NativeDatasetTranscoder {
     this.watched = false;
     this.state = State.Header;
     return n;
-  }
-
-  private translate(err: unknown): unknown {
-    if (err instanceof InflateError) {
-      return new DicomParseError(err.message, { offset: this.pos, cause: err }, 'ATRIUM_ERR_DICOM_TRUNCATED');
-    }
-    return err;
   }
 
   // ---- input plumbing (as Part10Reader: a header split across chunks is carried over, nothing else) --------

@@ -5,7 +5,7 @@ import { defaultDictionary } from './dictionary.js';
 import { DicomLimitError, DicomParseError, UnsupportedTransferSyntaxError } from './errors.js';
 import { locateFrames } from './frame-locator.js';
 import type { BulkDataRef, Fragment, ParsedInstance, PixelDataInfo } from './parsed-instance.js';
-import { InflateError, RawInflater } from './raw-inflater.js';
+import { asParseError, RawInflater } from './raw-inflater.js';
 import type { Tag } from './tag.js';
 import {
   DoubleFloatPixelDataTag,
@@ -128,7 +128,7 @@ export class Part10Reader {
       else if (this.inflater) this.inflater.write(chunk);
       else this.feed(chunk);
     } catch (err) {
-      this.failure = this.translate(err);
+      this.failure = asParseError(err, this.pos);
       throw this.failure;
     }
   }
@@ -141,16 +141,9 @@ export class Part10Reader {
       if (this.inflater) this.inflater.end();
       return this.finish();
     } catch (err) {
-      this.failure = this.translate(err);
+      this.failure = asParseError(err, this.pos);
       throw this.failure;
     }
-  }
-
-  private translate(err: unknown): unknown {
-    if (err instanceof InflateError) {
-      return new DicomParseError(err.message, { offset: this.pos, cause: err }, 'ATRIUM_ERR_DICOM_TRUNCATED');
-    }
-    return err;
   }
 
   // ---- input plumbing -------------------------------------------------------------------------------------

@@ -1,3 +1,5 @@
+import { DicomParseError } from './errors.js';
+
 /**
  * A synchronous, streaming raw DEFLATE decoder (RFC 1951) for the Deflated Explicit VR Little Endian transfer
  * syntax (PS3.5 §A.5). Node's zlib streams are asynchronous and its sync functions are one-shot, but the Part 10
@@ -322,12 +324,20 @@ export class RawInflater {
   }
 }
 
-/** Corrupt or incomplete deflate data; the reader turns it into a coded `DicomParseError`. */
+/** Corrupt or incomplete deflate data; readers turn it into a coded `DicomParseError` (`asParseError`). */
 export class InflateError extends Error {
   constructor(message: string) {
     super(`Cannot inflate data set: ${message}`);
     this.name = 'InflateError';
   }
+}
+
+/** A deflate failure as the data set error it is (truncated or corrupt at `offset`); other errors unchanged. */
+export function asParseError(err: unknown, offset: number): unknown {
+  if (err instanceof InflateError) {
+    return new DicomParseError(err.message, { offset, cause: err }, 'ATRIUM_ERR_DICOM_TRUNCATED');
+  }
+  return err;
 }
 
 const WINDOW = 32768;
