@@ -7,6 +7,7 @@ export type ServerErrorCode =
   | 'ATRIUM_ERR_INGEST_INVALID'
   | 'ATRIUM_ERR_INGEST_TOO_LARGE'
   | 'ATRIUM_ERR_INGEST_DUPLICATE_REJECTED'
+  | 'ATRIUM_ERR_INGEST_STUDY_MISMATCH'
   | 'ATRIUM_ERR_INGEST_UNSUPPORTED';
 
 export interface ProtocolAnswer {
@@ -21,16 +22,25 @@ export class IngestRejectedError extends TypeError implements ProtocolAnswer {
   readonly code: ServerErrorCode;
   readonly dicomStatus: number;
   readonly httpStatus: number;
+  /** The refused instance, when its data set was read far enough to name it (STOW-RS reports it). */
+  readonly instance: { sopClassUid: string; sopInstanceUid: string } | undefined;
 
   constructor(
     message: string,
-    opts: { code?: ServerErrorCode; dicomStatus?: number; httpStatus?: number; cause?: unknown } = {},
+    opts: {
+      code?: ServerErrorCode;
+      dicomStatus?: number;
+      httpStatus?: number;
+      cause?: unknown;
+      instance?: { sopClassUid: string; sopInstanceUid: string };
+    } = {},
   ) {
     super(message, { cause: opts.cause });
     this.name = 'IngestRejectedError';
     this.code = opts.code ?? 'ATRIUM_ERR_INGEST_INVALID';
     this.dicomStatus = opts.dicomStatus ?? 0xa900;
     this.httpStatus = opts.httpStatus ?? 409;
+    this.instance = opts.instance;
   }
 }
 

@@ -29,6 +29,11 @@ export interface IngestSource {
   callingAeTitle?: string;
   /** For logs and summaries: a file path, a peer address. */
   origin?: string;
+  /**
+   * The study the instance must belong to (STOW-RS to `/studies/{study}`, PS3.18 §10.5.1.2): an instance of
+   * another study is refused before anything is stored or replaced.
+   */
+  studyInstanceUid?: string;
 }
 
 export type IngestOutcome = 'stored' | 'identical' | 'kept-existing' | 'replaced';
@@ -164,6 +169,13 @@ export class IngestPipeline {
       parsed = reader.end();
       digest = hash.digest('hex');
       identity = validateInstance(parsed, this.deps.dictionary);
+      const { studyInstanceUid, sopClassUid, sopInstanceUid } = identity.uids;
+      if (source.studyInstanceUid !== undefined && studyInstanceUid !== source.studyInstanceUid) {
+        throw new IngestRejectedError(
+          `Cannot store instance '${sopInstanceUid}' under study '${source.studyInstanceUid}': it belongs to study '${studyInstanceUid}'`,
+          { code: 'ATRIUM_ERR_INGEST_STUDY_MISMATCH', dicomStatus: 0xa900, httpStatus: 409, instance: { sopClassUid, sopInstanceUid } },
+        );
+      }
     } catch (error) {
       await staged.discard();
       throw error;

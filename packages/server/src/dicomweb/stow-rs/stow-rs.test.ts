@@ -41,7 +41,16 @@ test('STOW-RS - instances of another study than the target fail with A900 and ar
     for (const f of failed) assert.equal(str(f, '00081197'), 0xa900);
     assert.deepEqual(failed.map((f) => str(f, '00081155')).sort(), ct.instances.map((i) => i.sopInstanceUid).sort());
     assert.match(String(res.headers.warning), /belongs to study/);
-    assert.equal((await server.archive.archive.stats()).instances, 0, 'refused instances are removed again');
+    assert.equal((await server.archive.archive.stats()).instances, 0, 'refused instances are not stored');
+    assert.deepEqual(await server.archive.archive.readChangeFeed(), [], 'refused before the commit: nothing was stored, then removed');
+
+    // A copy of a stored instance sent under another study is refused too, and the stored one stays as it was.
+    const stored = await server.archive.ingest.ingest([ct.instances[0]!.bytes], { kind: 'import' });
+    const again = await server.app.inject({ method: 'POST', url: '/dicom-web/studies/1.2.3.4.5.6.7.8.9.999', headers: { 'content-type': contentType }, payload: body });
+    assert.equal(again.statusCode, 409, again.body);
+    const kept = await server.archive.archive.findInstance(ct.instances[0]!.sopInstanceUid);
+    assert.equal(kept?.digest, stored.digest);
+    assert.equal(kept?.studyInstanceUid, ct.studyInstanceUid);
   } finally {
     await server.close();
   }

@@ -2,7 +2,7 @@ import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { DicomJsonDataset } from '@atrium/dicom';
-import { protocolAnswerOf, reasonOf } from '../../errors.js';
+import { IngestRejectedError, protocolAnswerOf, reasonOf } from '../../errors.js';
 import type { IngestResult } from '../../ingest/ingest-pipeline.js';
 import { datasetMediaTypeOf, instanceUrl, originOf, sendDatasets, studyUrl, type DicomwebContext } from '../context.js';
 import { MultipartError, MultipartLimitError, StowMetadataError, badRequest, unsupportedMediaType } from '../errors.js';
@@ -11,7 +11,6 @@ import { boundaryOf, parseMultipart } from '../multipart/multipart-parser.js';
 import { assembleInstance, BulkDataSpool, identityOf, type AssembledInstance } from './metadata-bulk.js';
 
 /** PS3.18 Table 10.5.3-2 / PS3.4 Annex B failure reasons used by STOW-RS. */
-const DATA_SET_DOES_NOT_MATCH = 0xa900;
 const CANNOT_UNDERSTAND = 0xc000;
 const OUT_OF_RESOURCES = 0xa700;
 /**
@@ -95,25 +94,18 @@ async function store(
   ): Promise<Stored | Failure> => {
     let result: IngestResult;
     try {
-      result = await archive.ingest.ingest(body, { kind: 'stow', origin: request.ip });
+      // PS3.18 §10.5.1.2: an instance of another study than the target resource is refused by the pipeline
+      // before anything is stored or replaced.
+      result = await archive.ingest.ingest(body, {
+        kind: 'stow',
+        origin: request.ip,
+        ...(targetStudy !== undefined ? { studyInstanceUid: targetStudy } : {}),
+      });
     } catch (error) {
       // A broken body ends the request; what was stored before stays stored and is reported.
       if (error instanceof MultipartError || error instanceof MultipartLimitError) throw error;
-      return { ...identity, reason: protocolAnswerOf(error).dicomStatus, message: `Cannot store ${describe()}: ${reasonOf(error)}` };
-    }
-    if (targetStudy !== undefined && result.studyInstanceUid !== targetStudy) {
-      // PS3.18 §10.5.1.2: instances of another study than the target resource are refused. The pipeline has
-      // already committed it; a fresh copy is removed again, an existing one stays as it was.
-      if (result.outcome === 'stored') {
-        const removed = await archive.archive.deleteInstance(result.sopInstanceUid);
-        if (removed) await archive.store.delete(removed.blobKey);
-      }
-      return {
-        sopClassUid: result.sopClassUid,
-        sopInstanceUid: result.sopInstanceUid,
-        reason: DATA_SET_DOES_NOT_MATCH,
-        message: `Cannot store instance '${result.sopInstanceUid}' under study '${targetStudy}': it belongs to study '${result.studyInstanceUid}'`,
-      };
+      const named = error instanceof IngestRejectedError && error.instance ? error.instance : identity;
+      return { ...named, reason: protocolAnswerOf(error).dicomStatus, message: `Cannot store ${describe()}: ${reasonOf(error)}` };
     }
     if (result.outcome !== 'kept-existing') return { result };
     return {
