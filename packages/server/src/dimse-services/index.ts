@@ -144,7 +144,7 @@ export async function startDimse(archive: Archive, options: DimseServicesOptions
         ...(transcoder
           ? {
               transcodeTo: async (accepted: readonly string[]) => {
-                const converted = await transcoder.transcode(ref, accepted, { form: 'dataset' });
+                const converted = await transcoder.transcode(ref, accepted, { form: 'dataset', measure: false });
                 return { transferSyntaxUid: converted.transferSyntaxUid, dataset: converted.stream };
               },
             }

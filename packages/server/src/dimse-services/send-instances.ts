@@ -160,7 +160,7 @@ async function storeOne(
         { errorComment: `Stored syntax ${ref.transferSyntaxUid} not accepted` },
       );
     }
-    const converted = await options.transcoder.transcode(ref, accepted, { form: 'dataset' });
+    const converted = await options.transcoder.transcode(ref, accepted, { form: 'dataset', measure: false });
     transferSyntaxUid = converted.transferSyntaxUid;
     dataset = converted.stream;
   }

@@ -10,6 +10,7 @@ export interface DimseTranscoder {
   transcode(
     ref: Pick<StoredInstanceRef, 'blobKey' | 'transferSyntaxUid' | 'sopClassUid' | 'sopInstanceUid' | 'datasetOffset' | 'size'>,
     targets: readonly string[],
-    options: { form: 'dataset' },
+    // A P-DATA stream carries no length: the size of a streamed conversion is not worked out in advance.
+    options: { form: 'dataset'; measure: false },
   ): Promise<{ transferSyntaxUid: string; transcoded: boolean; stream: Readable }>;
 }

@@ -63,11 +63,17 @@ export class TranscoderPool {
    * stored when that is acceptable (`*` accepts anything); between native syntaxes (Implicit, Explicit, Deflated
    * Explicit VR Little Endian, Explicit VR Big Endian) converted as it streams, on the event loop with memory of a
    * few chunks (`transcodeNativeDataset`); otherwise transcoded whole in a worker. `form: 'dataset'`
-   * drops preamble and file meta information, as DIMSE sends it (PS3.7 §9.3.1).
+   * drops preamble and file meta information, as DIMSE sends it (PS3.7 §9.3.1). `measure: false` skips working out
+   * a streamed conversion's size in advance (a second read of its headers), for callers that send no length.
    * Throws `TranscodeError` (406 / A702) when no target can be produced.
    */
-  async transcode(ref: Ref, targets: readonly string[], options: { form?: 'part10' | 'dataset' } = {}): Promise<TranscodeResult> {
+  async transcode(
+    ref: Ref,
+    targets: readonly string[],
+    options: { form?: 'part10' | 'dataset'; measure?: boolean } = {},
+  ): Promise<TranscodeResult> {
     const form = options.form ?? 'part10';
+    const measure = options.measure ?? true;
     const stored = ref.transferSyntaxUid;
     if (targets.includes('*') || targets.includes(stored)) {
       const start = form === 'dataset' ? ref.datasetOffset : 0;
@@ -84,7 +90,7 @@ export class TranscoderPool {
         `Cannot send instance '${ref.sopInstanceUid}' in ${targets.map((t) => `'${t}'`).join(', ')}: it is stored in '${stored}' and no codec converts between them`,
       );
     }
-    if (storedNative && NATIVE_TRANSFER_SYNTAXES.has(candidates[0]!)) return this.#transcodeNative(ref, candidates[0]!, form);
+    if (storedNative && NATIVE_TRANSFER_SYNTAXES.has(candidates[0]!)) return this.#transcodeNative(ref, candidates[0]!, form, measure);
     if (ref.size > this.#maxInstanceBytes) {
       throw new TranscodeError(
         `Cannot transcode instance '${ref.sopInstanceUid}': its ${ref.size} bytes exceed the transcoding limit of ${this.#maxInstanceBytes} bytes`,
@@ -97,7 +103,7 @@ export class TranscoderPool {
     let lastError: unknown;
     for (const target of candidates) {
       // Reached after a codec failed on an earlier target: a native one streams without the codecs.
-      if (storedNative && NATIVE_TRANSFER_SYNTAXES.has(target)) return this.#transcodeNative(ref, target, form);
+      if (storedNative && NATIVE_TRANSFER_SYNTAXES.has(target)) return this.#transcodeNative(ref, target, form, measure);
       try {
         const result = await this.#pool.run({ kind: 'transcode-instance', part10, targetTransferSyntaxUid: target });
         if (result.kind !== 'transcode-instance') throw new TypeError('Unexpected codec result');
@@ -131,14 +137,14 @@ export class TranscoderPool {
    * first by reading the headers and seeking past long values (a few reads), except for a deflated source or
    * target, whose size is known only at the end.
    */
-  async #transcodeNative(ref: Ref, target: string, form: 'part10' | 'dataset'): Promise<TranscodeResult> {
+  async #transcodeNative(ref: Ref, target: string, form: 'part10' | 'dataset', measure: boolean): Promise<TranscodeResult> {
     const options = { sourceTransferSyntaxUid: ref.transferSyntaxUid, targetTransferSyntaxUid: target };
     // The store refuses a range that starts at the end of the object (416): a data set ending in a skipped value.
     const open = async (offset: number): Promise<AsyncIterable<Uint8Array>> =>
       ref.datasetOffset + offset >= ref.size ? Readable.from([]) : await this.#store.get(ref.blobKey, { start: ref.datasetOffset + offset });
     let datasetSize: number | undefined;
     try {
-      datasetSize = await measureNativeTranscode(open, options);
+      if (measure) datasetSize = await measureNativeTranscode(open, options);
     } catch (error) {
       throw new TranscodeError(
         `Cannot transcode instance '${ref.sopInstanceUid}' from '${ref.transferSyntaxUid}' to '${target}': ${(error as Error).message}`,
