@@ -16,23 +16,9 @@ export function tagElement(tag: Tag): number {
   return tag & 0xffff;
 }
 
-/**
- * Keys already made, up to a bound: the reader names every element of every data set by its key, and a key
- * used before is one string V8 has already internalised as a property name, where a new one is built (three
- * allocations) and looked up in the string table each time. Private tags vary, so the memo stops growing at
- * the bound rather than holding every tag ever seen.
- */
-const HEX_KEYS = new Map<Tag, string>();
-const HEX_KEYS_MAX = 16_384;
-
 /** `GGGGEEEE`, upper-case hex: the form DICOM JSON uses for attribute keys (PS3.18 §F.2.1.1). */
 export function tagToHex(tag: Tag): string {
-  let hex = HEX_KEYS.get(tag);
-  if (hex === undefined) {
-    hex = tag.toString(16).toUpperCase().padStart(8, '0');
-    if (HEX_KEYS.size < HEX_KEYS_MAX) HEX_KEYS.set(tag, hex);
-  }
-  return hex;
+  return tag.toString(16).toUpperCase().padStart(8, '0');
 }
 
 /** `(GGGG,EEEE)`, the form PS3.6 and dcmdump print. */
