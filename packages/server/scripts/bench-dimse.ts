@@ -53,15 +53,8 @@ for (const tool of ['storescu', 'findscu', 'storescp']) {
 }
 const hasOrthanc = spawnSync('Orthanc', ['--version']).status === 0 && !SKIP.has('orthanc');
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
+async function freePort(): Promise<number> {
+  return (await freePorts(1))[0]!;
 }
 
 /** Distinct free ports: the servers stay open until all are known, so no number is handed out twice. */
