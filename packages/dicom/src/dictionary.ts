@@ -34,6 +34,8 @@ export interface UidEntry {
  */
 export class DataDictionary {
   private readonly byTag = new Map<number, DataElementEntry>();
+  /** The DICOM JSON key of every registered tag, made once: readers name each element by it, many times a second. */
+  private readonly keys = new Map<number, string>();
   private readonly byKeyword = new Map<string, DataElementEntry>();
   /** Repeating-group entries with the mask of their fixed digits, tried in order when the exact tag is absent. */
   private readonly repeating: { mask: number; value: number; entry: DataElementEntry }[] = [];
@@ -51,7 +53,10 @@ export class DataDictionary {
         const value = parseInt(tag.replace(/x/g, '0'), 16) >>> 0;
         this.repeating.push({ mask, value, entry });
       } else {
-        this.byTag.set(parseInt(tag, 16) >>> 0, entry);
+        const number = parseInt(tag, 16) >>> 0;
+        this.byTag.set(number, entry);
+        const key = tagToHex(number);
+        this.keys.set(number, key === tag ? tag : key);
       }
     }
     for (const line of uidTable.split('\n')) {
@@ -68,6 +73,14 @@ export class DataDictionary {
     if (isPrivateTag(tag)) return undefined;
     for (const r of this.repeating) if (((tag & r.mask) >>> 0) === r.value) return r.entry;
     return undefined;
+  }
+
+  /**
+   * `GGGGEEEE`, the DICOM JSON key of a tag (PS3.18 §F.2.1.1), as `tagToHex` spells it; for registered tags the
+   * same string every time, so that a reader does not build and intern a new one for each element it names.
+   */
+  keyOf(tag: Tag): string {
+    return this.keys.get(tag) ?? tagToHex(tag);
   }
 
   /**

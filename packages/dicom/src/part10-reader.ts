@@ -468,7 +468,7 @@ export class Part10Reader {
       return 0;
     }
     if (length === 0) {
-      frame.dataset[tagToHex(tag)] = { vr };
+      frame.dataset[this.dictionary.keyOf(tag)] = { vr };
       return 0;
     }
     this.reserve(length, tag, at);
@@ -495,7 +495,7 @@ export class Part10Reader {
   }
 
   private recordBulk(frame: DatasetFrame, tag: Tag, vr: Vr, offset: number, length: number | undefined): void {
-    const key = tagToHex(tag);
+    const key = this.dictionary.keyOf(tag);
     const ref: BulkDataRef = { path: frame.prefix + key, vr, offset, length };
     this.bulkData.push(ref);
     frame.dataset[key] = { vr, BulkDataURI: this.bulkDataUri(ref) };
@@ -511,7 +511,7 @@ export class Part10Reader {
     if (el.tag === ExtendedOffsetTableTag && frame === this.root) this.extendedOffsets = value;
     if (el.tag === ExtendedOffsetTableLengthsTag && frame === this.root) this.extendedLengths = value;
     if (el.bulk) return;
-    const key = tagToHex(el.tag);
+    const key = this.dictionary.keyOf(el.tag);
     const vr = el.vr;
     const info = VR_INFO[vr];
     const attr: DicomJsonAttribute = { vr };
@@ -551,7 +551,7 @@ export class Part10Reader {
         `Cannot read sequence ${tagToHex(tag)} at offset ${this.pos}: sequences nest deeper than ${this.maxSequenceDepth}`,
       );
     }
-    const key = tagToHex(tag);
+    const key = this.dictionary.keyOf(tag);
     const attr: DicomJsonAttribute = { vr: 'SQ' };
     frame.dataset[key] = attr;
     this.sequenceDepth++;
@@ -585,7 +585,7 @@ export class Part10Reader {
   // ---- encapsulated pixel data (PS3.5 §A.4) ---------------------------------------------------------------
 
   private openFragments(frame: DatasetFrame, tag: Tag, vr: Vr, valueOffset: number): void {
-    const key = tagToHex(tag);
+    const key = this.dictionary.keyOf(tag);
     const top = frame === this.root && tag === PixelDataTag && this.pixelData === undefined;
     if (top) {
       this.pixelData = {
