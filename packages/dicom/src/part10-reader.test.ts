@@ -450,6 +450,29 @@ test('Part10Reader - resolves US or SS by Pixel Representation in implicit VR', 
   assert.deepEqual(read(part10(IMPLICIT, encode(els(0), { implicit: true }))).dataset['00280106'], { vr: 'US', Value: [65531] });
 });
 
+test('Part10Reader - reads each VR of PS3.5 Table 6.2-1 from its two bytes, another upper-case pair as UN in the long form', () => {
+  const vrs = (Object.keys(VR_INFO) as Vr[]).filter((vr) => vr !== 'SQ');
+  const elements: El[] = vrs.map((vr, k) => ({ tag: 0x00091000 + k, vr, v: Uint8Array.of(0x31, 0x32, 0x33, 0x34) }));
+  const dataset = encode([{ tag: 0x00080060, vr: 'CS', v: 'CT' }, ...elements]);
+  // (0009,1100) with the bytes 'XY', which no edition defines (yet): 2 reserved bytes and a 32-bit length (PS3.5 §7.1.2).
+  const unknown = Uint8Array.of(0x09, 0x00, 0x00, 0x11, 0x58, 0x59, 0, 0, 2, 0, 0, 0, 0x41, 0x42);
+  const r = read(part10(EXPLICIT, Buffer.concat([dataset, unknown])));
+  assert.deepEqual(
+    vrs.map((vr, k) => r.dataset[(0x00091000 + k).toString(16).toUpperCase().padStart(8, '0')]?.vr),
+    vrs,
+  );
+  assert.deepEqual(r.dataset['00091100'], { vr: 'UN', InlineBinary: 'QUI=' });
+  assert.deepEqual(r.warnings, []);
+  for (const bytes of [Uint8Array.of(0x6f, 0x62), Uint8Array.of(0x4f, 0x5b), Uint8Array.of(0x40, 0x42), Uint8Array.of(0xcf, 0x42)]) {
+    const bad = Uint8Array.of(0x09, 0x00, 0x00, 0x11, bytes[0]!, bytes[1]!, 2, 0, 0x41, 0x42);
+    const hex = Buffer.from(bytes).toString('hex').toUpperCase();
+    assert.throws(
+      () => read(part10(EXPLICIT, Buffer.concat([dataset, bad]))),
+      (e: unknown) => e instanceof DicomParseError && e.tag === 0x00091100 && e.message.startsWith(`Cannot read element: VR bytes '${hex}' are not a VR`),
+    );
+  }
+});
+
 test('Part10Reader - tolerates odd lengths, drops data set group lengths, keeps multi-value gaps as null', () => {
   const r = read(part10(EXPLICIT, encode([
     { tag: 0x00080000, vr: 'UL', v: [1234] },

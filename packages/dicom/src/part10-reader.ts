@@ -23,7 +23,7 @@ import type { TransferSyntax } from './transfer-syntax.js';
 import { ExplicitVrLittleEndian, ImplicitVrLittleEndian, isReadableTransferSyntax, lookupTransferSyntax } from './transfer-syntax.js';
 import { decodeBinaryValue, decodeStringValue, inlineBinary } from './value-decoder.js';
 import type { Vr } from './vr.js';
-import { VR_INFO, isVr } from './vr.js';
+import { VR_INFO } from './vr.js';
 
 /** Options of the streaming reader; every field has a default suited to ingest. */
 export interface Part10ReaderOptions {
@@ -333,14 +333,19 @@ export class Part10Reader {
     } else {
       const c0 = buf[i + 4]!;
       const c1 = buf[i + 5]!;
-      const text = String.fromCharCode(c0, c1);
-      if (isVr(text)) vr = text;
-      else if (c0 >= 0x41 && c0 <= 0x5a && c1 >= 0x41 && c1 <= 0x5a) vr = 'UN';
-      else {
+      const known = vrOfBytes(c0, c1);
+      let longLength: boolean;
+      if (known !== undefined) {
+        vr = known;
+        longLength = VR_INFO[known].longLength;
+      } else if (c0 >= 0x41 && c0 <= 0x5a && c1 >= 0x41 && c1 <= 0x5a) {
+        vr = 'UN';
+        // VRs not in PS3.5 Table 7.1-1 use the long form too: PS3.5 §7.1.2 defines new VRs that way.
+        longLength = true;
+      } else {
         throw new DicomParseError(`Cannot read element: VR bytes '${hex2(c0)}${hex2(c1)}' are not a VR`, { offset: at, tag });
       }
-      // VRs not in PS3.5 Table 7.1-1 use the long form too: PS3.5 §7.1.2 defines new VRs that way.
-      if (VR_INFO[vr].longLength || !isVr(text)) {
+      if (longLength) {
         if (len - i < 12) return -1;
         length = readUint32(buf, i + 8, le);
         headerLength = 12;
@@ -385,15 +390,15 @@ export class Part10Reader {
    * otherwise: writers that mislabel one as the other exist, and the bytes tell which it is.
    */
   private checkExplicitness(buf: Uint8Array, i: number, tag: Tag): void {
-    const text = String.fromCharCode(buf[i + 4]!, buf[i + 5]!);
-    const looksExplicit = isVr(text);
+    const vr = vrOfBytes(buf[i + 4]!, buf[i + 5]!);
+    const looksExplicit = vr !== undefined;
     const frame = this.root;
     if (!frame.implicitVr && !looksExplicit) {
       frame.implicitVr = true;
       this.warnings.push(`Transfer syntax says explicit VR but the data set is implicit VR; read as implicit (tag ${tagToHex(tag)})`);
     } else if (frame.implicitVr && looksExplicit && frame.littleEndian) {
       const dictVr = this.dictionary.vrOf(tag);
-      if (dictVr === text || dictVr === 'UN') {
+      if (dictVr === vr || dictVr === 'UN') {
         frame.implicitVr = false;
         this.warnings.push(`Transfer syntax says implicit VR but the data set is explicit VR; read as explicit (tag ${tagToHex(tag)})`);
       }
@@ -869,4 +874,19 @@ function isBulkTag(tag: Tag): boolean {
     ((tag & 0xff01ffff) >>> 0) === 0x60003000 ||
     ((tag & 0xff01ffff) >>> 0) === 0x50003000
   );
+}
+
+/** Every VR by its two bytes, at `(c0 - 0x41) * 26 + (c1 - 0x41)`: reading a VR makes no string. */
+const VR_BY_CODE: readonly (Vr | undefined)[] = Object.freeze(
+  Array.from({ length: 26 * 26 }, (_, code) => {
+    const text = String.fromCharCode(0x41 + Math.floor(code / 26), 0x41 + (code % 26));
+    return Object.hasOwn(VR_INFO, text) ? (text as Vr) : undefined;
+  }),
+);
+
+/** The VR whose two characters are these bytes; undefined when they are not one of PS3.5 Table 6.2-1. */
+function vrOfBytes(c0: number, c1: number): Vr | undefined {
+  const a = c0 - 0x41;
+  const b = c1 - 0x41;
+  return a >= 0 && a < 26 && b >= 0 && b < 26 ? VR_BY_CODE[a * 26 + b] : undefined;
 }
