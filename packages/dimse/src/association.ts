@@ -64,6 +64,12 @@ export interface AssociationLimits {
   maxCommandLength?: number;
   /** Largest data set collected in memory: identifiers, event information (default 16 MiB). */
   maxIdentifierLength?: number;
+  /**
+   * C-STORE data sets up to this many bytes are collected whole before the handler runs, which then gets them in
+   * one call (`datasetChunks`); longer ones are streamed to it as they arrive (default 1 MiB; 0 streams every one).
+   * A CT or MR slice fits; what is held is bounded by this per association.
+   */
+  maxCollectedDatasetLength?: number;
 }
 
 /** Timeouts of one association, in milliseconds; 0 disables one. */
@@ -82,6 +88,7 @@ const DEFAULT_LIMITS: Required<AssociationLimits> = {
   maxControlPduLength: 1 << 20,
   maxCommandLength: 64 << 10,
   maxIdentifierLength: 16 << 20,
+  maxCollectedDatasetLength: 1 << 20,
 };
 
 const DEFAULT_TIMEOUTS: Required<AssociationTimeouts> = { artimMs: 30_000, idleMs: 300_000, dimseMs: 0 };
@@ -93,9 +100,14 @@ export interface IncomingMessage {
   readonly command: CommandSet;
   /** Collected data set bytes, for every message with a data set except C-STORE-RQ. */
   readonly dataset?: Buffer | undefined;
-  /** C-STORE-RQ data set, fed from PDVs as they arrive; reading it paces the socket. */
+  /**
+   * C-STORE-RQ data set received whole before the message was delivered (up to `maxCollectedDatasetLength`): views
+   * of the socket's chunks, in order.
+   */
+  readonly datasetChunks?: readonly Buffer[] | undefined;
+  /** C-STORE-RQ data set too long to collect, fed from PDVs as they arrive; reading it paces the socket. */
   readonly datasetStream?: Readable | undefined;
-  /** With `datasetStream`: settles when the last PDV arrived (even if the stream was destroyed unread). */
+  /** With a C-STORE data set: settles when the last PDV arrived (even if the stream was destroyed unread). */
   readonly datasetReceived?: Promise<void> | undefined;
 }
 
@@ -133,8 +145,10 @@ interface IncomingInProgress {
   readonly contextId: number;
   readonly context: AcceptedPresentationContext;
   readonly command: CommandSet;
-  readonly stream: DatasetStream | undefined;
-  readonly parts: Buffer[];
+  /** A C-STORE data set: collected up to `maxCollectedDatasetLength`, then streamed. */
+  readonly store: boolean;
+  stream: DatasetStream | undefined;
+  parts: Buffer[];
   length: number;
   received?: { resolve: () => void; reject: (error: Error) => void };
 }
@@ -609,15 +623,22 @@ export class Association {
       throw new DimseProtocolError(`Cannot read data set PDV on context ${contextId}: no command announced it`);
     }
     if (incoming.stream) {
-      // A consumer that destroyed the stream has given up on the data: discard the rest and keep reading.
-      if (!incoming.stream.destroyed && data.length > 0 && !incoming.stream.push(data) && !this.readPaused) {
-        this.readPaused = true;
-        this.socket.pause();
-      }
+      this.pushToStream(incoming.stream, data);
       if (last) {
         this.incoming = undefined;
         if (!incoming.stream.destroyed) incoming.stream.push(null);
         incoming.received?.resolve();
+      }
+      return;
+    }
+    if (incoming.store) {
+      if (data.length > 0) incoming.parts.push(data);
+      incoming.length += data.length;
+      if (last) {
+        this.incoming = undefined;
+        this.deliver({ contextId, context, command: incoming.command, datasetChunks: incoming.parts, datasetReceived: RECEIVED });
+      } else if (incoming.length > this.limits.maxCollectedDatasetLength) {
+        this.streamStoreDataset(incoming);
       }
       return;
     }
@@ -644,26 +665,43 @@ export class Association {
       this.deliver({ contextId, context, command });
       return;
     }
-    if (command.commandField === CommandField.CStoreRq) {
-      const resumeReading = () => {
-        if (this.readPaused && this.stateValue !== 'closed') {
-          this.readPaused = false;
-          this.socket.resume();
-        }
-      };
-      const stream = new DatasetStream(resumeReading);
-      stream.on('close', resumeReading);
-      const incoming: IncomingInProgress = { contextId, context, command, stream, parts: [], length: 0 };
-      const datasetReceived = new Promise<void>((resolve, reject) => {
-        incoming.received = { resolve, reject };
-      });
-      // Observed by the C-STORE plumbing; a rejection nobody awaits must not crash the process.
-      datasetReceived.catch(() => undefined);
-      this.incoming = incoming;
-      this.deliver({ contextId, context, command, datasetStream: stream, datasetReceived });
-      return;
+    const store = command.commandField === CommandField.CStoreRq;
+    const incoming: IncomingInProgress = { contextId, context, command, store, stream: undefined, parts: [], length: 0 };
+    this.incoming = incoming;
+    if (store && this.limits.maxCollectedDatasetLength === 0) this.streamStoreDataset(incoming);
+  }
+
+  /**
+   * Switches a C-STORE data set from collecting to streaming: the handler is called now with a stream holding
+   * what arrived so far, and the rest follows as it arrives.
+   */
+  private streamStoreDataset(incoming: IncomingInProgress): void {
+    const resumeReading = () => {
+      if (this.readPaused && this.stateValue !== 'closed') {
+        this.readPaused = false;
+        this.socket.resume();
+      }
+    };
+    const stream = new DatasetStream(resumeReading);
+    stream.on('close', resumeReading);
+    incoming.stream = stream;
+    const datasetReceived = new Promise<void>((resolve, reject) => {
+      incoming.received = { resolve, reject };
+    });
+    // Observed by the C-STORE plumbing; a rejection nobody awaits must not crash the process.
+    datasetReceived.catch(() => undefined);
+    for (const part of incoming.parts) this.pushToStream(stream, part);
+    incoming.parts = [];
+    this.deliver({ contextId: incoming.contextId, context: incoming.context, command: incoming.command, datasetStream: stream, datasetReceived });
+  }
+
+  /** Feeds a streamed data set; a full buffer pauses the socket until the consumer reads (TCP flow control). */
+  private pushToStream(stream: DatasetStream, data: Buffer): void {
+    // A consumer that destroyed the stream has given up on the data: discard the rest and keep reading.
+    if (!stream.destroyed && data.length > 0 && !stream.push(data) && !this.readPaused) {
+      this.readPaused = true;
+      this.socket.pause();
     }
-    this.incoming = { contextId, context, command, stream: undefined, parts: [], length: 0 };
   }
 
   private deliver(message: IncomingMessage): void {
@@ -904,6 +942,9 @@ export class Association {
     return this.closeError;
   }
 }
+
+/** `datasetReceived` of a data set that was collected whole. */
+const RECEIVED: Promise<void> = Promise.resolve();
 
 function stripUndefined<T extends object>(o: T): Partial<T> {
   return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;

@@ -1,3 +1,4 @@
+import { Readable } from 'node:stream';
 import type { Association, IncomingMessage } from './association.js';
 import { CommandField, Priority } from './command-set.js';
 import type { CStoreHandler, DimseStatusResult, MoveOriginator } from './handlers.js';
@@ -42,16 +43,19 @@ export async function cStore(association: Association, options: CStoreOptions): 
 }
 
 /**
- * C-STORE SCP: hands the streamed data set to the handler, waits for both the handler and the last PDV, then
- * answers. Whatever the handler leaves unread is drained, so the association stays usable.
+ * C-STORE SCP: hands the data set to the handler (collected whole, or streamed when long), waits for both the
+ * handler and the last PDV, then answers. Whatever the handler leaves unread is drained, so the association stays
+ * usable.
  */
 export async function serveCStore(association: Association, message: IncomingMessage, handler?: CStoreHandler): Promise<void> {
   const { command } = message;
-  const dataset = message.datasetStream!;
+  const chunks = message.datasetChunks;
+  const streamed = message.datasetStream;
   let result: DimseStatusResult;
   if (!handler) {
     result = { status: Status.SopClassNotSupported, errorComment: 'This AE does not accept C-STORE' };
   } else {
+    let made: Readable | undefined;
     try {
       result = await handler({
         association: association.info,
@@ -64,13 +68,17 @@ export async function serveCStore(association: Association, message: IncomingMes
           command.moveOriginatorApplicationEntityTitle !== undefined
             ? { aeTitle: command.moveOriginatorApplicationEntityTitle, messageId: command.moveOriginatorMessageId ?? 0 }
             : undefined,
-        dataset,
+        datasetChunks: chunks,
+        // Handlers that take the collected chunks never pay for a stream.
+        get dataset(): Readable {
+          return streamed ?? (made ??= Readable.from(chunks ?? [], { objectMode: false }));
+        },
       });
     } catch (error) {
       result = resultFromError(error, Status.OutOfResources);
     }
   }
-  if (!dataset.readableEnded && !dataset.destroyed) dataset.resume();
+  if (streamed && !streamed.readableEnded && !streamed.destroyed) streamed.resume();
   try {
     await message.datasetReceived;
   } catch {

@@ -29,9 +29,15 @@ export interface CStoreRequest {
   /**
    * The data set (no preamble, no file meta) fed from PDVs as they arrive. Reading it slowly slows the sender:
    * the socket is paused while this stream's buffer is full. Consume it fully (or let it be drained after the
-   * handler settles); it errors if the association ends before the last PDV.
+   * handler settles); it errors if the association ends before the last PDV. When `datasetChunks` is set, it is
+   * made from them on first use.
    */
-  dataset: Readable;
+  readonly dataset: Readable;
+  /**
+   * The whole data set, when it arrived before the handler was called (up to the association's
+   * `maxCollectedDatasetLength`): its bytes in order, to consume without a stream.
+   */
+  readonly datasetChunks?: readonly Buffer[] | undefined;
 }
 
 /**

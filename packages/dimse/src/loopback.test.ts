@@ -146,6 +146,55 @@ test('C-STORE - the handler receives the exact bytes as a stream and its status 
   }
 });
 
+test('C-STORE - a short data set reaches the handler whole in datasetChunks, a long one streams from its first byte', async () => {
+  const seen: { uid: string; whole: boolean; bytes: Buffer }[] = [];
+  const { server, port } = await startServer(
+    {
+      store: async (req) => {
+        const whole = req.datasetChunks !== undefined;
+        seen.push({ uid: req.affectedSopInstanceUid, whole, bytes: whole ? Buffer.concat(req.datasetChunks!) : await collect(req.dataset) });
+        return { status: Status.Success };
+      },
+    },
+    { limits: { maxCollectedDatasetLength: 64 << 10 } },
+  );
+  try {
+    // Small PDUs: the short data set arrives in several PDVs, the long one passes the limit mid-way.
+    await withAssociation(client(port, [{ abstractSyntaxUid: CtImageStorage }], { limits: { maxPduLength: 4096 } }), async (a) => {
+      for (const [uid, size] of [['1.2.3.4.1', 20_000], ['1.2.3.4.2', 200_000], ['1.2.3.4.3', 0]] as const) {
+        const ds = size > 0 ? syntheticInstance(uid, ExplicitVrLittleEndian, size) : Buffer.alloc(0);
+        assert.equal((await cStore(a, { sopClassUid: CtImageStorage, sopInstanceUid: uid, transferSyntaxUid: ExplicitVrLittleEndian, dataset: ds })).status, 0);
+        assert.ok(seen.at(-1)!.bytes.equals(ds), `bytes of ${uid}`);
+      }
+    });
+    assert.deepEqual(seen.map((s) => [s.uid, s.whole]), [['1.2.3.4.1', true], ['1.2.3.4.2', false], ['1.2.3.4.3', true]]);
+  } finally {
+    await server.close();
+  }
+});
+
+test('C-STORE - with maxCollectedDatasetLength 0 every data set streams, and a collected one can still be read as a stream', async () => {
+  const { server, port } = await startServer(
+    { store: async (req) => ({ status: req.datasetChunks === undefined && (await collect(req.dataset)).length === 5000 ? 0 : 0xa700 }) },
+    { limits: { maxCollectedDatasetLength: 0 } },
+  );
+  const other = await startServer({
+    // A handler written for streams keeps working when the data set was collected.
+    store: async (req) => ({ status: req.datasetChunks !== undefined && (await collect(req.dataset)).length === 5000 ? 0 : 0xa700 }),
+  });
+  try {
+    for (const p of [port, other.port]) {
+      await withAssociation(client(p, [{ abstractSyntaxUid: CtImageStorage }]), async (a) => {
+        const r = await cStore(a, { sopClassUid: CtImageStorage, sopInstanceUid: '1.2.3.5', transferSyntaxUid: ExplicitVrLittleEndian, dataset: Buffer.alloc(5000, 3) });
+        assert.equal(r.status, 0);
+      });
+    }
+  } finally {
+    await server.close();
+    await other.server.close();
+  }
+});
+
 test('C-STORE - a handler that throws without reading is answered with its status and the association stays usable', async () => {
   const { server, port } = await startServer({
     store: async () => {

@@ -237,6 +237,21 @@ export function describeBlobStoreContract(
       assert.equal((await readAll(await store.get('stage/deferred/two'))).toString(), 'not flushed by the caller');
     });
 
+    test('stage - an array of chunks held in memory is staged whole, small or large; over maxBytes nothing is kept', async () => {
+      for (const total of [10, 40_000, 300_000]) {
+        const parts: Uint8Array[] = [];
+        for await (const chunk of synthetic(total, 7_000)) parts.push(chunk);
+        const staged = await store.stage(parts, { maxBytes: total });
+        assert.equal(staged.size, total);
+        const key = `whole/${total}`;
+        await staged.commit(key);
+        assert.equal(await digestOf(await store.get(key)), await digestOf(synthetic(total, 7_000)));
+      }
+      await assert.rejects(store.stage([Buffer.alloc(60), Buffer.alloc(60)], { maxBytes: 100 }), { code: 'ATRIUM_ERR_STORE_TOO_LARGE' });
+      await assert.rejects(store.put('whole/too-large', [Buffer.alloc(101)], { maxBytes: 100 }), { code: 'ATRIUM_ERR_STORE_TOO_LARGE' });
+      assert.equal(await store.head('whole/too-large'), undefined);
+    });
+
     test('stage - discard leaves nothing behind', async () => {
       const staged = await store.stage(chunksOf('to be dropped'));
       await staged.discard();

@@ -95,7 +95,7 @@ export async function startDimse(archive: Archive, options: DimseServicesOptions
     await authorize(request.association, 'store');
     const { association } = request;
     const result = await archive.ingest.ingestDataset(
-      request.dataset,
+      request.datasetChunks ?? request.dataset,
       {
         transferSyntaxUid: request.transferSyntaxUid,
         sopClassUid: request.affectedSopClassUid,

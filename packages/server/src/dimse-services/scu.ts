@@ -219,7 +219,7 @@ export async function retrieveRemote(archive: ScuArchive, name: string, request:
   const store = async (incoming: CStoreRequest) => {
     try {
       const result = await archive.ingest.ingestDataset(
-        incoming.dataset,
+        incoming.datasetChunks ?? incoming.dataset,
         { transferSyntaxUid: incoming.transferSyntaxUid, sopClassUid: incoming.affectedSopClassUid, sopInstanceUid: incoming.affectedSopInstanceUid },
         { kind: 'dimse', callingAeTitle: ae.aeTitle, origin: `${ae.host}:${ae.port}` },
       );

@@ -10,14 +10,14 @@ import {
   encodeFileMetaInformation,
 } from '@atrium/dicom';
 import type { BlobStore, StagedBlob } from '@atrium/store';
-import type { ArchiveRepository } from '@atrium/db';
+import type { ArchiveRepository, StoredInstance } from '@atrium/db';
 import type { AtriumConfig } from '../config/config.js';
 import type { Logger } from '../logger.js';
 import { IngestRejectedError } from '../errors.js';
 import { instanceBlobKey } from './blob-key.js';
 import { datasetDigest } from './dataset-digest.js';
 import { IntentClearer } from './intent-clearer.js';
-import { validateInstance } from './validate-instance.js';
+import { validateInstance, type InstanceIdentity } from './validate-instance.js';
 
 /** Bytes in: a stream, or any (async) iterable of chunks. */
 export type ByteSource = Readable | AsyncIterable<Uint8Array> | Iterable<Uint8Array>;
@@ -104,15 +104,19 @@ export class IngestPipeline {
     }
   }
 
-  /** Ingests a Part 10 file (import, STOW-RS, demo). */
+  /**
+   * Ingests a Part 10 file (import, STOW-RS, demo). An array of chunks is the whole object already in memory: it
+   * is checked before anything is written, and written in one go.
+   */
   async ingest(stream: ByteSource, source: IngestSource): Promise<IngestResult> {
-    return this.run(stream, undefined, source);
+    return isWhole(stream) ? this.runWhole(stream, undefined, source) : this.run(stream, undefined, source);
   }
 
   /**
    * Ingests a bare data set as C-STORE delivers it: Atrium stores Part 10 files, so a file meta header made from
    * the request's SOP class, instance and transfer syntax (and the sender's AE title, PS3.10 §7.1) goes first;
-   * the data set's bytes follow unchanged.
+   * the data set's bytes follow unchanged. An array of chunks is the whole data set, as DIMSE collects a short
+   * one.
    */
   async ingestDataset(
     stream: ByteSource,
@@ -128,15 +132,16 @@ export class IngestPipeline {
         ...(source.callingAeTitle ? { sourceApplicationEntityTitle: source.callingAeTitle } : {}),
       }),
     ]);
-    return this.run(stream, header, source);
+    return isWhole(stream) ? this.runWhole(stream, header, source) : this.run(stream, header, source);
   }
 
+  /** A streamed object: parsed and hashed on its way into staging, so memory stays bounded whatever its size. */
   private async run(
     stream: ByteSource,
     header: Uint8Array | undefined,
     source: IngestSource,
   ): Promise<IngestResult> {
-    const { store, archive, config, logger } = this.deps;
+    const { store, config } = this.deps;
     const maxBytes = config.ingest.maxObjectBytes;
     const hash = createHash('sha256');
     const reader = this.createReader();
@@ -149,9 +154,7 @@ export class IngestPipeline {
     async function* observe(input: AsyncIterable<Uint8Array>): AsyncGenerator<Uint8Array> {
       for await (const chunk of input) {
         size += chunk.byteLength;
-        if (size > maxBytes) {
-          throw new DicomLimitError(`Cannot store object: it exceeds the limit of ${maxBytes} bytes`);
-        }
+        if (size > maxBytes) throw tooLarge(maxBytes);
         hash.update(chunk);
         reader.write(chunk);
         yield chunk;
@@ -162,66 +165,115 @@ export class IngestPipeline {
     // The flush overlaps validation and the index commit; the rename into place waits for it. Recovery checks the
     // digest of staged bytes it publishes, so an index commit that outlives an unfinished flush loses nothing.
     staged.flush().catch(() => undefined);
-    let parsed: ParsedInstance;
-    let digest: string;
-    let identity: ReturnType<typeof validateInstance>;
+    let checked: Checked;
     try {
-      parsed = reader.end();
-      digest = hash.digest('hex');
-      identity = validateInstance(parsed, this.deps.dictionary);
-      const { studyInstanceUid, sopClassUid, sopInstanceUid } = identity.uids;
-      if (source.studyInstanceUid !== undefined && studyInstanceUid !== source.studyInstanceUid) {
-        throw new IngestRejectedError(
-          `Cannot store instance '${sopInstanceUid}' under study '${source.studyInstanceUid}': it belongs to study '${studyInstanceUid}'`,
-          { code: 'ATRIUM_ERR_INGEST_STUDY_MISMATCH', dicomStatus: 0xa900, httpStatus: 409, instance: { sopClassUid, sopInstanceUid } },
-        );
-      }
+      checked = this.check(reader.end(), hash.digest('hex'), size, source);
     } catch (error) {
       await staged.discard();
       throw error;
     }
-    const base = {
-      ...identity.uids,
-      transferSyntaxUid: parsed.transferSyntaxUid,
-      size,
-      digest,
-    };
-
-    const existing = await archive.findInstance(identity.uids.sopInstanceUid);
+    const existing = await this.deps.archive.findInstance(checked.uids.sopInstanceUid);
     if (existing) {
-      const policy = config.ingest.duplicatePolicy;
-      if (existing.digest === digest || (await this.sameDataset(existing.blobKey, staged, parsed.datasetOffset))) {
+      const decided = await this.duplicate(existing, checked, source, () =>
+        staged.read().then((bytes) => datasetDigest(bytes, checked.parsed.datasetOffset)),
+      ).catch(async (error: unknown) => {
         await staged.discard();
-        return { ...base, outcome: 'identical', warnings: identity.warnings };
-      }
-      if (policy === 'keep') {
+        throw error;
+      });
+      if (decided) {
         await staged.discard();
-        const warning = `Instance '${identity.uids.sopInstanceUid}' is already stored with other content: kept the stored copy`;
-        logger.warn({ sopInstanceUid: identity.uids.sopInstanceUid, source }, warning);
-        return { ...base, outcome: 'kept-existing', warnings: [...identity.warnings, warning] };
-      }
-      if (policy === 'reject') {
-        await staged.discard();
-        throw new IngestRejectedError(
-          `Cannot store instance '${identity.uids.sopInstanceUid}': it is already stored with other content and the duplicate policy is 'reject'`,
-          { code: 'ATRIUM_ERR_INGEST_DUPLICATE_REJECTED', dicomStatus: 0x0111, httpStatus: 409 },
-        );
+        return decided;
       }
     }
+    return this.commit(staged, checked, source);
+  }
 
-    const key = instanceBlobKey(
-      identity.uids.studyInstanceUid,
-      identity.uids.seriesInstanceUid,
-      identity.uids.sopInstanceUid,
-      digest,
-    );
+  /**
+   * An object whose bytes are all in memory (at most what DIMSE collects, or what a caller chose to hold): parsed
+   * and checked first, so a refused or duplicate object never touches the disk, then staged in one write.
+   */
+  private async runWhole(chunks: readonly Uint8Array[], header: Uint8Array | undefined, source: IngestSource): Promise<IngestResult> {
+    const maxBytes = this.deps.config.ingest.maxObjectBytes;
+    const bytes = header ? [header, ...chunks] : chunks;
+    let size = 0;
+    for (const chunk of bytes) size += chunk.byteLength;
+    if (size > maxBytes) throw tooLarge(maxBytes);
+    const hash = createHash('sha256');
+    const reader = this.createReader();
+    for (const chunk of bytes) {
+      hash.update(chunk);
+      reader.write(chunk);
+    }
+    const checked = this.check(reader.end(), hash.digest('hex'), size, source);
+    const existing = await this.deps.archive.findInstance(checked.uids.sopInstanceUid);
+    if (existing) {
+      const decided = await this.duplicate(existing, checked, source, () => datasetDigest(bytes, checked.parsed.datasetOffset));
+      if (decided) return decided;
+    }
+    const staged = await this.deps.store.stage(bytes, { maxBytes });
+    staged.flush().catch(() => undefined);
+    return this.commit(staged, checked, source);
+  }
+
+  /** Validates a parsed object and names it; throws `IngestRejectedError` for what the archive cannot file. */
+  private check(parsed: ParsedInstance, digest: string, size: number, source: IngestSource): Checked {
+    const identity = validateInstance(parsed, this.deps.dictionary);
+    const { studyInstanceUid, sopClassUid, sopInstanceUid } = identity.uids;
+    if (source.studyInstanceUid !== undefined && studyInstanceUid !== source.studyInstanceUid) {
+      throw new IngestRejectedError(
+        `Cannot store instance '${sopInstanceUid}' under study '${source.studyInstanceUid}': it belongs to study '${studyInstanceUid}'`,
+        { code: 'ATRIUM_ERR_INGEST_STUDY_MISMATCH', dicomStatus: 0xa900, httpStatus: 409, instance: { sopClassUid, sopInstanceUid } },
+      );
+    }
+    return {
+      parsed,
+      uids: identity.uids,
+      warnings: identity.warnings,
+      base: { ...identity.uids, transferSyntaxUid: parsed.transferSyntaxUid, size, digest },
+    };
+  }
+
+  /**
+   * What to answer when the SOP instance is stored already: the result when the duplicate policy settles it
+   * before any commit, undefined when the new copy goes on to replace the stored one.
+   */
+  private async duplicate(
+    existing: StoredInstance,
+    checked: Checked,
+    source: IngestSource,
+    incomingDatasetDigest: () => Promise<string | undefined>,
+  ): Promise<IngestResult | undefined> {
+    const { base, uids, warnings } = checked;
+    if (existing.digest === base.digest || (await this.sameDataset(existing.blobKey, incomingDatasetDigest))) {
+      return { ...base, outcome: 'identical', warnings };
+    }
+    const policy = this.deps.config.ingest.duplicatePolicy;
+    if (policy === 'keep') {
+      const warning = `Instance '${uids.sopInstanceUid}' is already stored with other content: kept the stored copy`;
+      this.deps.logger.warn({ sopInstanceUid: uids.sopInstanceUid, source }, warning);
+      return { ...base, outcome: 'kept-existing', warnings: [...warnings, warning] };
+    }
+    if (policy === 'reject') {
+      throw new IngestRejectedError(
+        `Cannot store instance '${uids.sopInstanceUid}': it is already stored with other content and the duplicate policy is 'reject'`,
+        { code: 'ATRIUM_ERR_INGEST_DUPLICATE_REJECTED', dicomStatus: 0x0111, httpStatus: 409 },
+      );
+    }
+    return undefined;
+  }
+
+  /** Index commit with a blob intent, then the staged bytes go to their key (see the class comment). */
+  private async commit(staged: StagedBlob, checked: Checked, source: IngestSource): Promise<IngestResult> {
+    const { store, archive, config } = this.deps;
+    const { base, uids, parsed } = checked;
+    const key = instanceBlobKey(uids.studyInstanceUid, uids.seriesInstanceUid, uids.sopInstanceUid, base.digest);
     let committed;
     try {
       committed = await archive.commitInstance({
         parsed,
         blobKey: key,
-        size,
-        digest,
+        size: base.size,
+        digest: base.digest,
         source: { kind: source.kind, ...(source.callingAeTitle ? { callingAeTitle: source.callingAeTitle } : {}) },
         duplicatePolicy: config.ingest.duplicatePolicy,
         stagingId: staged.id,
@@ -242,7 +294,7 @@ export class IngestPipeline {
       }
       this.intents.clear(done);
     }
-    return { ...base, outcome: committed.outcome, warnings: [...identity.warnings, ...committed.warnings] };
+    return { ...base, outcome: committed.outcome, warnings: [...checked.warnings, ...committed.warnings] };
   }
 
   /**
@@ -270,14 +322,14 @@ export class IngestPipeline {
   }
 
   /**
-   * Whether the staged copy of a stored instance differs only in its file meta information: an instance that went
-   * to another PACS and came back, or that two AEs sent, is the same instance, not "other content".
+   * Whether the incoming copy of a stored instance differs only in its file meta information: an instance that
+   * went to another PACS and came back, or that two AEs sent, is the same instance, not "other content".
    */
-  private async sameDataset(storedKey: string, staged: StagedBlob, datasetOffset: number): Promise<boolean> {
+  private async sameDataset(storedKey: string, incomingDatasetDigest: () => Promise<string | undefined>): Promise<boolean> {
     try {
       const [stored, incoming] = await Promise.all([
         this.deps.store.get(storedKey).then((stream) => datasetDigest(stream)),
-        staged.read().then((stream) => datasetDigest(stream, datasetOffset)),
+        incomingDatasetDigest(),
       ]);
       return stored !== undefined && stored === incoming;
     } catch (error) {
@@ -308,6 +360,22 @@ export class IngestPipeline {
     const parsed = reader.end();
     return { parsed, size, digest: hash.digest('hex'), identity: validateInstance(parsed, this.deps.dictionary) };
   }
+}
+
+/** A parsed object that passed validation, with what every result reports. */
+interface Checked {
+  parsed: ParsedInstance;
+  uids: InstanceIdentity['uids'];
+  warnings: string[];
+  base: Omit<IngestResult, 'outcome' | 'warnings'>;
+}
+
+function isWhole(source: ByteSource): source is readonly Uint8Array[] {
+  return Array.isArray(source);
+}
+
+function tooLarge(maxBytes: number): DicomLimitError {
+  return new DicomLimitError(`Cannot store object: it exceeds the limit of ${maxBytes} bytes`);
 }
 
 /**
