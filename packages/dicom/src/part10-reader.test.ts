@@ -3,10 +3,13 @@ import { test } from 'node:test';
 import vm from 'node:vm';
 import v8 from 'node:v8';
 import { deflateRawSync } from 'node:zlib';
+import { SpecificCharacterSet } from './character-set.js';
+import type { DicomJsonAttribute } from './dicom-json.js';
 import { DicomLimitError, DicomParseError, UnsupportedTransferSyntaxError } from './errors.js';
 import type { ParsedInstance } from './parsed-instance.js';
 import { Part10Reader, readPart10 } from './part10-reader.js';
 import type { Part10ReaderOptions } from './part10-reader.js';
+import { decodeBinaryValue, decodeStringValue } from './value-decoder.js';
 import type { Vr } from './vr.js';
 import { VR_INFO } from './vr.js';
 
@@ -677,6 +680,98 @@ test('Part10Reader - decodes text with the Specific Character Set of each data s
   assert.deepEqual(items[0]?.['00081030']?.Value, ['誠', '兄弟']);
   // An item without its own (0008,0005) uses the enclosing data set's.
   assert.deepEqual(items[1]?.['00081030']?.Value, ['山田']);
+});
+
+// ---- values decoded in place --------------------------------------------------------------------------------------
+
+const STRING_VRS = (Object.keys(VR_INFO) as Vr[]).filter((vr) => VR_INFO[vr].isString);
+
+/** Values that sit on an edge of the padding, splitting and number rules, in latin1 (one byte per character). */
+const EDGE_TEXTS = [
+  '', ' ', '\0', '  ', ' \0', '  CT \\ MR ', 'A\\\\', '\\', '\\ ', '1.2.3\0', ' +12', '-0', '+0', '007', '-', '+',
+  '123456789012345', '1234567890123456', '99999999999999999999', '1.', '.5', '.', '-.5', '+.', '1e5', '1.e5', '1e', '1e+',
+  '.e5', '1E-3', '-1e-400', '1e400', '0.1', '-177.1875', '00.50', '0.30000000000000004', '123456789.012345',
+  '123456789012345.6', '85218857280647118', '908.3524900584127', '6.0149785238397563', '1 2', '12a', 'NaN', 'Infinity', '0x10', '\u00bd', '1\\2.5\\ 3 \\', 'Doe^John=Ideo=Phon',
+  '=^', ' Doe ^ John = ', 'Buc^J\xe9r\xf4me', 'caf\xc3\xa9', '\x1b$B;3\x1b(B', '\x1b(J\\\x1b(B', 'a\x1bb', 'x'.repeat(5000),
+];
+
+/** Random values from the bytes those rules look at, and some that only a character set can read. */
+function randomTexts(count: number, seed: number): string[] {
+  const alphabet = ' \0\\=^+-.eE01359Az\x1b$B(\xe9\xc3\xa9\x80\xff';
+  const rand = random(seed);
+  return Array.from({ length: count }, () =>
+    Array.from({ length: Math.floor(rand() * 24) }, () => alphabet[Math.floor(rand() * alphabet.length)]).join(''),
+  );
+}
+
+function latin1(text: string): Uint8Array {
+  return new Uint8Array(Buffer.from(text, 'latin1'));
+}
+
+test('Part10Reader - decodes text in place as decodeStringValue does, for every string VR and character set', () => {
+  const texts = [...EDGE_TEXTS, ...randomTexts(150, 7)];
+  for (const terms of ['', 'ISO_IR 100', 'ISO_IR 192', '\\ISO 2022 IR 87', 'GB18030']) {
+    const elements: El[] = terms ? [{ tag: 0x00080005, vr: 'CS', v: terms }] : [];
+    const expected = new Map<string, DicomJsonAttribute>();
+    const warnings: string[] = [];
+    const charset = new SpecificCharacterSet(terms, (message) => warnings.push(message));
+    let element = 0x1000;
+    for (const vr of STRING_VRS) {
+      for (const text of texts) {
+        const tag = 0x00090000 + element++;
+        const bytes = latin1(text);
+        elements.push({ tag, vr, v: bytes });
+        const value = decodeStringValue(bytes, vr, charset);
+        expected.set(tag.toString(16).toUpperCase().padStart(8, '0'), value ? { vr, Value: value } : { vr });
+      }
+    }
+    const bytes = part10(EXPLICIT, encode(elements));
+    for (const r of [read(bytes), read(bytes, {}, 1), readInChunks(bytes, [7, 1, 300, 2])]) {
+      for (const [key, attr] of expected) assert.deepEqual(r.dataset[key], attr, `${key} in '${terms}'`);
+      assert.deepEqual(r.warnings, warnings, `warnings in '${terms}'`);
+    }
+  }
+});
+
+test('Part10Reader - decodes integers in place as decodeBinaryValue does, in both byte orders', () => {
+  const rand = random(11);
+  const values: Uint8Array[] = [new Uint8Array(0), Uint8Array.of(0x80), Uint8Array.of(0xff, 0xff, 0xff)];
+  for (let k = 0; k < 40; k++) values.push(Uint8Array.from({ length: Math.floor(rand() * 19) }, () => Math.floor(rand() * 256)));
+  for (const [uid, littleEndian] of [[EXPLICIT, true], [BIG_ENDIAN, false]] as const) {
+    const elements: El[] = [];
+    const expected = new Map<string, DicomJsonAttribute>();
+    let element = 0x1000;
+    for (const vr of ['US', 'SS', 'UL', 'SL'] as const) {
+      for (const bytes of values) {
+        const tag = 0x00090000 + element++;
+        elements.push({ tag, vr, v: bytes });
+        const value = decodeBinaryValue(bytes, vr, littleEndian);
+        expected.set(tag.toString(16).toUpperCase().padStart(8, '0'), value ? { vr, Value: value } : { vr });
+      }
+    }
+    const bytes = part10(uid, encode(elements, { bigEndian: !littleEndian }));
+    for (const r of [read(bytes), read(bytes, {}, 1)]) {
+      for (const [key, attr] of expected) assert.deepEqual(r.dataset[key], attr, `${key} in ${uid}`);
+    }
+  }
+});
+
+test('Part10Reader - gives the same values when two chunks split the object at any byte', () => {
+  const elements: El[] = [{ tag: 0x00080005, vr: 'CS', v: 'ISO_IR 192' }];
+  let element = 0x1000;
+  for (const vr of [...STRING_VRS, 'US', 'SS', 'UL', 'SL', 'FD', 'OB'] as Vr[]) {
+    for (const text of [' 1.5\\-0\\x ', 'caf\xc3\xa9', 'Doe^John=', '1234567890123456789']) {
+      elements.push({ tag: 0x00090000 + element++, vr, v: latin1(text) });
+    }
+  }
+  const bytes = part10(EXPLICIT, encode(elements));
+  const whole = read(bytes);
+  for (let at = 1; at < bytes.length; at++) {
+    const reader = new Part10Reader();
+    reader.write(bytes.slice(0, at));
+    reader.write(bytes.slice(at));
+    assert.deepEqual(reader.end(), whole, `split at ${at}`);
+  }
 });
 
 // ---- bounded memory -----------------------------------------------------------------------------------------------

@@ -1,10 +1,11 @@
-import { SpecificCharacterSet } from './character-set.js';
-import type { DicomJsonAttribute, DicomJsonDataset } from './dicom-json.js';
+import { asciiString, SpecificCharacterSet } from './character-set.js';
+import type { DicomJsonAttribute, DicomJsonDataset, DicomJsonValue } from './dicom-json.js';
 import type { DataDictionary } from './dictionary.js';
 import { defaultDictionary } from './dictionary.js';
 import { DicomLimitError, DicomParseError, UnsupportedTransferSyntaxError } from './errors.js';
 import { locateFrames } from './frame-locator.js';
 import type { BulkDataRef, Fragment, ParsedInstance, PixelDataInfo } from './parsed-instance.js';
+import { parsePersonName } from './person-name.js';
 import { asParseError, RawInflater } from './raw-inflater.js';
 import type { Tag } from './tag.js';
 import {
@@ -22,7 +23,7 @@ import {
 import type { TransferSyntax } from './transfer-syntax.js';
 import { ExplicitVrLittleEndian, ImplicitVrLittleEndian, isReadableTransferSyntax, lookupTransferSyntax } from './transfer-syntax.js';
 import { decodeBinaryValue, decodeStringValue, inlineBinary } from './value-decoder.js';
-import type { Vr } from './vr.js';
+import type { Vr, VrInfo } from './vr.js';
 import { VR_INFO } from './vr.js';
 
 /** Options of the streaming reader; every field has a default suited to ingest. */
@@ -228,7 +229,8 @@ export class Part10Reader {
           if (this.heldFill < held.length) return i;
           this.held = undefined;
           this.state = ReadState.Header;
-          this.completeValue(this.element!, held);
+          const el = this.element!;
+          this.completeValue(el.frame, el.tag, el.vr, el.bulk, held, 0, held.length);
           break;
         }
         case ReadState.Fragment: {
@@ -465,9 +467,9 @@ export class Part10Reader {
         };
       }
     }
-    this.element = { frame, tag, vr, length, offset: at, bulk, groupLength };
     if ((bulk && !(offsetTable && frame === this.root)) || groupLength) {
       if (length === 0) return 0;
+      this.element = { frame, tag, vr, length, offset: at, bulk, groupLength };
       this.remaining = length;
       this.state = ReadState.Skip;
       return 0;
@@ -478,11 +480,12 @@ export class Part10Reader {
     }
     this.reserve(length, tag, at);
     if (len - i >= length) {
-      const value = buf.subarray(i, i + length);
+      // The whole value is in this chunk (nearly every element): decoded where it lies, without a pending element.
       this.advance(length);
-      this.completeValue(this.element, offsetTable ? value.slice() : value);
+      this.completeValue(frame, tag, vr, bulk, buf, i, i + length);
       return length;
     }
+    this.element = { frame, tag, vr, length, offset: at, bulk, groupLength };
     this.held = new Uint8Array(length);
     this.heldFill = 0;
     this.state = ReadState.Hold;
@@ -506,34 +509,38 @@ export class Part10Reader {
     frame.dataset[key] = { vr, BulkDataURI: this.bulkDataUri(ref) };
   }
 
-  /** A whole value is available: decode it into the element's data set. */
-  private completeValue(el: PendingElement, value: Uint8Array): void {
-    const frame = el.frame;
-    if (el.tag === BASIC_OFFSET_TABLE) {
-      this.completeBasicOffsetTable(value);
+  /** The whole value is `buf[start, end)`: decode it into the element's data set. */
+  private completeValue(frame: DatasetFrame, tag: Tag, vr: Vr, bulk: boolean, buf: Uint8Array, start: number, end: number): void {
+    if (tag === BASIC_OFFSET_TABLE) {
+      this.completeBasicOffsetTable(buf.subarray(start, end));
       return;
     }
-    if (el.tag === ExtendedOffsetTableTag && frame === this.root) this.extendedOffsets = value;
-    if (el.tag === ExtendedOffsetTableLengthsTag && frame === this.root) this.extendedLengths = value;
-    if (el.bulk) return;
-    const key = this.dictionary.keyOf(el.tag);
-    const vr = el.vr;
-    const info = VR_INFO[vr];
-    const attr: DicomJsonAttribute = { vr };
-    if (info.isString) {
-      const v = decodeStringValue(value, vr, frame.charset);
-      if (v) attr.Value = v;
-    } else if (info.bulkCapable) {
-      attr.InlineBinary = inlineBinary(value, vr, frame.littleEndian);
-    } else {
-      const v = decodeBinaryValue(value, vr, frame.littleEndian);
-      if (v) attr.Value = v;
+    if (frame === this.root && (tag === ExtendedOffsetTableTag || tag === ExtendedOffsetTableLengthsTag)) {
+      // Kept until `end`: a copy, since the chunk it lies in is the caller's.
+      const table = buf.slice(start, end);
+      if (tag === ExtendedOffsetTableTag) this.extendedOffsets = table;
+      else this.extendedLengths = table;
     }
-    frame.dataset[key] = attr;
-    if (el.tag === 0x00080005) {
+    if (bulk) return;
+    const info = VR_INFO[vr];
+    let attr: DicomJsonAttribute;
+    if (info.isString) {
+      let v = decodeCharacterString(buf, start, end, vr, info);
+      if (v === null) v = decodeStringValue(buf.subarray(start, end), vr, frame.charset);
+      attr = v ? { vr, Value: v } : { vr };
+    } else if (info.bulkCapable) {
+      attr = { vr, InlineBinary: inlineBinary(buf.subarray(start, end), vr, frame.littleEndian) };
+    } else {
+      const v = info.numberSize === 2 || (info.numberSize === 4 && vr !== 'FL' && vr !== 'AT')
+        ? decodeIntegers(buf, start, end, vr, frame.littleEndian)
+        : decodeBinaryValue(buf.subarray(start, end), vr, frame.littleEndian);
+      attr = v ? { vr, Value: v } : { vr };
+    }
+    frame.dataset[this.dictionary.keyOf(tag)] = attr;
+    if (tag === 0x00080005) {
       const terms = (attr.Value ?? []).map((t) => (typeof t === 'string' ? t : '')).join('\\');
       frame.charset = this.charset(terms);
-    } else if (el.tag === 0x00280103 && typeof attr.Value?.[0] === 'number') {
+    } else if (tag === 0x00280103 && typeof attr.Value?.[0] === 'number') {
       frame.pixelRepresentation = attr.Value[0];
     }
   }
@@ -889,4 +896,150 @@ function vrOfBytes(c0: number, c1: number): Vr | undefined {
   const a = c0 - 0x41;
   const b = c1 - 0x41;
   return a >= 0 && a < 26 && b >= 0 && b < 26 ? VR_BY_CODE[a * 26 + b] : undefined;
+}
+
+/** As in `decodeStringValue`: VRs whose leading spaces are padding too (PS3.5 Table 6.2-1). */
+const TRIM_LEADING: ReadonlySet<Vr> = new Set<Vr>(['AE', 'AS', 'CS', 'DA', 'DS', 'DT', 'IS', 'LO', 'SH', 'TM', 'UI', 'UR']);
+
+/** Exact powers of ten: a double holds 10^k exactly up to k = 22. */
+const POWERS_OF_TEN: readonly number[] = Object.freeze(Array.from({ length: 23 }, (_, k) => 10 ** k));
+
+/**
+ * `decodeStringValue` for a value whose bytes are its characters one for one, read in place: no subarray, no
+ * string to split, no pattern to match. That holds for the VRs (0008,0005) does not apply to (their bytes are read
+ * as ISO 8859-1 there too) and for text of 7-bit bytes without ESC, which `SpecificCharacterSet.decode` reads as
+ * ASCII in every repertoire. Returns null for any other text: the caller then decodes it with `decodeStringValue`.
+ * Padding, splitting and numbers follow `decodeStringValue` exactly; the tests compare the two on every VR.
+ */
+function decodeCharacterString(buf: Uint8Array, start: number, end: number, vr: Vr, info: VrInfo): DicomJsonValue[] | undefined | null {
+  if (info.charsetDecoded) {
+    for (let k = start; k < end; k++) {
+      const b = buf[k]!;
+      if (b >= 0x80 || b === 0x1b) return null;
+    }
+  }
+  const leading = TRIM_LEADING.has(vr);
+  const out: DicomJsonValue[] = [];
+  let any = false;
+  let valueStart = start;
+  for (;;) {
+    let valueEnd = end;
+    if (info.multiValued) {
+      valueEnd = valueStart;
+      while (valueEnd < end && buf[valueEnd] !== 0x5c) valueEnd++;
+    }
+    // Trailing spaces and NULs are padding in every string VR; leading spaces only in some.
+    let e = valueEnd;
+    while (e > valueStart && (buf[e - 1] === 0x20 || buf[e - 1] === 0)) e--;
+    let s = valueStart;
+    if (leading) while (s < e && buf[s] === 0x20) s++;
+    if (s === e) {
+      out.push(null);
+    } else {
+      any = true;
+      if (vr === 'IS') out.push(integerString(buf, s, e));
+      else if (vr === 'DS') out.push(decimalString(buf, s, e));
+      else if (vr === 'PN') out.push(parsePersonName(latin1String(buf, s, e)));
+      else out.push(latin1String(buf, s, e));
+    }
+    if (valueEnd >= end) break;
+    valueStart = valueEnd + 1;
+  }
+  return any ? out : undefined;
+}
+
+/** An IS value: the number when it matches `^[+-]?\d+$`, else the text (as `decodeStringValue`). */
+function integerString(buf: Uint8Array, start: number, end: number): number | string {
+  let k = start;
+  const sign = buf[k];
+  if (sign === 0x2b || sign === 0x2d) k++;
+  const digitsStart = k;
+  let n = 0;
+  for (; k < end; k++) {
+    const d = buf[k]! - 0x30;
+    if (d < 0 || d > 9) return latin1String(buf, start, end);
+    n = n * 10 + d;
+  }
+  if (k === digitsStart) return latin1String(buf, start, end);
+  // Up to 15 digits the sum is exact; longer, the text is rounded as Number rounds it.
+  if (k - digitsStart > 15) return Number(latin1String(buf, start, end));
+  return sign === 0x2d ? -n : n;
+}
+
+/** A DS value: the number when it matches `^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$`, else the text. */
+function decimalString(buf: Uint8Array, start: number, end: number): number | string {
+  let k = start;
+  const sign = buf[k];
+  if (sign === 0x2b || sign === 0x2d) k++;
+  let digits = 0;
+  let n = 0;
+  for (; k < end; k++) {
+    const d = buf[k]! - 0x30;
+    if (d < 0 || d > 9) break;
+    n = n * 10 + d;
+    digits++;
+  }
+  const integerDigits = digits;
+  let fractionDigits = 0;
+  if (k < end && buf[k] === 0x2e) {
+    for (k++; k < end; k++) {
+      const d = buf[k]! - 0x30;
+      if (d < 0 || d > 9) break;
+      n = n * 10 + d;
+      digits++;
+      fractionDigits++;
+    }
+  }
+  // `\d+\.?\d*` or `\.\d+`: at least one digit on either side of the point.
+  if (integerDigits === 0 && fractionDigits === 0) return latin1String(buf, start, end);
+  if (k === end && digits <= 15) {
+    // Both operands exact, so the quotient is the correctly rounded value Number gives (Clinger's fast path).
+    const v = n / POWERS_OF_TEN[fractionDigits]!;
+    return sign === 0x2d ? -v : v;
+  }
+  if (k < end && (buf[k] === 0x45 || buf[k] === 0x65)) {
+    k++;
+    if (k < end && (buf[k] === 0x2b || buf[k] === 0x2d)) k++;
+    const exponentStart = k;
+    while (k < end && buf[k]! >= 0x30 && buf[k]! <= 0x39) k++;
+    if (k === exponentStart) return latin1String(buf, start, end);
+  }
+  const text = latin1String(buf, start, end);
+  return k === end ? Number(text) : text;
+}
+
+/**
+ * One character per byte (ISO 8859-1, of which ASCII is the lower half), as `asciiString` reads them. Short values
+ * (nearly all) are made by one `String.fromCharCode` call with the bytes as arguments, the cheapest way V8 has.
+ */
+function latin1String(b: Uint8Array, s: number, e: number): string {
+  switch (e - s) {
+    case 1: return String.fromCharCode(b[s]!);
+    case 2: return String.fromCharCode(b[s]!, b[s + 1]!);
+    case 3: return String.fromCharCode(b[s]!, b[s + 1]!, b[s + 2]!);
+    case 4: return String.fromCharCode(b[s]!, b[s + 1]!, b[s + 2]!, b[s + 3]!);
+    case 5: return String.fromCharCode(b[s]!, b[s + 1]!, b[s + 2]!, b[s + 3]!, b[s + 4]!);
+    case 6: return String.fromCharCode(b[s]!, b[s + 1]!, b[s + 2]!, b[s + 3]!, b[s + 4]!, b[s + 5]!);
+    case 7: return String.fromCharCode(b[s]!, b[s + 1]!, b[s + 2]!, b[s + 3]!, b[s + 4]!, b[s + 5]!, b[s + 6]!);
+    case 8: return String.fromCharCode(b[s]!, b[s + 1]!, b[s + 2]!, b[s + 3]!, b[s + 4]!, b[s + 5]!, b[s + 6]!, b[s + 7]!);
+    default: return asciiString(b.subarray(s, e));
+  }
+}
+
+/** US, SS, UL and SL values, read in place (`decodeBinaryValue` makes a DataView for them). */
+function decodeIntegers(buf: Uint8Array, start: number, end: number, vr: Vr, littleEndian: boolean): DicomJsonValue[] | undefined {
+  const size = vr === 'US' || vr === 'SS' ? 2 : 4;
+  const count = Math.floor((end - start) / size);
+  if (count === 0) return undefined;
+  const out: DicomJsonValue[] = new Array<DicomJsonValue>(count);
+  for (let k = 0, o = start; k < count; k++, o += size) {
+    if (size === 2) {
+      const u = littleEndian ? buf[o]! | (buf[o + 1]! << 8) : (buf[o]! << 8) | buf[o + 1]!;
+      out[k] = vr === 'SS' ? (u << 16) >> 16 : u;
+    } else {
+      const u = readUint32(buf, o, littleEndian);
+      out[k] = vr === 'SL' ? u | 0 : u;
+    }
+  }
+  return out;
 }
