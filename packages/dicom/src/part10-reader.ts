@@ -335,11 +335,11 @@ export class Part10Reader {
     } else {
       const c0 = buf[i + 4]!;
       const c1 = buf[i + 5]!;
-      const known = vrOfBytes(c0, c1);
+      const known = vrTraitsOfBytes(c0, c1);
       let longLength: boolean;
       if (known !== undefined) {
-        vr = known;
-        longLength = VR_INFO[known].longLength;
+        vr = known.vr;
+        longLength = known.longLength;
       } else if (c0 >= 0x41 && c0 <= 0x5a && c1 >= 0x41 && c1 <= 0x5a) {
         vr = 'UN';
         // VRs not in PS3.5 Table 7.1-1 use the long form too: PS3.5 §7.1.2 defines new VRs that way.
@@ -392,7 +392,7 @@ export class Part10Reader {
    * otherwise: writers that mislabel one as the other exist, and the bytes tell which it is.
    */
   private checkExplicitness(buf: Uint8Array, i: number, tag: Tag): void {
-    const vr = vrOfBytes(buf[i + 4]!, buf[i + 5]!);
+    const vr = vrTraitsOfBytes(buf[i + 4]!, buf[i + 5]!)?.vr;
     const looksExplicit = vr !== undefined;
     const frame = this.root;
     if (!frame.implicitVr && !looksExplicit) {
@@ -456,7 +456,7 @@ export class Part10Reader {
     // Group lengths (gggg,0000) outside the file meta information are retired (PS3.5 §7.2) and would be wrong
     // after any re-encoding, so they are not kept.
     const groupLength = (tag & 0xffff) === 0 && !this.inMeta;
-    const info = VR_INFO[vr];
+    const info = vrTraits(vr);
     const bulk = !groupLength && (isBulkTag(tag) || (info.bulkCapable && length > this.bulkDataThreshold));
     const offsetTable = tag === ExtendedOffsetTableTag || tag === ExtendedOffsetTableLengthsTag;
     if (bulk) this.recordBulk(frame, tag, vr, valueOffset, length);
@@ -522,10 +522,10 @@ export class Part10Reader {
       else this.extendedLengths = table;
     }
     if (bulk) return;
-    const info = VR_INFO[vr];
+    const info = vrTraits(vr);
     let attr: DicomJsonAttribute;
     if (info.isString) {
-      let v = decodeCharacterString(buf, start, end, vr, info);
+      let v = decodeCharacterString(buf, start, end, info);
       if (v === null) v = decodeStringValue(buf.subarray(start, end), vr, frame.charset);
       attr = v ? { vr, Value: v } : { vr };
     } else if (info.bulkCapable) {
@@ -883,23 +883,50 @@ function isBulkTag(tag: Tag): boolean {
   );
 }
 
-/** Every VR by its two bytes, at `(c0 - 0x41) * 26 + (c1 - 0x41)`: reading a VR makes no string. */
-const VR_BY_CODE: readonly (Vr | undefined)[] = Object.freeze(
+/** `VR_INFO` of one VR, with its name and what `decodeStringValue` knows of its padding. */
+interface VrTraits extends VrInfo {
+  readonly vr: Vr;
+  /** Leading spaces are padding too (PS3.5 Table 6.2-1); for LT, ST, UT, UC and PN they are content. */
+  readonly trimLeading: boolean;
+}
+
+/** As in `decodeStringValue`. */
+const TRIM_LEADING: ReadonlySet<Vr> = new Set<Vr>(['AE', 'AS', 'CS', 'DA', 'DS', 'DT', 'IS', 'LO', 'SH', 'TM', 'UI', 'UR']);
+
+/**
+ * Every VR at `(c0 - 0x41) * 26 + (c1 - 0x41)`, its two characters: neither reading a VR from its bytes nor
+ * finding what a VR means looks a string up (a keyed lookup in `VR_INFO` cost more than reading the element).
+ */
+const VR_TRAITS: readonly (VrTraits | undefined)[] = Object.freeze(
   Array.from({ length: 26 * 26 }, (_, code) => {
-    const text = String.fromCharCode(0x41 + Math.floor(code / 26), 0x41 + (code % 26));
-    return Object.hasOwn(VR_INFO, text) ? (text as Vr) : undefined;
+    const vr = String.fromCharCode(0x41 + Math.floor(code / 26), 0x41 + (code % 26));
+    if (!Object.hasOwn(VR_INFO, vr)) return undefined;
+    const info = VR_INFO[vr as Vr];
+    // One literal for all, so that every entry has the same hidden class and loads from them stay monomorphic.
+    return Object.freeze({
+      vr: vr as Vr,
+      longLength: info.longLength,
+      isString: info.isString,
+      charsetDecoded: info.charsetDecoded,
+      bulkCapable: info.bulkCapable,
+      numberSize: info.numberSize,
+      padByte: info.padByte,
+      multiValued: info.multiValued,
+      trimLeading: TRIM_LEADING.has(vr as Vr),
+    });
   }),
 );
 
 /** The VR whose two characters are these bytes; undefined when they are not one of PS3.5 Table 6.2-1. */
-function vrOfBytes(c0: number, c1: number): Vr | undefined {
+function vrTraitsOfBytes(c0: number, c1: number): VrTraits | undefined {
   const a = c0 - 0x41;
   const b = c1 - 0x41;
-  return a >= 0 && a < 26 && b >= 0 && b < 26 ? VR_BY_CODE[a * 26 + b] : undefined;
+  return a >= 0 && a < 26 && b >= 0 && b < 26 ? VR_TRAITS[a * 26 + b] : undefined;
 }
 
-/** As in `decodeStringValue`: VRs whose leading spaces are padding too (PS3.5 Table 6.2-1). */
-const TRIM_LEADING: ReadonlySet<Vr> = new Set<Vr>(['AE', 'AS', 'CS', 'DA', 'DS', 'DT', 'IS', 'LO', 'SH', 'TM', 'UI', 'UR']);
+function vrTraits(vr: Vr): VrTraits {
+  return VR_TRAITS[(vr.charCodeAt(0) - 0x41) * 26 + vr.charCodeAt(1) - 0x41]!;
+}
 
 /** Exact powers of ten: a double holds 10^k exactly up to k = 22. */
 const POWERS_OF_TEN: readonly number[] = Object.freeze(Array.from({ length: 23 }, (_, k) => 10 ** k));
@@ -911,41 +938,48 @@ const POWERS_OF_TEN: readonly number[] = Object.freeze(Array.from({ length: 23 }
  * ASCII in every repertoire. Returns null for any other text: the caller then decodes it with `decodeStringValue`.
  * Padding, splitting and numbers follow `decodeStringValue` exactly; the tests compare the two on every VR.
  */
-function decodeCharacterString(buf: Uint8Array, start: number, end: number, vr: Vr, info: VrInfo): DicomJsonValue[] | undefined | null {
-  if (info.charsetDecoded) {
+function decodeCharacterString(buf: Uint8Array, start: number, end: number, traits: VrTraits): DicomJsonValue[] | undefined | null {
+  let delimiters = 0;
+  if (traits.charsetDecoded) {
     for (let k = start; k < end; k++) {
       const b = buf[k]!;
       if (b >= 0x80 || b === 0x1b) return null;
+      if (b === 0x5c) delimiters++;
     }
+  } else if (traits.multiValued) {
+    for (let k = start; k < end; k++) if (buf[k] === 0x5c) delimiters++;
   }
-  const leading = TRIM_LEADING.has(vr);
-  const out: DicomJsonValue[] = [];
+  if (delimiters === 0 || !traits.multiValued) {
+    const v = characterStringValue(buf, start, end, traits);
+    return v === null ? undefined : [v];
+  }
+  const out = new Array<DicomJsonValue>(delimiters + 1);
   let any = false;
   let valueStart = start;
-  for (;;) {
-    let valueEnd = end;
-    if (info.multiValued) {
-      valueEnd = valueStart;
-      while (valueEnd < end && buf[valueEnd] !== 0x5c) valueEnd++;
-    }
-    // Trailing spaces and NULs are padding in every string VR; leading spaces only in some.
-    let e = valueEnd;
-    while (e > valueStart && (buf[e - 1] === 0x20 || buf[e - 1] === 0)) e--;
-    let s = valueStart;
-    if (leading) while (s < e && buf[s] === 0x20) s++;
-    if (s === e) {
-      out.push(null);
-    } else {
-      any = true;
-      if (vr === 'IS') out.push(integerString(buf, s, e));
-      else if (vr === 'DS') out.push(decimalString(buf, s, e));
-      else if (vr === 'PN') out.push(parsePersonName(latin1String(buf, s, e)));
-      else out.push(latin1String(buf, s, e));
-    }
-    if (valueEnd >= end) break;
+  for (let n = 0; n <= delimiters; n++) {
+    let valueEnd = valueStart;
+    while (valueEnd < end && buf[valueEnd] !== 0x5c) valueEnd++;
+    const v = characterStringValue(buf, valueStart, valueEnd, traits);
+    out[n] = v;
+    if (v !== null) any = true;
     valueStart = valueEnd + 1;
   }
   return any ? out : undefined;
+}
+
+/** One value of a character string, padding trimmed; null when nothing is left. */
+function characterStringValue(buf: Uint8Array, start: number, end: number, traits: VrTraits): DicomJsonValue {
+  // Trailing spaces and NULs are padding in every string VR; leading spaces only in some.
+  let e = end;
+  while (e > start && (buf[e - 1] === 0x20 || buf[e - 1] === 0)) e--;
+  let s = start;
+  if (traits.trimLeading) while (s < e && buf[s] === 0x20) s++;
+  if (s === e) return null;
+  const vr = traits.vr;
+  if (vr === 'IS') return integerString(buf, s, e);
+  if (vr === 'DS') return decimalString(buf, s, e);
+  if (vr === 'PN') return parsePersonName(latin1String(buf, s, e));
+  return latin1String(buf, s, e);
 }
 
 /** An IS value: the number when it matches `^[+-]?\d+$`, else the text (as `decodeStringValue`). */
@@ -1031,7 +1065,7 @@ function decodeIntegers(buf: Uint8Array, start: number, end: number, vr: Vr, lit
   const size = vr === 'US' || vr === 'SS' ? 2 : 4;
   const count = Math.floor((end - start) / size);
   if (count === 0) return undefined;
-  const out: DicomJsonValue[] = new Array<DicomJsonValue>(count);
+  const out = new Array<DicomJsonValue>(count);
   for (let k = 0, o = start; k < count; k++, o += size) {
     if (size === 2) {
       const u = littleEndian ? buf[o]! | (buf[o + 1]! << 8) : (buf[o]! << 8) | buf[o + 1]!;
