@@ -18,7 +18,18 @@ export function tagElement(tag: Tag): number {
 
 /** `GGGGEEEE`, upper-case hex: the form DICOM JSON uses for attribute keys (PS3.18 §F.2.1.1). */
 export function tagToHex(tag: Tag): string {
-  return tag.toString(16).toUpperCase().padStart(8, '0');
+  // One string made from the eight digits, instead of the three that toString, toUpperCase and padStart make;
+  // anything but an unsigned 32-bit integer is spelt as those spell it.
+  if (tag >>> 0 !== tag) return tag.toString(16).toUpperCase().padStart(8, '0');
+  return String.fromCharCode(
+    hexDigit(tag >>> 28), hexDigit((tag >>> 24) & 15), hexDigit((tag >>> 20) & 15), hexDigit((tag >>> 16) & 15),
+    hexDigit((tag >>> 12) & 15), hexDigit((tag >>> 8) & 15), hexDigit((tag >>> 4) & 15), hexDigit(tag & 15),
+  );
+}
+
+/** The character code of an upper-case hex digit. */
+function hexDigit(n: number): number {
+  return n < 10 ? 0x30 + n : 0x37 + n;
 }
 
 /** `(GGGG,EEEE)`, the form PS3.6 and dcmdump print. */
