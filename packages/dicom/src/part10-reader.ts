@@ -6,6 +6,7 @@ import { DicomLimitError, DicomParseError, UnsupportedTransferSyntaxError } from
 import { locateFrames } from './frame-locator.js';
 import type { BulkDataRef, Fragment, ParsedInstance, PixelDataInfo } from './parsed-instance.js';
 import { parsePersonName } from './person-name.js';
+import { TextDecoder } from 'node:util';
 import { asParseError, RawInflater } from './raw-inflater.js';
 import type { Tag } from './tag.js';
 import {
@@ -82,6 +83,8 @@ export class Part10Reader {
   private readonly bulkData: BulkDataRef[] = [];
   private readonly warnings: string[] = [];
   private readonly charsets = new Map<string, SpecificCharacterSet>();
+  /** Makes the longer strings of 7-bit values, in one call, where `String.fromCharCode` would be given a list. */
+  private readonly asciiDecoder = new TextDecoder();
 
   /** The element whose value is being held or skipped. */
   private element: PendingElement | undefined;
@@ -525,7 +528,7 @@ export class Part10Reader {
     const info = vrTraits(vr);
     let attr: DicomJsonAttribute;
     if (info.isString) {
-      let v = decodeCharacterString(buf, start, end, info);
+      let v = decodeCharacterString(buf, start, end, info, this.asciiDecoder);
       if (v === null) v = decodeStringValue(buf.subarray(start, end), vr, frame.charset);
       attr = v ? { vr, Value: v } : { vr };
     } else if (info.bulkCapable) {
@@ -938,19 +941,26 @@ const POWERS_OF_TEN: readonly number[] = Object.freeze(Array.from({ length: 23 }
  * ASCII in every repertoire. Returns null for any other text: the caller then decodes it with `decodeStringValue`.
  * Padding, splitting and numbers follow `decodeStringValue` exactly; the tests compare the two on every VR.
  */
-function decodeCharacterString(buf: Uint8Array, start: number, end: number, traits: VrTraits): DicomJsonValue[] | undefined | null {
+function decodeCharacterString(
+  buf: Uint8Array,
+  start: number,
+  end: number,
+  traits: VrTraits,
+  asciiDecoder: TextDecoder,
+): DicomJsonValue[] | undefined | null {
   let delimiters = 0;
-  if (traits.charsetDecoded) {
-    for (let k = start; k < end; k++) {
-      const b = buf[k]!;
-      if (b >= 0x80 || b === 0x1b) return null;
-      if (b === 0x5c) delimiters++;
-    }
-  } else if (traits.multiValued) {
-    for (let k = start; k < end; k++) if (buf[k] === 0x5c) delimiters++;
+  let high = false;
+  let escape = false;
+  for (let k = start; k < end; k++) {
+    const b = buf[k]!;
+    if (b === 0x5c) delimiters++;
+    else if (b >= 0x80) high = true;
+    else if (b === 0x1b) escape = true;
   }
+  if (traits.charsetDecoded && (high || escape)) return null;
+  const ascii = high ? undefined : asciiDecoder;
   if (delimiters === 0 || !traits.multiValued) {
-    const v = characterStringValue(buf, start, end, traits);
+    const v = characterStringValue(buf, start, end, traits, ascii);
     return v === null ? undefined : [v];
   }
   const out = new Array<DicomJsonValue>(delimiters + 1);
@@ -959,7 +969,7 @@ function decodeCharacterString(buf: Uint8Array, start: number, end: number, trai
   for (let n = 0; n <= delimiters; n++) {
     let valueEnd = valueStart;
     while (valueEnd < end && buf[valueEnd] !== 0x5c) valueEnd++;
-    const v = characterStringValue(buf, valueStart, valueEnd, traits);
+    const v = characterStringValue(buf, valueStart, valueEnd, traits, ascii);
     out[n] = v;
     if (v !== null) any = true;
     valueStart = valueEnd + 1;
@@ -967,8 +977,11 @@ function decodeCharacterString(buf: Uint8Array, start: number, end: number, trai
   return any ? out : undefined;
 }
 
-/** One value of a character string, padding trimmed; null when nothing is left. */
-function characterStringValue(buf: Uint8Array, start: number, end: number, traits: VrTraits): DicomJsonValue {
+/**
+ * One value of a character string, padding trimmed; null when nothing is left. `ascii` is given when every byte
+ * of the value is below 0x80, for `latin1String`.
+ */
+function characterStringValue(buf: Uint8Array, start: number, end: number, traits: VrTraits, ascii: TextDecoder | undefined): DicomJsonValue {
   // Trailing spaces and NULs are padding in every string VR; leading spaces only in some.
   let e = end;
   while (e > start && (buf[e - 1] === 0x20 || buf[e - 1] === 0)) e--;
@@ -978,8 +991,8 @@ function characterStringValue(buf: Uint8Array, start: number, end: number, trait
   const vr = traits.vr;
   if (vr === 'IS') return integerString(buf, s, e);
   if (vr === 'DS') return decimalString(buf, s, e);
-  if (vr === 'PN') return parsePersonName(latin1String(buf, s, e));
-  return latin1String(buf, s, e);
+  if (vr === 'PN') return parsePersonName(latin1String(buf, s, e, ascii));
+  return latin1String(buf, s, e, ascii);
 }
 
 /** An IS value: the number when it matches `^[+-]?\d+$`, else the text (as `decodeStringValue`). */
@@ -1043,10 +1056,12 @@ function decimalString(buf: Uint8Array, start: number, end: number): number | st
 }
 
 /**
- * One character per byte (ISO 8859-1, of which ASCII is the lower half), as `asciiString` reads them. Short values
- * (nearly all) are made by one `String.fromCharCode` call with the bytes as arguments, the cheapest way V8 has.
+ * One character per byte (ISO 8859-1, of which ASCII is the lower half), as `asciiString` reads them. Values of
+ * up to 16 bytes (nearly all) are made by one `String.fromCharCode` call with the bytes as arguments, the cheapest
+ * way V8 has; longer ones by `ascii` (a UTF-8 decoder, which reads 7-bit bytes as they are) when given, since
+ * `String.fromCharCode.apply` copies the bytes into an argument list first.
  */
-function latin1String(b: Uint8Array, s: number, e: number): string {
+function latin1String(b: Uint8Array, s: number, e: number, ascii?: TextDecoder): string {
   switch (e - s) {
     case 1: return String.fromCharCode(b[s]!);
     case 2: return String.fromCharCode(b[s]!, b[s + 1]!);
@@ -1056,7 +1071,47 @@ function latin1String(b: Uint8Array, s: number, e: number): string {
     case 6: return String.fromCharCode(b[s]!, b[s + 1]!, b[s + 2]!, b[s + 3]!, b[s + 4]!, b[s + 5]!);
     case 7: return String.fromCharCode(b[s]!, b[s + 1]!, b[s + 2]!, b[s + 3]!, b[s + 4]!, b[s + 5]!, b[s + 6]!);
     case 8: return String.fromCharCode(b[s]!, b[s + 1]!, b[s + 2]!, b[s + 3]!, b[s + 4]!, b[s + 5]!, b[s + 6]!, b[s + 7]!);
-    default: return asciiString(b.subarray(s, e));
+    case 9:
+      return String.fromCharCode(
+        b[s]!, b[s + 1]!, b[s + 2]!, b[s + 3]!, b[s + 4]!, b[s + 5]!, b[s + 6]!, b[s + 7]!,
+        b[s + 8]!,
+      );
+    case 10:
+      return String.fromCharCode(
+        b[s]!, b[s + 1]!, b[s + 2]!, b[s + 3]!, b[s + 4]!, b[s + 5]!, b[s + 6]!, b[s + 7]!,
+        b[s + 8]!, b[s + 9]!,
+      );
+    case 11:
+      return String.fromCharCode(
+        b[s]!, b[s + 1]!, b[s + 2]!, b[s + 3]!, b[s + 4]!, b[s + 5]!, b[s + 6]!, b[s + 7]!,
+        b[s + 8]!, b[s + 9]!, b[s + 10]!,
+      );
+    case 12:
+      return String.fromCharCode(
+        b[s]!, b[s + 1]!, b[s + 2]!, b[s + 3]!, b[s + 4]!, b[s + 5]!, b[s + 6]!, b[s + 7]!,
+        b[s + 8]!, b[s + 9]!, b[s + 10]!, b[s + 11]!,
+      );
+    case 13:
+      return String.fromCharCode(
+        b[s]!, b[s + 1]!, b[s + 2]!, b[s + 3]!, b[s + 4]!, b[s + 5]!, b[s + 6]!, b[s + 7]!,
+        b[s + 8]!, b[s + 9]!, b[s + 10]!, b[s + 11]!, b[s + 12]!,
+      );
+    case 14:
+      return String.fromCharCode(
+        b[s]!, b[s + 1]!, b[s + 2]!, b[s + 3]!, b[s + 4]!, b[s + 5]!, b[s + 6]!, b[s + 7]!,
+        b[s + 8]!, b[s + 9]!, b[s + 10]!, b[s + 11]!, b[s + 12]!, b[s + 13]!,
+      );
+    case 15:
+      return String.fromCharCode(
+        b[s]!, b[s + 1]!, b[s + 2]!, b[s + 3]!, b[s + 4]!, b[s + 5]!, b[s + 6]!, b[s + 7]!,
+        b[s + 8]!, b[s + 9]!, b[s + 10]!, b[s + 11]!, b[s + 12]!, b[s + 13]!, b[s + 14]!,
+      );
+    case 16:
+      return String.fromCharCode(
+        b[s]!, b[s + 1]!, b[s + 2]!, b[s + 3]!, b[s + 4]!, b[s + 5]!, b[s + 6]!, b[s + 7]!,
+        b[s + 8]!, b[s + 9]!, b[s + 10]!, b[s + 11]!, b[s + 12]!, b[s + 13]!, b[s + 14]!, b[s + 15]!,
+      );
+    default: return ascii ? ascii.decode(b.subarray(s, e)) : asciiString(b.subarray(s, e));
   }
 }
 
