@@ -899,26 +899,26 @@ const TRIM_LEADING: ReadonlySet<Vr> = new Set<Vr>(['AE', 'AS', 'CS', 'DA', 'DS',
 /**
  * Every VR at `(c0 - 0x41) * 26 + (c1 - 0x41)`, its two characters: neither reading a VR from its bytes nor
  * finding what a VR means looks a string up (a keyed lookup in `VR_INFO` cost more than reading the element).
+ * A constant: built at load and never written. The array is not frozen because the optimising compiler of Node 20
+ * does not inline a load from a frozen array's elements: each was a builtin call.
  */
-const VR_TRAITS: readonly (VrTraits | undefined)[] = Object.freeze(
-  Array.from({ length: 26 * 26 }, (_, code) => {
-    const vr = String.fromCharCode(0x41 + Math.floor(code / 26), 0x41 + (code % 26));
-    if (!Object.hasOwn(VR_INFO, vr)) return undefined;
-    const info = VR_INFO[vr as Vr];
-    // One literal for all, so that every entry has the same hidden class and loads from them stay monomorphic.
-    return Object.freeze({
-      vr: vr as Vr,
-      longLength: info.longLength,
-      isString: info.isString,
-      charsetDecoded: info.charsetDecoded,
-      bulkCapable: info.bulkCapable,
-      numberSize: info.numberSize,
-      padByte: info.padByte,
-      multiValued: info.multiValued,
-      trimLeading: TRIM_LEADING.has(vr as Vr),
-    });
-  }),
-);
+const VR_TRAITS: readonly (VrTraits | undefined)[] = Array.from({ length: 26 * 26 }, (_, code) => {
+  const vr = String.fromCharCode(0x41 + Math.floor(code / 26), 0x41 + (code % 26));
+  if (!Object.hasOwn(VR_INFO, vr)) return undefined;
+  const info = VR_INFO[vr as Vr];
+  // One literal for all, so that every entry has the same hidden class and loads from them stay monomorphic.
+  return Object.freeze({
+    vr: vr as Vr,
+    longLength: info.longLength,
+    isString: info.isString,
+    charsetDecoded: info.charsetDecoded,
+    bulkCapable: info.bulkCapable,
+    numberSize: info.numberSize,
+    padByte: info.padByte,
+    multiValued: info.multiValued,
+    trimLeading: TRIM_LEADING.has(vr as Vr),
+  });
+});
 
 /** The VR whose two characters are these bytes; undefined when they are not one of PS3.5 Table 6.2-1. */
 function vrTraitsOfBytes(c0: number, c1: number): VrTraits | undefined {
@@ -931,8 +931,8 @@ function vrTraits(vr: Vr): VrTraits {
   return VR_TRAITS[(vr.charCodeAt(0) - 0x41) * 26 + vr.charCodeAt(1) - 0x41]!;
 }
 
-/** Exact powers of ten: a double holds 10^k exactly up to k = 22. */
-const POWERS_OF_TEN: readonly number[] = Object.freeze(Array.from({ length: 23 }, (_, k) => 10 ** k));
+/** Exact powers of ten: a double holds 10^k exactly up to k = 22. Not frozen, as `VR_TRAITS`. */
+const POWERS_OF_TEN: readonly number[] = Array.from({ length: 23 }, (_, k) => 10 ** k);
 
 /**
  * `decodeStringValue` for a value whose bytes are its characters one for one, read in place: no subarray, no
