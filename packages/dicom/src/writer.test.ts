@@ -9,10 +9,11 @@ import {
   encodeElementHeader,
   encodeFileMetaInformation,
   encodePart10,
+  encodePart10Prefix,
   encodeWithEncoding,
   formatDecimalString,
 } from './writer.js';
-import type { WritableDataset } from './writer.js';
+import type { FileMetaInformationOptions, WritableDataset } from './writer.js';
 import {
   DeflatedExplicitVrLittleEndian,
   ExplicitVrBigEndian,
@@ -255,6 +256,43 @@ test('encodeFileMetaInformation - the C-STORE layout gives the bytes the general
   for (const bad of ['1.2.\\3', '1.2.é']) {
     assert.throws(() => encodeFileMetaInformation({ mediaStorageSopClassUid: '1.2', mediaStorageSopInstanceUid: bad, transferSyntaxUid: '1.2' }), DicomWriteError);
   }
+});
+
+test('encodeFileMetaInformation - the C-STORE layout and the general writer agree on random values, lengths and characters', () => {
+  // Mostly values the plain layout takes (printable ASCII without backslash), some with characters it leaves alone.
+  const plain = '0123456789.......AZaz ~!';
+  const any = `${plain}\\\x01\x7f\u00e9`;
+  let x = 0x9e3779b9;
+  const next = (n: number): number => {
+    x ^= x << 13;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    return (x >>> 0) % n;
+  };
+  const text = (max: number): string => {
+    const alphabet = next(4) === 0 ? any : plain;
+    return Array.from({ length: next(max + 1) }, () => alphabet[next(alphabet.length)]).join('');
+  };
+  const outcome = (options: FileMetaInformationOptions): string => {
+    try {
+      return Buffer.from(encodeFileMetaInformation(options)).toString('hex');
+    } catch (e) {
+      return `${(e as Error).name}: ${(e as Error).message}`;
+    }
+  };
+  for (let k = 0; k < 2000; k++) {
+    const options: FileMetaInformationOptions = {
+      mediaStorageSopClassUid: text(next(4) === 0 ? 70 : 8),
+      mediaStorageSopInstanceUid: text(next(4) === 0 ? 70 : 64),
+      transferSyntaxUid: text(next(8) === 0 ? 70 : 22),
+    };
+    if (next(2) === 0) options.sourceApplicationEntityTitle = text(18);
+    assert.equal(outcome(options), outcome({ ...options, attributes: {} }), JSON.stringify(options));
+  }
+});
+
+test('encodePart10Prefix - 128 zero bytes and DICM', () => {
+  assert.deepEqual(Buffer.from(encodePart10Prefix()), Buffer.concat([Buffer.alloc(128), Buffer.from('DICM')]));
 });
 
 test('encodePart10 - refuses a data set without SOP Class and Instance UIDs', () => {

@@ -543,9 +543,6 @@ export function encodeFileMetaInformation(options: FileMetaInformationOptions): 
   return concat([length, body]);
 }
 
-/** Printable ASCII without the value delimiter: what the writer would encode byte for byte. */
-const PLAIN_VALUE = /^[\x20-\x5b\x5d-\x7e]*$/;
-
 /**
  * The file meta information of a C-STORE (SOP class, instance, transfer syntax, sender), which every received
  * instance needs: laid out directly in Explicit VR Little Endian (PS3.10 §7.1) rather than through the general
@@ -553,52 +550,78 @@ const PLAIN_VALUE = /^[\x20-\x5b\x5d-\x7e]*$/;
  * (undefined then) goes through the general writer, which checks and reports it.
  */
 function encodePlainFileMeta(options: FileMetaInformationOptions): Uint8Array | undefined {
-  const elements: [number, 'UI' | 'SH' | 'AE', string][] = [
-    [0x0002, 'UI', options.mediaStorageSopClassUid],
-    [0x0003, 'UI', options.mediaStorageSopInstanceUid],
-    [0x0010, 'UI', options.transferSyntaxUid],
-    [0x0012, 'UI', ATRIUM_IMPLEMENTATION_CLASS_UID],
-    [0x0013, 'SH', ATRIUM_IMPLEMENTATION_VERSION_NAME],
-  ];
-  if (options.sourceApplicationEntityTitle !== undefined) elements.push([0x0016, 'AE', options.sourceApplicationEntityTitle]);
-  let bodyLength = 14; // (0002,0001) OB: 12-byte header and 2 value bytes
-  for (const [element, vr, value] of elements) {
-    if (!PLAIN_VALUE.test(value) || (vr === 'UI' && element <= 0x0003 && value === '')) return undefined;
-    const max = vr === 'UI' ? 64 : 16;
-    if (value.length > max) return undefined;
-    bodyLength += 8 + value.length + (value.length % 2);
-  }
+  const sopClassUid = options.mediaStorageSopClassUid;
+  const sopInstanceUid = options.mediaStorageSopInstanceUid;
+  const transferSyntaxUid = options.transferSyntaxUid;
+  const aeTitle = options.sourceApplicationEntityTitle;
+  if (sopClassUid === '' || sopInstanceUid === '') return undefined;
+  if (sopClassUid.length > 64 || sopInstanceUid.length > 64 || transferSyntaxUid.length > 64) return undefined;
+  if (aeTitle !== undefined && aeTitle.length > 16) return undefined;
+  // (0002,0001) OB: a 12-byte header and 2 value bytes; every other element an 8-byte header and its padded value.
+  let bodyLength =
+    14 +
+    shortElementLength(sopClassUid) +
+    shortElementLength(sopInstanceUid) +
+    shortElementLength(transferSyntaxUid) +
+    shortElementLength(ATRIUM_IMPLEMENTATION_CLASS_UID) +
+    shortElementLength(ATRIUM_IMPLEMENTATION_VERSION_NAME);
+  if (aeTitle !== undefined) bodyLength += shortElementLength(aeTitle);
   const out = new Uint8Array(12 + bodyLength);
-  const view = new DataView(out.buffer);
-  let at = 0;
-  const header = (element: number, vr: string) => {
-    view.setUint16(at, 0x0002, true);
-    view.setUint16(at + 2, element, true);
-    out[at + 4] = vr.charCodeAt(0);
-    out[at + 5] = vr.charCodeAt(1);
-    at += 6;
-  };
-  header(0x0000, 'UL');
-  view.setUint16(at, 4, true);
-  view.setUint32(at + 2, bodyLength, true);
-  at += 6;
-  header(0x0001, 'OB');
-  at += 2; // reserved
-  view.setUint32(at, 2, true);
-  out[at + 4] = 0;
-  out[at + 5] = 1;
-  at += 6;
-  for (const [element, vr, value] of elements) {
-    const padded = value.length + (value.length % 2);
-    header(element, vr);
-    view.setUint16(at, padded, true);
-    at += 2;
-    for (let i = 0; i < value.length; i++) out[at + i] = value.charCodeAt(i);
-    // UI pads with NUL, the text VRs with a space (PS3.5 §6.2).
-    if (padded !== value.length) out[at + value.length] = vr === 'UI' ? 0 : 0x20;
-    at += padded;
+  let at = putShortHeader(out, 0, 0x0000, 0x55, 0x4c, 4); // UL
+  out[at] = bodyLength & 0xff;
+  out[at + 1] = (bodyLength >>> 8) & 0xff;
+  out[at + 2] = (bodyLength >>> 16) & 0xff;
+  out[at + 3] = bodyLength >>> 24;
+  at += 4;
+  // (0002,0001) OB, long form: 2 reserved bytes, a 32-bit length of 2, and the version 00\01.
+  out[at] = 0x02;
+  out[at + 2] = 0x01;
+  out[at + 4] = 0x4f;
+  out[at + 5] = 0x42;
+  out[at + 8] = 2;
+  out[at + 13] = 1;
+  at += 14;
+  // UI pads with NUL, the text VRs with a space (PS3.5 §6.2).
+  at = putPlainText(out, at, 0x0002, 0x55, 0x49, sopClassUid, 0);
+  if (at >= 0) at = putPlainText(out, at, 0x0003, 0x55, 0x49, sopInstanceUid, 0);
+  if (at >= 0) at = putPlainText(out, at, 0x0010, 0x55, 0x49, transferSyntaxUid, 0);
+  if (at >= 0) at = putPlainText(out, at, 0x0012, 0x55, 0x49, ATRIUM_IMPLEMENTATION_CLASS_UID, 0);
+  if (at >= 0) at = putPlainText(out, at, 0x0013, 0x53, 0x48, ATRIUM_IMPLEMENTATION_VERSION_NAME, 0x20);
+  if (at >= 0 && aeTitle !== undefined) at = putPlainText(out, at, 0x0016, 0x41, 0x45, aeTitle, 0x20);
+  return at < 0 ? undefined : out;
+}
+
+/** Bytes of a group 0002 element with a 16-bit length whose value is `value`, padded to even length. */
+function shortElementLength(value: string): number {
+  return 8 + value.length + (value.length % 2);
+}
+
+/** Writes the 8-byte header of a group 0002 element with a 16-bit length; returns the offset of its value. */
+function putShortHeader(out: Uint8Array, at: number, element: number, vr0: number, vr1: number, length: number): number {
+  out[at] = 0x02;
+  out[at + 2] = element & 0xff;
+  out[at + 3] = element >>> 8;
+  out[at + 4] = vr0;
+  out[at + 5] = vr1;
+  out[at + 6] = length & 0xff;
+  out[at + 7] = length >>> 8;
+  return at + 8;
+}
+
+/**
+ * Writes an element whose value is printable ASCII without the value delimiter (what the general writer would
+ * encode byte for byte), padded with `pad`; returns the offset after it, or -1 at the first other character.
+ */
+function putPlainText(out: Uint8Array, at: number, element: number, vr0: number, vr1: number, value: string, pad: number): number {
+  const padded = value.length + (value.length % 2);
+  let k = putShortHeader(out, at, element, vr0, vr1, padded);
+  for (let i = 0; i < value.length; i++) {
+    const c = value.charCodeAt(i);
+    if (c < 0x20 || c > 0x7e || c === 0x5c) return -1;
+    out[k++] = c;
   }
-  return out;
+  if (padded !== value.length) out[k++] = pad;
+  return k;
 }
 
 export interface Part10Options {
@@ -611,7 +634,10 @@ export interface Part10Options {
 /** The 128-byte preamble and `DICM` prefix of a DICOM file (PS3.10 §7.1). */
 export function encodePart10Prefix(): Uint8Array {
   const out = new Uint8Array(132);
-  out.set([0x44, 0x49, 0x43, 0x4d], 128);
+  out[128] = 0x44;
+  out[129] = 0x49;
+  out[130] = 0x43;
+  out[131] = 0x4d;
   return out;
 }
 
