@@ -1,3 +1,4 @@
+import { TextDecoder } from 'node:util';
 import { asciiString, SpecificCharacterSet } from './character-set.js';
 import type { DicomJsonAttribute, DicomJsonDataset, DicomJsonValue } from './dicom-json.js';
 import type { DataDictionary } from './dictionary.js';
@@ -6,7 +7,6 @@ import { DicomLimitError, DicomParseError, UnsupportedTransferSyntaxError } from
 import { locateFrames } from './frame-locator.js';
 import type { BulkDataRef, Fragment, ParsedInstance, PixelDataInfo } from './parsed-instance.js';
 import { parsePersonName } from './person-name.js';
-import { TextDecoder } from 'node:util';
 import { asParseError, RawInflater } from './raw-inflater.js';
 import type { Tag } from './tag.js';
 import {
@@ -534,7 +534,7 @@ export class Part10Reader {
     } else if (info.bulkCapable) {
       attr = { vr, InlineBinary: inlineBinary(buf.subarray(start, end), vr, frame.littleEndian) };
     } else {
-      const v = info.numberSize === 2 || (info.numberSize === 4 && vr !== 'FL' && vr !== 'AT')
+      const v = info.integer
         ? decodeIntegers(buf, start, end, vr, frame.littleEndian)
         : decodeBinaryValue(buf.subarray(start, end), vr, frame.littleEndian);
       attr = v ? { vr, Value: v } : { vr };
@@ -891,6 +891,8 @@ interface VrTraits extends VrInfo {
   readonly vr: Vr;
   /** Leading spaces are padding too (PS3.5 Table 6.2-1); for LT, ST, UT, UC and PN they are content. */
   readonly trimLeading: boolean;
+  /** US, SS, UL or SL, which `decodeIntegers` reads. */
+  readonly integer: boolean;
 }
 
 /** As in `decodeStringValue`. */
@@ -917,6 +919,7 @@ const VR_TRAITS: readonly (VrTraits | undefined)[] = Array.from({ length: 26 * 2
     padByte: info.padByte,
     multiValued: info.multiValued,
     trimLeading: TRIM_LEADING.has(vr as Vr),
+    integer: vr === 'US' || vr === 'SS' || vr === 'UL' || vr === 'SL',
   });
 });
 
@@ -1115,7 +1118,7 @@ function latin1String(b: Uint8Array, s: number, e: number, ascii?: TextDecoder):
   }
 }
 
-/** US, SS, UL and SL values, read in place (`decodeBinaryValue` makes a DataView for them). */
+/** US, SS, UL and SL values, read in place as `decodeBinaryValue` reads them through a DataView. */
 function decodeIntegers(buf: Uint8Array, start: number, end: number, vr: Vr, littleEndian: boolean): DicomJsonValue[] | undefined {
   const size = vr === 'US' || vr === 'SS' ? 2 : 4;
   const count = Math.floor((end - start) / size);
