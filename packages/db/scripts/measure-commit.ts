@@ -1,0 +1,158 @@
+// Measures ArchiveRepository.commitInstance on small CT slices as C-STORE brings them (64x64, 100 slices per
+// series, a new patient every 2 series, stagingId set as the ingest pipeline sets it): CPU per commit (all threads,
+// so the WAL flushes in the thread pool count) and commits/s, one at a time and then with 4 in flight.
+//   node --import tsx --conditions=source packages/db/scripts/measure-commit.ts
+// Environment: N (commits per phase, default 2000), ROUNDS (default 1; each on a fresh database), FIND=1 (call
+// findInstance before each commit, as the pipeline does), ATRIUM_DB_SRC (another copy of packages/db/src to measure,
+// for a before/after comparison run in alternation), SYNC (default FULL).
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { PerformanceObserver } from 'node:perf_hooks';
+import { pathToFileURL } from 'node:url';
+import type { ParsedInstance } from '@atrium/dicom';
+import { Part10Reader, buildCtSeries } from '@atrium/dicom';
+import type * as Db from '../src/index.ts';
+
+const N = Number(process.env['N'] ?? 2000);
+const ROUNDS = Number(process.env['ROUNDS'] ?? 1);
+const FIND = process.env['FIND'] === '1';
+const SYNC = (process.env['SYNC'] ?? 'FULL') as Db.SqliteSynchronous;
+const source = process.env['ATRIUM_DB_SRC'] ? resolve(process.env['ATRIUM_DB_SRC']) : new URL('../src', import.meta.url).pathname;
+const { openDatabase } = (await import(pathToFileURL(join(source, 'index.ts')).href)) as typeof Db;
+
+interface Slice {
+  bytes: Uint8Array;
+  digest: string;
+}
+
+interface Parsed {
+  parsed: ParsedInstance;
+  sopInstanceUid: string;
+  size: number;
+  digest: string;
+}
+
+/** Part 10 bytes only: a harness holding thousands of parsed data sets would make every major GC walk them. */
+function slices(count: number, prefix: string): Slice[] {
+  const out: Slice[] = [];
+  for (let s = 0; out.length < count; s++) {
+    const series = buildCtSeries({
+      rows: 64,
+      columns: 64,
+      slices: Math.min(100, count - out.length),
+      noiseHu: 0,
+      seed: s + 1,
+      patient: { patientId: `${prefix}-P${Math.floor(s / 2)}`, patientName: `${prefix}^Patient${Math.floor(s / 2) % 500}` },
+      study: { accessionNumber: `${prefix}-A${s}` },
+    });
+    for (const slice of series.instances) {
+      out.push({ bytes: (slice as unknown as { bytes: Uint8Array }).bytes, digest: out.length.toString(16).padStart(64, '0') });
+    }
+  }
+  return out;
+}
+
+function parse(slice: Slice): Parsed {
+  const reader = new Part10Reader({ bulkDataThreshold: 1024, bulkDataUri: (ref) => `bulk/${ref.path}` });
+  reader.write(slice.bytes);
+  const parsed = reader.end();
+  const sopInstanceUid = parsed.dataset['00080018']!.Value![0] as string;
+  return { parsed, sopInstanceUid, size: slice.bytes.byteLength, digest: slice.digest };
+}
+
+const sequential = slices(N, 'SEQ');
+const parallel = slices(N, 'PAR');
+/** Instances parsed ahead of each measured stretch of commits, as the pipeline would have them. */
+const CHUNK = 250;
+
+interface Measured {
+  cpuUs: number;
+  userUs: number;
+  gcUs: number;
+  rate: number;
+}
+
+/** Main-thread GC pauses, summed while commits are measured (part of them collects the parsing's garbage). */
+let gcMs = 0;
+let counting = false;
+new PerformanceObserver((list) => {
+  if (counting) for (const entry of list.getEntries()) gcMs += entry.duration;
+}).observe({ entryTypes: ['gc'] });
+
+async function phase(db: Db.AtriumDatabase, work: Slice[], inFlight: number, tag: string): Promise<Measured> {
+  let user = 0;
+  let system = 0;
+  let seconds = 0;
+  const gcBefore = gcMs;
+  for (let first = 0; first < work.length; first += CHUNK) {
+    const chunk = work.slice(first, first + CHUNK).map(parse);
+    let next = 0;
+    const worker = async (): Promise<void> => {
+      for (let i = next++; i < chunk.length; i = next++) {
+        const slice = chunk[i]!;
+        if (FIND) await db.archive.findInstance(slice.sopInstanceUid);
+        await db.archive.commitInstance({
+          parsed: slice.parsed,
+          blobKey: `dicom/${tag}/${slice.sopInstanceUid}-${slice.digest.slice(-8)}.dcm`,
+          size: slice.size,
+          digest: slice.digest,
+          source: { kind: 'dimse', callingAeTitle: 'STORESCU' },
+          duplicatePolicy: 'keep',
+          stagingId: `staging-${tag}-${first + i}`,
+        });
+      }
+    };
+    const cpu = process.cpuUsage();
+    const started = performance.now();
+    counting = true;
+    await Promise.all(Array.from({ length: inFlight }, worker));
+    counting = false;
+    seconds += (performance.now() - started) / 1000;
+    const used = process.cpuUsage(cpu);
+    user += used.user;
+    system += used.system;
+  }
+  // GC entries are delivered asynchronously: let the last ones arrive.
+  await new Promise<void>((done) => setImmediate(done));
+  return {
+    cpuUs: (user + system) / work.length,
+    userUs: user / work.length,
+    gcUs: ((gcMs - gcBefore) * 1000) / work.length,
+    rate: work.length / seconds,
+  };
+}
+
+function report(m: Measured) {
+  return {
+    cpuUsPerCommit: Math.round(m.cpuUs),
+    userUsPerCommit: Math.round(m.userUs),
+    gcUsPerCommit: Math.round(m.gcUs),
+    commitsPerSecond: Math.round(m.rate),
+  };
+}
+
+for (let round = 0; round < ROUNDS; round++) {
+  const dir = mkdtempSync(join(tmpdir(), 'atrium-measure-'));
+  try {
+    const db = await openDatabase({ kind: 'sqlite', path: join(dir, 'index.sqlite'), synchronous: SYNC });
+    // A first few commits warm the statement caches and the JIT; not counted.
+    const warm = slices(50, 'WARM');
+    await phase(db, warm, 1, 'warm');
+    const one = await phase(db, sequential, 1, 'seq');
+    const four = await phase(db, parallel, 4, 'par');
+    const feed = await db.archive.readChangeFeed({ limit: 1 });
+    if (feed.length === 0) throw new Error('Nothing was committed');
+    await db.close();
+    console.log(
+      JSON.stringify({
+        source,
+        find: FIND,
+        sequential: report(one),
+        inFlight4: report(four),
+      }),
+    );
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
