@@ -1,3 +1,4 @@
+import { TextDecoder } from 'node:util';
 import { convertBytes } from 'dicom-character-set';
 import type { Vr } from './vr.js';
 
@@ -12,8 +13,9 @@ export class SpecificCharacterSet {
   /** Terms that were not recognised and were ignored; the reader turns them into warnings. */
   readonly unknownTerms: readonly string[];
   private readonly isDefault: boolean;
-  private readonly utf8 = new TextDecoder('utf-8', { fatal: true });
-  private readonly latin1 = new TextDecoder('latin1');
+  /** Made for the first value that is not plain ASCII: a reader makes a set per object, and most need neither. */
+  private utf8: TextDecoder | undefined;
+  private latin1: TextDecoder | undefined;
 
   /**
    * @param onFallback told when bytes could not be decoded in the declared repertoire (an unknown escape
@@ -54,9 +56,9 @@ export class SpecificCharacterSet {
     // Without (0008,0005) the repertoire is ASCII; real files put UTF-8 or Latin-1 here. Prefer UTF-8 when the
     // bytes are valid UTF-8 (Latin-1 text rarely is), else Latin-1 as pydicom and DCMTK do.
     try {
-      return this.utf8.decode(bytes);
+      return (this.utf8 ??= new TextDecoder('utf-8', { fatal: true })).decode(bytes);
     } catch {
-      return this.latin1.decode(bytes);
+      return (this.latin1 ??= new TextDecoder('latin1')).decode(bytes);
     }
   }
 }

@@ -62,7 +62,8 @@ export class Part10Reader {
   /** Absolute offset of the next byte to parse: in the file, or in the inflated data set once deflated. */
   private pos = 0;
   private byteLength = 0;
-  private readonly carry = new Uint8Array(CARRY_CAPACITY);
+  /** Made when a header is first split across chunks: an object in one chunk never needs it. */
+  private carry: Uint8Array | undefined;
   private carryLength = 0;
   private failure: unknown;
   private ended = false;
@@ -95,7 +96,8 @@ export class Part10Reader {
   private pixelData: PixelDataState | undefined;
   private extendedOffsets: Uint8Array | undefined;
   private extendedLengths: Uint8Array | undefined;
-  private readonly fragmentHead = new Uint8Array(4);
+  /** Made at the first fragment of encapsulated pixel data. */
+  private fragmentHead: Uint8Array | undefined;
   private fragmentHeadLength = 0;
 
   constructor(options: Part10ReaderOptions = {}) {
@@ -156,17 +158,18 @@ export class Part10Reader {
   private feed(data: Uint8Array): void {
     let offset = 0;
     if (this.carryLength > 0) {
+      const carry = this.carry!;
       const take = Math.min(data.length, CARRY_CAPACITY - this.carryLength);
-      this.carry.set(data.subarray(0, take), this.carryLength);
+      carry.set(data.subarray(0, take), this.carryLength);
       const total = this.carryLength + take;
-      const used = this.process(this.carry.subarray(0, total), 0);
+      const used = this.process(carry.subarray(0, total), 0);
       if (this.switchToInflate) {
-        this.startInflate(this.carry.slice(used, total), data.subarray(take));
+        this.startInflate(carry.slice(used, total), data.subarray(take));
         return;
       }
       if (used < this.carryLength) {
         // Still not a whole header: then `take` was all of `data` (a header is smaller than the carry buffer).
-        this.carry.copyWithin(0, used, total);
+        carry.copyWithin(0, used, total);
         this.carryLength = total - used;
         return;
       }
@@ -180,7 +183,7 @@ export class Part10Reader {
     }
     const rest = data.length - used;
     if (rest > 0) {
-      this.carry.set(data.subarray(used), 0);
+      (this.carry ??= new Uint8Array(CARRY_CAPACITY)).set(data.subarray(used), 0);
       this.carryLength = rest;
     }
   }
@@ -238,7 +241,7 @@ export class Part10Reader {
         }
         case ReadState.Fragment: {
           while (this.fragmentHeadLength < 4 && this.remaining > 0 && i < len) {
-            this.fragmentHead[this.fragmentHeadLength++] = buf[i++]!;
+            this.fragmentHead![this.fragmentHeadLength++] = buf[i++]!;
             this.pos++;
             this.remaining--;
           }
@@ -643,6 +646,7 @@ export class Part10Reader {
       const pd = this.pixelData!;
       pd.fragments.push({ offset: this.pos, length });
       pd.length += length;
+      this.fragmentHead ??= new Uint8Array(4);
       this.fragmentHeadLength = 0;
       this.remaining = length;
       if (length === 0) this.completeFragment();
@@ -655,7 +659,7 @@ export class Part10Reader {
 
   private completeFragment(): void {
     const pd = this.pixelData!;
-    const h = this.fragmentHead;
+    const h = this.fragmentHead!;
     const n = this.fragmentHeadLength;
     pd.fragmentStartsFrame.push(n >= 2 && h[0] === 0xff && (h[1] === 0xd8 || h[1] === 0x4f || h[1] === 0x0a));
   }
