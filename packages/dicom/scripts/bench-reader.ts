@@ -3,6 +3,7 @@
 // It reads the built package (dist), as the server runs it: tsx's transpiled source is slower in other places.
 //     --dir <folder>        read the instances from a folder instead of generating them
 //     --count <n>           instances to generate (default 2000: 20 series of 100 slices, 64 x 64)
+//     --transfer-syntax <uid>  of the generated instances (default Explicit VR Little Endian)
 //     --chunks <n>          chunks per instance (default 1; the bytes are cut at equal distances)
 //     --rounds <n>          measured rounds per reader (default 15; the median is reported)
 //     --baseline <module>   a module exporting another Part10Reader (an older build's dist/index.js): both are
@@ -26,6 +27,7 @@ const { values: args } = parseArgs({
   options: {
     dir: { type: 'string' },
     count: { type: 'string', default: '2000' },
+    'transfer-syntax': { type: 'string' },
     chunks: { type: 'string', default: '1' },
     rounds: { type: 'string', default: '15' },
     baseline: { type: 'string' },
@@ -36,7 +38,7 @@ const { values: args } = parseArgs({
  * The instances, made in a worker: made here, the builder's garbage and type feedback slowed the reader of the
  * build that made them, so that two identical builds compared 0.95-0.98 instead of 1.00.
  */
-async function generate(count: number): Promise<Uint8Array[]> {
+async function generate(count: number, transferSyntaxUid: string | undefined): Promise<Uint8Array[]> {
   const worker = new Worker(
     `
     const { parentPort, workerData } = require('node:worker_threads');
@@ -51,13 +53,14 @@ async function generate(count: number): Promise<Uint8Array[]> {
           seed: s + 1,
           patient: { patientId: 'BENCH-P' + Math.floor(s / 2), patientName: 'BENCH^Patient' + (Math.floor(s / 2) % 500) },
           study: { accessionNumber: 'BENCH-A' + s },
+          transferSyntaxUid: workerData.transferSyntaxUid,
         });
         for (const slice of series.instances) out.push(slice.bytes);
       }
       parentPort.postMessage(out);
     });
     `,
-    { eval: true, workerData: { url: import.meta.resolve('@atrium/dicom'), count } },
+    { eval: true, workerData: { url: import.meta.resolve('@atrium/dicom'), count, transferSyntaxUid } },
   );
   const [instances] = (await once(worker, 'message')) as [Uint8Array[]];
   await worker.terminate();
@@ -94,7 +97,7 @@ function median(values: number[]): number {
 
 const files = args.dir
   ? readdirSync(args.dir).sort().map((name) => new Uint8Array(readFileSync(join(args.dir!, name))))
-  : await generate(Number(args.count));
+  : await generate(Number(args.count), args['transfer-syntax']);
 const chunkCount = Number(args.chunks);
 const instances = files.map((bytes) => split(bytes, chunkCount));
 const readers: [string, ReaderClass][] = [['current', Part10Reader as unknown as ReaderClass]];
