@@ -9,7 +9,11 @@ import { VR_INFO } from './vr.js';
  * Decoding of element values into DICOM JSON values (PS3.18 Annex F) from their encoded bytes (PS3.5 §6.2).
  */
 
-/** VRs whose leading spaces are padding too (PS3.5 Table 6.2-1); for LT, ST, UT and PN they are content. */
+/**
+ * VRs whose leading spaces are padding too (PS3.5 Table 6.2-1); for LT, ST, UT and PN they are content. The Part 10
+ * reader applies the same rules itself to the values it reads in place (`decodeCharacterString`): change both, or
+ * its tests, which compare the two on every VR, fail.
+ */
 const TRIM_LEADING: ReadonlySet<Vr> = new Set<Vr>(['AE', 'AS', 'CS', 'DA', 'DS', 'DT', 'IS', 'LO', 'SH', 'TM', 'UI', 'UR']);
 
 const IS_PATTERN = /^[+-]?\d+$/;
