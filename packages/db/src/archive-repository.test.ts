@@ -1,8 +1,12 @@
 import assert from 'node:assert/strict';
+import { mkdtemp, open as openFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { test } from 'node:test';
+import { sql } from 'kysely';
 import type { AtriumDatabase } from './database.js';
 import { openDatabase } from './database.js';
-import type { CommitInstanceInput } from './archive-repository.js';
+import type { CommitInstanceInput, CommitInstanceResult } from './archive-repository.js';
 import { syntheticParsed, type SyntheticInstance } from './test-support.js';
 
 async function open(t: { after(fn: () => Promise<void>): void }): Promise<AtriumDatabase> {
@@ -340,4 +344,186 @@ test('deleteInstance - keeps counts and lists exact and removes emptied levels',
     feed.slice(-4).map((f) => `${f.level}:${f.action}`),
     ['instance:deleted', 'series:deleted', 'study:deleted', 'patient:deleted'],
   );
+});
+
+/** Outcome of each settled promise, or the code (else the message) of its error. */
+function outcomes(results: PromiseSettledResult<{ outcome: string }>[]): string[] {
+  return results.map((r) =>
+    r.status === 'fulfilled' ? r.value.outcome : ((r.reason as { code?: string }).code ?? (r.reason as Error).message),
+  );
+}
+
+test('commitInstance - concurrent commits: a conflict, a rejected duplicate and a failing beforeCommit reject only their own instance', async (t) => {
+  const db = await open(t);
+  await db.archive.commitInstance(input({ sopInstanceUid: '1.9.1' }));
+  const results = await Promise.allSettled([
+    db.archive.commitInstance(input({ sopInstanceUid: 'A.1', instanceNumber: 2 })),
+    db.archive.commitInstance(input({ sopInstanceUid: 'B.1', patientId: 'P2' })),
+    db.archive.commitInstance(input({ sopInstanceUid: '1.9.1' }, { digest: 'd2', duplicatePolicy: 'reject' })),
+    db.archive.commitInstance(
+      input({ sopInstanceUid: 'C.1', seriesInstanceUid: 'S.C' }, {
+        beforeCommit: () => {
+          throw new Error('rename failed');
+        },
+      }),
+    ),
+    db.archive.commitInstance(input({ sopInstanceUid: 'D.1', patientId: 'P3', studyInstanceUid: 'ST.D', seriesInstanceUid: 'S.D' })),
+  ]);
+  assert.deepEqual(outcomes(results), [
+    'stored',
+    'ATRIUM_ERR_INGEST_CONFLICT',
+    'ATRIUM_ERR_INGEST_DUPLICATE_REJECTED',
+    'rename failed',
+    'stored',
+  ]);
+  const stats = await db.archive.stats();
+  assert.deepEqual([stats.patients, stats.studies, stats.series, stats.instances], [2, 2, 2, 3]);
+  assert.equal(await db.archive.findInstance('C.1'), undefined);
+  assert.equal((await db.archive.findInstance('1.9.1'))?.digest, 'd1');
+  const study = await row<Record<string, unknown>>(db, 'study', ['study_instance_uid', '1.2.3.1']);
+  assert.deepEqual([study['number_of_series'], study['number_of_instances']], [1, 2]);
+  assert.deepEqual(
+    (await db.archive.readChangeFeed({ limit: 100 })).map((f) => `${f.level}:${f.action}:${f.sopInstanceUid ?? f.studyInstanceUid}`),
+    [
+      'patient:created:null',
+      'study:created:1.2.3.1',
+      'series:created:1.2.3.1',
+      'instance:created:1.9.1',
+      'instance:created:A.1',
+      'patient:created:null',
+      'study:created:ST.D',
+      'series:created:ST.D',
+      'instance:created:D.1',
+    ],
+  );
+});
+
+/** Every row of the tables a commit writes, for comparing two databases. */
+async function snapshot(db: AtriumDatabase) {
+  const tables = ['patient', 'study', 'series', 'series_request_attribute', 'instance', 'instance_metadata', 'series_metadata', 'blob_intent'] as const;
+  const rows: Record<string, unknown[]> = {};
+  for (const table of tables) rows[table] = await db.kysely.selectFrom(table).selectAll().orderBy(sql`1`).execute();
+  return { rows, feed: await db.archive.readChangeFeed({ limit: 1000 }), stats: await db.archive.stats() };
+}
+
+test('commitInstance - concurrent commits give the results, change feed and rows of one-at-a-time commits in call order', async (t) => {
+  const inputs: CommitInstanceInput[] = [
+    input({ sopInstanceUid: 'A.1', instanceNumber: 1 }, { stagingId: 's1' }),
+    input({ sopInstanceUid: 'A.2', instanceNumber: 2, patientName: 'Roe^Jane' }, { stagingId: 's2' }),
+    input({ sopInstanceUid: 'A.1', instanceNumber: 1 }, { stagingId: 's3' }),
+    input({ sopInstanceUid: 'A.2', instanceNumber: 2 }, { digest: 'd2', stagingId: 's4' }),
+    input({ sopInstanceUid: 'B.1', seriesInstanceUid: 'S.B', modality: 'PR', sopClassUid: '1.2.840.10008.5.1.4.1.1.11.1' }, { stagingId: 's5' }),
+    input(
+      { sopInstanceUid: 'A.1', seriesInstanceUid: 'S.B', modality: 'PR', sopClassUid: '1.2.840.10008.5.1.4.1.1.11.1' },
+      { digest: 'd3', duplicatePolicy: 'replace', stagingId: 's6', blobKey: 'dicom/A.1-d3.dcm' },
+    ),
+    input({ sopInstanceUid: 'C.1', patientId: 'P2', studyInstanceUid: 'ST.2', seriesInstanceUid: 'S.C', extra: {
+      '00400275': { vr: 'SQ', Value: [{ '00401001': { vr: 'SH', Value: ['RP-1'] } }] },
+    } }, { stagingId: 's7' }),
+    input({ sopInstanceUid: 'C.2', patientId: 'P9', studyInstanceUid: 'ST.2', seriesInstanceUid: 'S.C' }, { stagingId: 's8' }),
+    input({ sopInstanceUid: 'C.3', patientId: 'P2', studyInstanceUid: 'ST.2', seriesInstanceUid: 'S.C' }, { stagingId: 's9' }),
+  ];
+  const sequential = await open(t);
+  const one: PromiseSettledResult<CommitInstanceResult>[] = [];
+  for (const i of inputs) one.push(...(await Promise.allSettled([sequential.archive.commitInstance(i)])));
+  const concurrent = await open(t);
+  const all = await Promise.allSettled(inputs.map((i) => concurrent.archive.commitInstance(i)));
+  assert.deepEqual(outcomes(all), ['stored', 'stored', 'identical', 'kept-existing', 'stored', 'replaced', 'stored', 'ATRIUM_ERR_INGEST_CONFLICT', 'stored']);
+  assert.deepEqual(all.map(settledValue), one.map(settledValue));
+  assert.deepEqual(await snapshot(concurrent), await snapshot(sequential));
+});
+
+function settledValue(result: PromiseSettledResult<unknown>): unknown {
+  return result.status === 'fulfilled' ? result.value : (result.reason as Error).message;
+}
+
+test('commitInstance - two copies of one SOP Instance in one batch: the later copies are decided against the first', async (t) => {
+  const db = await open(t);
+  const results = await Promise.allSettled([
+    db.archive.commitInstance(input({ sopInstanceUid: 'X.1' }, { stagingId: 'a' })),
+    db.archive.commitInstance(input({ sopInstanceUid: 'X.1' }, { stagingId: 'b' })),
+    db.archive.commitInstance(input({ sopInstanceUid: 'X.1' }, { digest: 'd2', duplicatePolicy: 'replace', stagingId: 'c' })),
+    db.archive.commitInstance(input({ sopInstanceUid: 'X.1' }, { digest: 'd3', duplicatePolicy: 'reject', stagingId: 'd' })),
+  ]);
+  assert.deepEqual(outcomes(results), ['stored', 'identical', 'replaced', 'ATRIUM_ERR_INGEST_DUPLICATE_REJECTED']);
+  assert.equal((results[2] as PromiseFulfilledResult<CommitInstanceResult>).value.replacedBlobKey, 'dicom/X.1-d1.dcm');
+  assert.equal((await db.archive.findInstance('X.1'))?.blobKey, 'dicom/X.1-d2.dcm');
+  assert.deepEqual(
+    (await db.archive.listBlobIntents()).map((i) => `${i.action}:${i.blobKey}:${i.stagingId}`).sort(),
+    ['delete:dicom/X.1-d1.dcm:null', 'publish:dicom/X.1-d2.dcm:c'],
+    "the first copy's publish intent became the replacement's delete intent",
+  );
+  const stats = await db.archive.stats();
+  assert.deepEqual([stats.instances, stats.bytes], [1, 1000]);
+});
+
+test('commitInstance - resolves once its commit is flushed to disk, while the next batch commits meanwhile', async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'atrium-batch-'));
+  t.after(() => rm(dir, { recursive: true, force: true }));
+  const handle = await openFile(join(dir, 'probe'), 'w');
+  const prototype = Object.getPrototypeOf(handle) as { datasync: () => Promise<void> };
+  await handle.close();
+  const datasync = prototype.datasync;
+  const held: Array<() => void> = [];
+  prototype.datasync = function (this: unknown) {
+    return new Promise<void>((resolve) => held.push(resolve)).then(() => datasync.call(this));
+  };
+  t.after(() => {
+    prototype.datasync = datasync;
+  });
+  const db = await openDatabase({ kind: 'sqlite', path: join(dir, 'index.sqlite'), synchronous: 'FULL' });
+  t.after(() => db.close());
+  const resolved: string[] = [];
+  const first = db.archive.commitInstance(input({ sopInstanceUid: '1.9.1' })).then(() => resolved.push('1.9.1'));
+  while (held.length === 0) await new Promise<void>((resolve) => setImmediate(resolve));
+  const second = db.archive.commitInstance(input({ sopInstanceUid: '1.9.2' })).then(() => resolved.push('1.9.2'));
+  // The second batch commits while the first flush is still held: the instance is visible, not yet acknowledged.
+  while ((await db.archive.findInstance('1.9.2')) === undefined) await new Promise<void>((resolve) => setImmediate(resolve));
+  assert.deepEqual(resolved, []);
+  held.shift()!();
+  await first;
+  assert.deepEqual(resolved, ['1.9.1'], 'the first commit is durable, the second waits for its own flush');
+  while (held.length === 0) await new Promise<void>((resolve) => setImmediate(resolve));
+  held.shift()!();
+  await second;
+  assert.deepEqual(resolved, ['1.9.1', '1.9.2']);
+  prototype.datasync = datasync;
+});
+
+test('findInstance - waits for a batch in progress instead of reading its uncommitted rows', async (t) => {
+  const db = await open(t);
+  let release!: () => void;
+  const gate = new Promise<void>((resolve) => (release = resolve));
+  let entered!: () => void;
+  const inside = new Promise<void>((resolve) => (entered = resolve));
+  const commit = db.archive.commitInstance(
+    input({ sopInstanceUid: '1.9.1' }, {
+      beforeCommit: async () => {
+        entered();
+        await gate;
+      },
+    }),
+  );
+  await inside;
+  let found: unknown = 'pending';
+  const lookup = db.archive.findInstance('1.9.1').then((f) => (found = f));
+  await new Promise<void>((resolve) => setTimeout(resolve, 20));
+  assert.equal(found, 'pending', 'the read waits for the batch');
+  release();
+  await commit;
+  await lookup;
+  assert.equal((found as { digest?: string } | undefined)?.digest, 'd1', 'and then sees it committed');
+});
+
+test('clearBlobIntents - clears any number of intents, in statements of a fixed size', async (t) => {
+  const db = await open(t);
+  await Promise.all(
+    Array.from({ length: 70 }, (_, i) => db.archive.commitInstance(input({ sopInstanceUid: `I.${i}` }, { stagingId: `s${i}` }))),
+  );
+  const intents = await db.archive.listBlobIntents();
+  assert.equal(intents.length, 70);
+  await db.archive.clearBlobIntents([intents[0]!.blobKey]);
+  assert.equal((await db.archive.listBlobIntents()).length, 69);
+  await db.archive.clearBlobIntents(intents.map((i) => i.blobKey));
+  assert.deepEqual(await db.archive.listBlobIntents(), []);
 });

@@ -7,12 +7,14 @@ import type {
   ParsedInstance,
   PixelDataInfo,
 } from '@atrium/dicom';
-import type { Insertable, Kysely, Transaction } from 'kysely';
+import type { Compilable, Insertable, Kysely, Updateable } from 'kysely';
 import { sql } from 'kysely';
 import type { DatabaseContext } from './database.js';
-import { DuplicateInstanceError, IngestConflictError } from './errors.js';
+import type { DirectConnection } from './dialect.js';
+import { DatabaseError, DuplicateInstanceError, IngestConflictError } from './errors.js';
 import type { IndexRecord, PatientRecord, SeriesRecord, StudyRecord } from './index-record.js';
 import { extractIndexRecord } from './index-record.js';
+import type { ParameterOf } from './prepared-query.js';
 import { PreparedQuery } from './prepared-query.js';
 import type {
   AtriumSchema,
@@ -48,8 +50,9 @@ export interface CommitInstanceInput {
   /** `<host>:<pid>` of the committing process, recorded with the intents (default: this process). */
   owner?: string;
   /**
-   * Runs inside the transaction once the outcome is decided, just before the commit; throwing rolls everything
-   * back. For work that must succeed or fail together with the index rows.
+   * Runs inside the transaction once the outcome is decided, just before the commit; throwing rolls this instance
+   * back (and only this one when commits share a transaction). For work that must succeed or fail together with
+   * the index rows. It must not query the database itself: the commit holds the connection meanwhile.
    */
   beforeCommit?: (decision: { outcome: CommitOutcome; replacedBlobKey?: string }) => Promise<void> | void;
 }
@@ -141,13 +144,7 @@ export interface ChangeFeedEntry {
   detail: Record<string, unknown> | null;
 }
 
-type Trx = Transaction<AtriumSchema>;
-type FeedRow = Insertable<ChangeFeedTable>;
-
-interface Resolved<R> {
-  row: R;
-  created: boolean;
-}
+type FeedRow = Required<Omit<Insertable<ChangeFeedTable>, 'seq'>>;
 
 interface MetadataColumns {
   dicom_json: string;
@@ -158,7 +155,59 @@ interface MetadataColumns {
   dataset_offset: number;
 }
 
-function patientColumns(p: PatientRecord) {
+/** Attribute columns of each level: written when the row is created, later only where empty (see `gaps`). */
+const PATIENT_ATTRIBUTES = [
+  'patient_name',
+  'patient_name_search',
+  'patient_name_ideographic',
+  'patient_name_phonetic',
+  'patient_birth_date',
+  'patient_birth_time',
+  'patient_sex',
+  'other_patient_ids',
+] as const;
+const STUDY_ATTRIBUTES = [
+  'study_date',
+  'study_time',
+  'accession_number',
+  'issuer_of_accession_number',
+  'study_id',
+  'study_description',
+  'referring_physician_name',
+  'referring_physician_name_search',
+  'specific_character_set',
+] as const;
+const SERIES_ATTRIBUTES = [
+  'modality',
+  'series_number',
+  'series_description',
+  'series_date',
+  'series_time',
+  'body_part_examined',
+  'laterality',
+  'performed_procedure_step_start_date',
+  'performed_procedure_step_start_time',
+  'institution_name',
+  'station_name',
+  'manufacturer',
+] as const;
+
+type PatientAttributes = Pick<PatientRow, (typeof PATIENT_ATTRIBUTES)[number]>;
+type StudyAttributes = Pick<StudyRow, (typeof STUDY_ATTRIBUTES)[number]>;
+type SeriesAttributes = Pick<SeriesRow, (typeof SERIES_ATTRIBUTES)[number]>;
+
+/** What a commit reads of each stored level: its id, its parent, and what it compares or fills. */
+type StoredPatient = { id: number } & PatientAttributes;
+type StoredStudy = Pick<StudyRow, 'id' | 'patient_fk' | 'modalities_in_study' | 'sop_classes_in_study'> & StudyAttributes;
+type StoredSeries = Pick<SeriesRow, 'id' | 'study_fk'> & SeriesAttributes;
+
+/** A level of the hierarchy as a commit found it: `stored` is undefined when this commit created the row. */
+interface Level<R> {
+  id: number;
+  stored: R | undefined;
+}
+
+function patientColumns(p: PatientRecord): PatientAttributes {
   return {
     patient_name: p.patientName,
     patient_name_search: p.patientNameSearch,
@@ -171,7 +220,7 @@ function patientColumns(p: PatientRecord) {
   };
 }
 
-function studyColumns(s: StudyRecord) {
+function studyColumns(s: StudyRecord): StudyAttributes {
   return {
     study_date: s.studyDate,
     study_time: s.studyTime,
@@ -185,7 +234,7 @@ function studyColumns(s: StudyRecord) {
   };
 }
 
-function seriesColumns(s: SeriesRecord) {
+function seriesColumns(s: SeriesRecord): SeriesAttributes {
   return {
     modality: s.modality,
     series_number: s.seriesNumber,
@@ -203,14 +252,18 @@ function seriesColumns(s: SeriesRecord) {
 }
 
 /**
- * Columns the stored row lacks and the new instance has. Study and series attributes come from the first instance
- * that created the row; later instances only fill gaps, so the index never flip-flops between instances that
- * disagree.
+ * Columns the stored row lacks and the new instance has, or undefined when there are none (nearly always).
+ * Study and series attributes come from the first instance that created the row; later instances only fill gaps,
+ * so the index never flip-flops between instances that disagree.
  */
-function gaps<C extends Record<string, unknown>>(stored: Record<string, unknown>, incoming: C): Partial<C> {
-  const fill: Partial<C> = {};
-  for (const [column, value] of Object.entries(incoming)) {
-    if (value !== null && stored[column] === null) (fill as Record<string, unknown>)[column] = value;
+function gaps<T extends object>(stored: T, incoming: T, columns: ReadonlyArray<keyof T>): Partial<T> | undefined {
+  let fill: Partial<T> | undefined;
+  for (const column of columns) {
+    const value = incoming[column];
+    if (value !== null && stored[column] === null) {
+      fill ??= {};
+      fill[column] = value;
+    }
   }
   return fill;
 }
@@ -231,6 +284,25 @@ function describePatient(patientId: string, issuer: string): string {
 
 function etagOf(document: string): string {
   return `"${createHash('sha256').update(document).digest('base64url')}"`;
+}
+
+/** The rows of a query of a rare path, built anew each time, run on the direct connection. */
+async function rowsOf<R>(connection: DirectConnection, query: Compilable<R>): Promise<R[]> {
+  const compiled = query.compile();
+  return connection.all<R>(compiled.sql, compiled.parameters);
+}
+
+/** The one row a rare-path query must find. */
+async function oneOf<R>(connection: DirectConnection, query: Compilable<R>, what: string): Promise<R> {
+  const compiled = query.compile();
+  const row = await connection.get<R>(compiled.sql, compiled.parameters);
+  if (row === undefined) throw new DatabaseError('ATRIUM_ERR_DB_NOT_FOUND', `Cannot find ${what} in the index`);
+  return row;
+}
+
+async function execute(connection: DirectConnection, query: Compilable<unknown>): Promise<void> {
+  const compiled = query.compile();
+  await connection.run(compiled.sql, compiled.parameters);
 }
 
 type Levels = { seriesId: number; studyId: number; patientId: number };
@@ -260,6 +332,14 @@ const STORED_INSTANCE_COLUMNS = [
   'study.study_instance_uid',
 ] as const;
 
+/** Blob keys per statement when intents are cleared: one statement text whatever the count (see `clearBlobIntents`). */
+const CLEAR_CHUNK = 64;
+
+/** Named parameters for every column of `columns`, for an insert built once. */
+function parametersFor<P, K extends keyof P & string>(p: ParameterOf<P>, columns: readonly K[]): Record<K, unknown> {
+  return Object.fromEntries(columns.map((c) => [c, p(c)])) as Record<K, unknown>;
+}
+
 /** The statements every commit runs, prepared once per database (see `PreparedQuery`). */
 function prepareStatements(db: Kysely<AtriumSchema>, dialect: DatabaseContext['dialect']) {
   return {
@@ -286,31 +366,79 @@ function prepareStatements(db: Kysely<AtriumSchema>, dialect: DatabaseContext['d
           .where('sop_instance_uid', '=', p('sopInstanceUid')),
       ),
     ),
-    patientByIdentity: new PreparedQuery<{ patientId: string; issuer: string }, PatientRow>(db, (p) =>
+    patientByIdentity: new PreparedQuery<{ patientId: string; issuer: string }, StoredPatient>(db, (p) =>
       dialect.lockRows(
         db
           .selectFrom('patient')
-          .selectAll()
+          .select(['id', ...PATIENT_ATTRIBUTES])
           .where('patient_id', '=', p('patientId'))
           .where('issuer_of_patient_id', '=', p('issuer')),
       ),
     ),
-    studyByUid: new PreparedQuery<{ uid: string }, StudyRow>(db, (p) =>
-      dialect.lockRows(db.selectFrom('study').selectAll().where('study_instance_uid', '=', p('uid'))),
+    studyByUid: new PreparedQuery<{ uid: string }, StoredStudy>(db, (p) =>
+      dialect.lockRows(
+        db
+          .selectFrom('study')
+          .select(['id', 'patient_fk', 'modalities_in_study', 'sop_classes_in_study', ...STUDY_ATTRIBUTES])
+          .where('study_instance_uid', '=', p('uid')),
+      ),
     ),
-    seriesByUid: new PreparedQuery<{ uid: string }, SeriesRow>(db, (p) =>
-      dialect.lockRows(db.selectFrom('series').selectAll().where('series_instance_uid', '=', p('uid'))),
+    seriesByUid: new PreparedQuery<{ uid: string }, StoredSeries>(db, (p) =>
+      dialect.lockRows(
+        db
+          .selectFrom('series')
+          .select(['id', 'study_fk', ...SERIES_ATTRIBUTES])
+          .where('series_instance_uid', '=', p('uid')),
+      ),
+    ),
+    insertPatient: new PreparedQuery<
+      PatientAttributes & { patient_id: string; issuer_of_patient_id: string; created_at: string; updated_at: string },
+      { id: number }
+    >(db, (p) =>
+      db
+        .insertInto('patient')
+        .values(
+          parametersFor(p, [...PATIENT_ATTRIBUTES, 'patient_id', 'issuer_of_patient_id', 'created_at', 'updated_at']) as unknown as Insertable<AtriumSchema['patient']>,
+        )
+        .returning('id'),
+    ),
+    insertStudy: new PreparedQuery<
+      StudyAttributes & { patient_fk: number; study_instance_uid: string; received_at: string; updated_at: string },
+      { id: number }
+    >(db, (p) =>
+      db
+        .insertInto('study')
+        .values(
+          parametersFor(p, [...STUDY_ATTRIBUTES, 'patient_fk', 'study_instance_uid', 'received_at', 'updated_at']) as unknown as Insertable<AtriumSchema['study']>,
+        )
+        .returning('id'),
+    ),
+    insertSeries: new PreparedQuery<
+      SeriesAttributes & { study_fk: number; series_instance_uid: string; received_at: string; updated_at: string },
+      { id: number }
+    >(db, (p) =>
+      db
+        .insertInto('series')
+        .values(
+          parametersFor(p, [...SERIES_ATTRIBUTES, 'study_fk', 'series_instance_uid', 'received_at', 'updated_at']) as unknown as Insertable<AtriumSchema['series']>,
+        )
+        .returning('id'),
+    ),
+    insertSeriesMetadata: new PreparedQuery<{ seriesId: number }, unknown>(db, (p) =>
+      db.insertInto('series_metadata').values({ series_fk: p('seriesId'), stale: 1, version: 1 }),
     ),
     insertInstance: new PreparedQuery<InstanceColumns & { sop_instance_uid: string }, { id: number }>(db, (p) =>
       db
         .insertInto('instance')
-        .values(Object.fromEntries(INSTANCE_COLUMNS.map((c) => [c, p(c)])) as unknown as Insertable<AtriumSchema['instance']>)
+        .values(parametersFor(p, INSTANCE_COLUMNS) as unknown as Insertable<AtriumSchema['instance']>)
         .returning('id'),
     ),
     updateInstance: new PreparedQuery<InstanceColumns & { id: number }, unknown>(db, (p) =>
       db
         .updateTable('instance')
-        .set(Object.fromEntries(INSTANCE_COLUMNS.filter((c) => c !== 'sop_instance_uid').map((c) => [c, p(c as keyof InstanceColumns)])))
+        .set(
+          parametersFor(p, INSTANCE_COLUMNS.filter((c) => c !== 'sop_instance_uid') as Array<keyof InstanceColumns>) as unknown as Updateable<InstanceTable>,
+        )
         .where('id', '=', p('id')),
     ),
     insertMetadata: new PreparedQuery<MetadataColumns & { instance_fk: number }, unknown>(db, (p) =>
@@ -381,7 +509,7 @@ function prepareStatements(db: Kysely<AtriumSchema>, dialect: DatabaseContext['d
         .set((eb) => ({ stale: 1, version: eb('version', '+', 1) }))
         .where('series_fk', '=', p('seriesId')),
     ),
-    insertFeed: new PreparedQuery<Required<Omit<FeedRow, 'seq'>>, unknown>(db, (p) =>
+    insertFeed: new PreparedQuery<FeedRow, unknown>(db, (p) =>
       db.insertInto('change_feed').values({
         recorded_at: p('recorded_at'),
         level: p('level'),
@@ -394,6 +522,32 @@ function prepareStatements(db: Kysely<AtriumSchema>, dialect: DatabaseContext['d
         detail: p('detail'),
       }),
     ),
+    upsertIntent: new PreparedQuery<BlobIntentTable, unknown>(db, (p) =>
+      db
+        .insertInto('blob_intent')
+        .values({
+          blob_key: p('blob_key'),
+          action: p('action'),
+          staging_id: p('staging_id'),
+          sop_instance_uid: p('sop_instance_uid'),
+          owner: p('owner'),
+          created_at: p('created_at'),
+        })
+        .onConflict((oc) =>
+          oc.column('blob_key').doUpdateSet((eb) => ({
+            action: eb.ref('excluded.action'),
+            staging_id: eb.ref('excluded.staging_id'),
+            sop_instance_uid: eb.ref('excluded.sop_instance_uid'),
+            owner: eb.ref('excluded.owner'),
+            created_at: eb.ref('excluded.created_at'),
+          })),
+        ),
+    ),
+    // Its parameters are exactly CLEAR_CHUNK blob keys, so it is run with the keys as they are.
+    deleteIntents: db
+      .deleteFrom('blob_intent')
+      .where('blob_key', 'in', Array.from({ length: CLEAR_CHUNK }, () => ''))
+      .compile(),
   };
 }
 
@@ -422,11 +576,14 @@ type InstanceColumns = Omit<InstanceTable, 'id' | 'sop_instance_uid'>;
 
 /**
  * The index's write path for ingest and its reads by instance: every change to the four levels goes through here,
- * in one transaction per call, keeping counts, ModalitiesInStudy, SOPClassesInStudy, series metadata staleness and
- * the change feed current (architecture.md, data model).
+ * in one transaction (or savepoint of a shared one, see `DatabaseContext.batched`) per call, keeping counts,
+ * ModalitiesInStudy, SOPClassesInStudy, series metadata staleness and the change feed current (architecture.md,
+ * data model).
  */
 export class ArchiveRepository {
   readonly #q: ReturnType<typeof prepareStatements>;
+  /** `<host>:<pid>`, recorded with blob intents: looked up once, not at every commit. */
+  readonly #owner = `${hostname()}:${process.pid}`;
 
   constructor(private readonly database: DatabaseContext) {
     this.#q = prepareStatements(database.kysely, database.dialect);
@@ -434,7 +591,7 @@ export class ArchiveRepository {
 
   /** The stored instance with this SOP Instance UID, or undefined. */
   async findInstance(sopInstanceUid: string): Promise<StoredInstance | undefined> {
-    const row = (await this.#q.storedInstance.execute(this.database.kysely, { sopInstanceUid })).rows[0];
+    const row = await this.database.read((connection) => this.#q.storedInstance.get(connection, { sopInstanceUid }));
     if (!row) return undefined;
     return {
       sopInstanceUid: row.sop_instance_uid,
@@ -449,13 +606,6 @@ export class ArchiveRepository {
     };
   }
 
-  /**
-   * Indexes one instance in one transaction. The duplicate decision is taken inside it (so two simultaneous
-   * copies cannot both win): same digest → 'identical' with no change; otherwise the policy decides ('keep' →
-   * 'kept-existing', 'replace' → 'replaced' with the old blob key returned, 'reject' → `DuplicateInstanceError`).
-   * A study owned by another patient, or a series by another study, is refused with `IngestConflictError`. A
-   * patient whose stored name or birth date differs keeps the stored values and the result carries a warning.
-   */
   /** Blob intents left by commits whose follow-up work has not been confirmed (crash recovery reads them). */
   async listBlobIntents(): Promise<BlobIntent[]> {
     const rows = await this.database.kysely.selectFrom('blob_intent').selectAll().orderBy('created_at').execute();
@@ -468,16 +618,35 @@ export class ArchiveRepository {
     }));
   }
 
-  /** Confirms that the follow-up work of these intents is done. */
+  /**
+   * Confirms that the follow-up work of these intents is done. Group commit: the deletion shares a transaction
+   * and a flush (off the event loop) with the commits pending meanwhile.
+   */
   async clearBlobIntents(blobKeys: readonly string[]): Promise<void> {
     if (blobKeys.length === 0) return;
-    // Group commit: its flush runs off the event loop. (An autocommit under synchronous=FULL would flush on it.)
-    await this.database.transaction(
-      (trx) => trx.deleteFrom('blob_intent').where('blob_key', 'in', [...blobKeys]).execute(),
-      { groupCommit: true },
-    );
+    const { sql: text } = this.#q.deleteIntents;
+    await this.database.batched(async (connection) => {
+      for (let first = 0; first < blobKeys.length; first += CLEAR_CHUNK) {
+        const chunk = blobKeys.slice(first, first + CLEAR_CHUNK);
+        // A repeated key changes nothing in an IN list, and keeps one statement text in the engine's cache.
+        while (chunk.length < CLEAR_CHUNK) chunk.push(chunk[0]!);
+        await connection.run(text, chunk);
+      }
+    });
   }
 
+  /**
+   * Indexes one instance in one transaction. The duplicate decision is taken inside it (so two simultaneous
+   * copies cannot both win): same digest → 'identical' with no change; otherwise the policy decides ('keep' →
+   * 'kept-existing', 'replace' → 'replaced' with the old blob key returned, 'reject' → `DuplicateInstanceError`).
+   * A study owned by another patient, or a series by another study, is refused with `IngestConflictError`. A
+   * patient whose stored name or birth date differs keeps the stored values and the result carries a warning.
+   *
+   * Commits called meanwhile share one transaction (each in its own savepoint) and one flush (group commit, see
+   * `DatabaseContext.batched`): each result, change-feed entry and count is what one commit after the other, in
+   * call order, would have given, a failure rolls back only its own instance, and each promise resolves once its
+   * commit is durable.
+   */
   async commitInstance(input: CommitInstanceInput): Promise<CommitInstanceResult> {
     const { parsed } = input;
     const record = extractIndexRecord(parsed.dataset, parsed.fileMetaInformation);
@@ -490,16 +659,17 @@ export class ArchiveRepository {
       deflated: parsed.deflated ? 1 : 0,
       dataset_offset: parsed.datasetOffset,
     };
-    return this.database.transaction((trx) => this.#commit(trx, input, record, metadata), { groupCommit: true });
+    return this.database.batched((connection) => this.#commit(connection, input, record, metadata));
   }
 
   async #commit(
-    trx: Trx,
+    c: DirectConnection,
     input: CommitInstanceInput,
     record: IndexRecord,
     metadata: MetadataColumns,
   ): Promise<CommitInstanceResult> {
     const q = this.#q;
+    const db = this.database.kysely;
     const now = this.database.now().toISOString();
     const sopInstanceUid = record.instance.sopInstanceUid;
     const warnings: string[] = [];
@@ -512,7 +682,7 @@ export class ArchiveRepository {
       sopInstanceUid,
     });
 
-    const existing = (await q.instanceBySop.execute(trx, { sopInstanceUid })).rows[0];
+    const existing = await q.instanceBySop.get(c, { sopInstanceUid });
     if (existing) {
       if (existing.digest === input.digest) {
         await input.beforeCommit?.({ outcome: 'identical' });
@@ -527,15 +697,14 @@ export class ArchiveRepository {
     }
 
     const feed: FeedRow[] = [];
-    const patient = await this.#resolvePatient(trx, record.patient, now, warnings, feed);
-    const study = await this.#resolveStudy(trx, record, patient.row, now, feed);
-    const series = await this.#resolveSeries(trx, record, study.row, patient.row, now, feed);
-    const patientRow = patient.row;
-    const studyRow = study.row;
-    const seriesRow = series.row;
+    const patient = await this.#resolvePatient(c, record.patient, now, warnings, feed);
+    const study = await this.#resolveStudy(c, record, patient, now, feed);
+    const series = await this.#resolveSeries(c, record, study, now, feed);
+    // The series' modality as stored before this commit: what ModalitiesInStudy and the feed have always used.
+    const modality = series.stored ? series.stored.modality : record.series.modality;
 
     const instanceColumns: InstanceColumns = {
-      series_fk: seriesRow.id,
+      series_fk: series.id,
       sop_class_uid: record.instance.sopClassUid,
       instance_number: record.instance.instanceNumber,
       transfer_syntax_uid: input.parsed.transferSyntaxUid,
@@ -554,24 +723,27 @@ export class ArchiveRepository {
     };
     const feedBase = {
       recorded_at: now,
-      patient_id: patientRow.patient_id,
-      issuer_of_patient_id: patientRow.issuer_of_patient_id,
-      study_instance_uid: studyRow.study_instance_uid,
-      series_instance_uid: seriesRow.series_instance_uid,
+      patient_id: record.patient.patientId,
+      issuer_of_patient_id: record.patient.issuerOfPatientId,
+      study_instance_uid: record.study.studyInstanceUid,
+      series_instance_uid: record.series.seriesInstanceUid,
       sop_instance_uid: sopInstanceUid,
     };
 
     let previous: Levels | undefined;
     if (existing) {
-      previous = await trx
-        .selectFrom('series')
-        .innerJoin('study', 'study.id', 'series.study_fk')
-        .select(['series.id as seriesId', 'study.id as studyId', 'study.patient_fk as patientId'])
-        .where('series.id', '=', existing.series_fk)
-        .executeTakeFirstOrThrow();
-      await q.updateInstance.execute(trx, { ...instanceColumns, id: existing.id });
-      await q.updateMetadata.execute(trx, { ...metadata, instance_fk: existing.id });
-      await this.#addToCounts(trx, previous, -1, -existing.size, now);
+      previous = await oneOf(
+        c,
+        db
+          .selectFrom('series')
+          .innerJoin('study', 'study.id', 'series.study_fk')
+          .select(['series.id as seriesId', 'study.id as studyId', 'study.patient_fk as patientId'])
+          .where('series.id', '=', existing.series_fk),
+        `the series of instance '${sopInstanceUid}'`,
+      );
+      await q.updateInstance.run(c, { ...instanceColumns, id: existing.id });
+      await q.updateMetadata.run(c, { ...metadata, instance_fk: existing.id });
+      await this.#addToCounts(c, previous, -1, -existing.size, now);
       feed.push({
         ...feedBase,
         level: 'instance',
@@ -579,15 +751,15 @@ export class ArchiveRepository {
         detail: JSON.stringify({ reason: 'replaced', previousDigest: existing.digest, digest: input.digest }),
       });
     } else {
-      const inserted = await q.insertInstance.execute(trx, { ...instanceColumns, sop_instance_uid: sopInstanceUid });
-      await q.insertMetadata.execute(trx, { ...metadata, instance_fk: inserted.rows[0]!.id });
+      const inserted = await q.insertInstance.get(c, { ...instanceColumns, sop_instance_uid: sopInstanceUid });
+      await q.insertMetadata.run(c, { ...metadata, instance_fk: inserted!.id });
       feed.push({
         ...feedBase,
         level: 'instance',
         action: 'created',
         detail: JSON.stringify({
           sopClassUid: record.instance.sopClassUid,
-          modality: seriesRow.modality,
+          modality,
           size: input.size,
           source: input.source.kind,
           ...(input.source.callingAeTitle ? { callingAeTitle: input.source.callingAeTitle } : {}),
@@ -596,105 +768,89 @@ export class ArchiveRepository {
     }
 
     // The one place counts go up; `#addToCounts` and `#removeEmptyLevels` are where they go down.
-    await q.addToSeries.execute(trx, { id: seriesRow.id, instances: 1, bytes: input.size, now });
-    if (!series.created) {
-      await q.markSeriesStale.execute(trx, { seriesId: seriesRow.id });
-      const fill = gaps(seriesRow, seriesColumns(record.series));
-      if (Object.keys(fill).length > 0) await trx.updateTable('series').set(fill).where('id', '=', seriesRow.id).execute();
+    await q.addToSeries.run(c, { id: series.id, instances: 1, bytes: input.size, now });
+    if (series.stored) {
+      await q.markSeriesStale.run(c, { seriesId: series.id });
+      const fill = gaps<SeriesAttributes>(series.stored, seriesColumns(record.series), SERIES_ATTRIBUTES);
+      if (fill) await execute(c, db.updateTable('series').set(fill).where('id', '=', series.id));
     }
 
-    await q.addToStudy.execute(trx, {
-      id: studyRow.id,
-      series: series.created ? 1 : 0,
+    await q.addToStudy.run(c, {
+      id: study.id,
+      series: series.stored ? 0 : 1,
       instances: 1,
       bytes: input.size,
       now,
     });
-    const studyChanges: Record<string, string | null> = study.created
-      ? {}
-      : gaps(studyRow, studyColumns(record.study));
-    const modalities = addToList(studyRow.modalities_in_study, seriesRow.modality);
-    if (modalities !== undefined) studyChanges['modalities_in_study'] = modalities;
-    const sopClasses = addToList(studyRow.sop_classes_in_study, record.instance.sopClassUid);
-    if (sopClasses !== undefined) studyChanges['sop_classes_in_study'] = sopClasses;
-    if (Object.keys(studyChanges).length > 0) {
-      await trx.updateTable('study').set(studyChanges).where('id', '=', studyRow.id).execute();
-    }
+    let studyChanges: Partial<StudyAttributes & Pick<StudyRow, 'modalities_in_study' | 'sop_classes_in_study'>> | undefined =
+      study.stored && gaps<StudyAttributes>(study.stored, studyColumns(record.study), STUDY_ATTRIBUTES);
+    const modalities = addToList(study.stored?.modalities_in_study ?? null, modality);
+    if (modalities !== undefined) (studyChanges ??= {}).modalities_in_study = modalities;
+    const sopClasses = addToList(study.stored?.sop_classes_in_study ?? null, record.instance.sopClassUid);
+    if (sopClasses !== undefined) (studyChanges ??= {}).sop_classes_in_study = sopClasses;
+    if (studyChanges) await execute(c, db.updateTable('study').set(studyChanges).where('id', '=', study.id));
 
-    await q.addToPatient.execute(trx, {
-      id: patientRow.id,
-      studies: study.created ? 1 : 0,
-      series: series.created ? 1 : 0,
+    await q.addToPatient.run(c, {
+      id: patient.id,
+      studies: study.stored ? 0 : 1,
+      series: series.stored ? 0 : 1,
       instances: 1,
       now,
     });
-    if (!patient.created) {
-      const fill = gaps(patientRow, patientColumns(record.patient));
-      if (Object.keys(fill).length > 0) await trx.updateTable('patient').set(fill).where('id', '=', patientRow.id).execute();
+    if (patient.stored) {
+      const fill = gaps<PatientAttributes>(patient.stored, patientColumns(record.patient), PATIENT_ATTRIBUTES);
+      if (fill) await execute(c, db.updateTable('patient').set(fill).where('id', '=', patient.id));
     }
 
     if (previous) {
       // A replacement may move the instance to another series (a corrected study): tidy where it was.
-      const removed = await this.#removeEmptyLevels(trx, previous, now, feed);
-      if (previous.seriesId !== seriesRow.id && !removed.series) {
-        await q.markSeriesStale.execute(trx, { seriesId: previous.seriesId });
+      const removed = await this.#removeEmptyLevels(c, previous, now, feed);
+      if (previous.seriesId !== series.id && !removed.series) {
+        await q.markSeriesStale.run(c, { seriesId: previous.seriesId });
       }
-      if (previous.studyId !== studyRow.id && !removed.study) await this.#recomputeStudyLists(trx, previous.studyId);
-      await this.#recomputeStudyLists(trx, studyRow.id);
+      if (previous.studyId !== study.id && !removed.study) await this.#recomputeStudyLists(c, previous.studyId);
+      await this.#recomputeStudyLists(c, study.id);
     }
 
-    await this.#appendFeed(trx, feed);
+    await this.#appendFeed(c, feed);
     if (input.stagingId !== undefined) {
-      const owner = input.owner ?? `${hostname()}:${process.pid}`;
-      const intents: BlobIntentTable[] = [
-        { blob_key: input.blobKey, action: 'publish', staging_id: input.stagingId, sop_instance_uid: sopInstanceUid, owner, created_at: now },
-      ];
+      const owner = input.owner ?? this.#owner;
+      await q.upsertIntent.run(c, {
+        blob_key: input.blobKey,
+        action: 'publish',
+        staging_id: input.stagingId,
+        sop_instance_uid: sopInstanceUid,
+        owner,
+        created_at: now,
+      });
       if (existing && existing.blob_key !== input.blobKey) {
-        intents.push({ blob_key: existing.blob_key, action: 'delete', staging_id: null, sop_instance_uid: sopInstanceUid, owner, created_at: now });
+        await q.upsertIntent.run(c, {
+          blob_key: existing.blob_key,
+          action: 'delete',
+          staging_id: null,
+          sop_instance_uid: sopInstanceUid,
+          owner,
+          created_at: now,
+        });
       }
-      await trx
-        .insertInto('blob_intent')
-        .values(intents)
-        .onConflict((oc) => oc.column('blob_key').doUpdateSet((eb) => ({
-          action: eb.ref('excluded.action'),
-          staging_id: eb.ref('excluded.staging_id'),
-          sop_instance_uid: eb.ref('excluded.sop_instance_uid'),
-          owner: eb.ref('excluded.owner'),
-          created_at: eb.ref('excluded.created_at'),
-        })))
-        .execute();
     }
     const outcome: CommitOutcome = existing ? 'replaced' : 'stored';
     await input.beforeCommit?.({ outcome, ...(existing ? { replacedBlobKey: existing.blob_key } : {}) });
     return result(outcome, existing?.blob_key);
   }
 
-  async #appendFeed(trx: Trx, feed: FeedRow[]): Promise<void> {
-    for (const row of feed) {
-      await this.#q.insertFeed.execute(trx, {
-        recorded_at: row.recorded_at,
-        level: row.level,
-        action: row.action,
-        patient_id: row.patient_id ?? null,
-        issuer_of_patient_id: row.issuer_of_patient_id ?? null,
-        study_instance_uid: row.study_instance_uid ?? null,
-        series_instance_uid: row.series_instance_uid ?? null,
-        sop_instance_uid: row.sop_instance_uid ?? null,
-        detail: row.detail ?? null,
-      });
-    }
+  async #appendFeed(c: DirectConnection, feed: readonly FeedRow[]): Promise<void> {
+    for (const row of feed) await this.#q.insertFeed.run(c, row);
   }
 
   async #resolvePatient(
-    trx: Trx,
+    c: DirectConnection,
     p: PatientRecord,
     now: string,
     warnings: string[],
     feed: FeedRow[],
-  ): Promise<Resolved<PatientRow>> {
-    const row = (
-      await this.#q.patientByIdentity.execute(trx, { patientId: p.patientId, issuer: p.issuerOfPatientId })
-    ).rows[0];
+  ): Promise<Level<StoredPatient>> {
+    const row = await this.#q.patientByIdentity.get(c, { patientId: p.patientId, issuer: p.issuerOfPatientId });
     if (row) {
       const who = describePatient(p.patientId, p.issuerOfPatientId);
       if (row.patient_name !== null && p.patientName !== null && row.patient_name !== p.patientName) {
@@ -707,19 +863,15 @@ export class ArchiveRepository {
           `Patient ${who} is stored with birth date '${row.patient_birth_date}', the instance says '${p.patientBirthDate}': kept the stored birth date`,
         );
       }
-      return { row, created: false };
+      return { id: row.id, stored: row };
     }
-    const created = await trx
-      .insertInto('patient')
-      .values({
-        ...patientColumns(p),
-        patient_id: p.patientId,
-        issuer_of_patient_id: p.issuerOfPatientId,
-        created_at: now,
-        updated_at: now,
-      })
-      .returningAll()
-      .executeTakeFirstOrThrow();
+    const created = await this.#q.insertPatient.get(c, {
+      ...patientColumns(p),
+      patient_id: p.patientId,
+      issuer_of_patient_id: p.issuerOfPatientId,
+      created_at: now,
+      updated_at: now,
+    });
     feed.push({
       recorded_at: now,
       level: 'patient',
@@ -731,168 +883,176 @@ export class ArchiveRepository {
       sop_instance_uid: null,
       detail: null,
     });
-    return { row: created, created: true };
+    return { id: created!.id, stored: undefined };
   }
 
   async #resolveStudy(
-    trx: Trx,
+    c: DirectConnection,
     record: IndexRecord,
-    patient: PatientRow,
+    patient: Level<StoredPatient>,
     now: string,
     feed: FeedRow[],
-  ): Promise<Resolved<StudyRow>> {
+  ): Promise<Level<StoredStudy>> {
     const uid = record.study.studyInstanceUid;
-    const row = (await this.#q.studyByUid.execute(trx, { uid })).rows[0];
+    const { patientId, issuerOfPatientId } = record.patient;
+    const row = await this.#q.studyByUid.get(c, { uid });
     if (row) {
       if (row.patient_fk !== patient.id) {
-        const owner = await trx
-          .selectFrom('patient')
-          .select(['patient_id', 'issuer_of_patient_id'])
-          .where('id', '=', row.patient_fk)
-          .executeTakeFirstOrThrow();
+        const owner = await oneOf(
+          c,
+          this.database.kysely
+            .selectFrom('patient')
+            .select(['patient_id', 'issuer_of_patient_id'])
+            .where('id', '=', row.patient_fk),
+          `the patient of study '${uid}'`,
+        );
         throw new IngestConflictError(
-          `Cannot store instance '${record.instance.sopInstanceUid}': study '${uid}' belongs to patient ${describePatient(owner.patient_id, owner.issuer_of_patient_id)}, not to patient ${describePatient(patient.patient_id, patient.issuer_of_patient_id)}`,
+          `Cannot store instance '${record.instance.sopInstanceUid}': study '${uid}' belongs to patient ${describePatient(owner.patient_id, owner.issuer_of_patient_id)}, not to patient ${describePatient(patientId, issuerOfPatientId)}`,
         );
       }
-      return { row, created: false };
+      return { id: row.id, stored: row };
     }
-    const created = await trx
-      .insertInto('study')
-      .values({
-        ...studyColumns(record.study),
-        patient_fk: patient.id,
-        study_instance_uid: uid,
-        received_at: now,
-        updated_at: now,
-      })
-      .returningAll()
-      .executeTakeFirstOrThrow();
+    const created = await this.#q.insertStudy.get(c, {
+      ...studyColumns(record.study),
+      patient_fk: patient.id,
+      study_instance_uid: uid,
+      received_at: now,
+      updated_at: now,
+    });
     feed.push({
       recorded_at: now,
       level: 'study',
       action: 'created',
-      patient_id: patient.patient_id,
-      issuer_of_patient_id: patient.issuer_of_patient_id,
+      patient_id: patientId,
+      issuer_of_patient_id: issuerOfPatientId,
       study_instance_uid: uid,
       series_instance_uid: null,
       sop_instance_uid: null,
       detail: null,
     });
-    return { row: created, created: true };
+    return { id: created!.id, stored: undefined };
   }
 
   async #resolveSeries(
-    trx: Trx,
+    c: DirectConnection,
     record: IndexRecord,
-    study: StudyRow,
-    patient: PatientRow,
+    study: Level<StoredStudy>,
     now: string,
     feed: FeedRow[],
-  ): Promise<Resolved<SeriesRow>> {
+  ): Promise<Level<StoredSeries>> {
     const uid = record.series.seriesInstanceUid;
-    const row = (await this.#q.seriesByUid.execute(trx, { uid })).rows[0];
+    const studyUid = record.study.studyInstanceUid;
+    const row = await this.#q.seriesByUid.get(c, { uid });
     if (row) {
       if (row.study_fk !== study.id) {
-        const owner = await trx
-          .selectFrom('study')
-          .select('study_instance_uid')
-          .where('id', '=', row.study_fk)
-          .executeTakeFirstOrThrow();
+        const owner = await oneOf(
+          c,
+          this.database.kysely.selectFrom('study').select('study_instance_uid').where('id', '=', row.study_fk),
+          `the study of series '${uid}'`,
+        );
         throw new IngestConflictError(
-          `Cannot store instance '${record.instance.sopInstanceUid}': series '${uid}' belongs to study '${owner.study_instance_uid}', not to study '${study.study_instance_uid}'`,
+          `Cannot store instance '${record.instance.sopInstanceUid}': series '${uid}' belongs to study '${owner.study_instance_uid}', not to study '${studyUid}'`,
         );
       }
-      return { row, created: false };
+      return { id: row.id, stored: row };
     }
-    const created = await trx
-      .insertInto('series')
-      .values({ ...seriesColumns(record.series), study_fk: study.id, series_instance_uid: uid, received_at: now, updated_at: now })
-      .returningAll()
-      .executeTakeFirstOrThrow();
+    const created = await this.#q.insertSeries.get(c, {
+      ...seriesColumns(record.series),
+      study_fk: study.id,
+      series_instance_uid: uid,
+      received_at: now,
+      updated_at: now,
+    });
+    const seriesId = created!.id;
     if (record.series.requestAttributes.length > 0) {
-      await trx
-        .insertInto('series_request_attribute')
-        .values(
+      await execute(
+        c,
+        this.database.kysely.insertInto('series_request_attribute').values(
           record.series.requestAttributes.map((item, index) => ({
-            series_fk: created.id,
+            series_fk: seriesId,
             item_index: index,
             scheduled_procedure_step_id: item.scheduledProcedureStepId,
             requested_procedure_id: item.requestedProcedureId,
             accession_number: item.accessionNumber,
           })),
-        )
-        .execute();
+        ),
+      );
     }
-    await trx.insertInto('series_metadata').values({ series_fk: created.id, stale: 1, version: 1 }).execute();
+    await this.#q.insertSeriesMetadata.run(c, { seriesId });
     feed.push({
       recorded_at: now,
       level: 'series',
       action: 'created',
-      patient_id: patient.patient_id,
-      issuer_of_patient_id: patient.issuer_of_patient_id,
-      study_instance_uid: study.study_instance_uid,
+      patient_id: record.patient.patientId,
+      issuer_of_patient_id: record.patient.issuerOfPatientId,
+      study_instance_uid: studyUid,
       series_instance_uid: uid,
       sop_instance_uid: null,
-      detail: JSON.stringify({ modality: created.modality }),
+      detail: JSON.stringify({ modality: record.series.modality }),
     });
-    return { row: created, created: true };
+    return { id: seriesId, stored: undefined };
   }
 
-  async #addToCounts(trx: Trx, levels: Levels, instances: number, bytes: number, now: string): Promise<void> {
-    await this.#q.addToSeries.execute(trx, { id: levels.seriesId, instances, bytes, now });
-    await this.#q.addToStudy.execute(trx, { id: levels.studyId, series: 0, instances, bytes, now });
-    await this.#q.addToPatient.execute(trx, { id: levels.patientId, studies: 0, series: 0, instances, now });
+  async #addToCounts(c: DirectConnection, levels: Levels, instances: number, bytes: number, now: string): Promise<void> {
+    await this.#q.addToSeries.run(c, { id: levels.seriesId, instances, bytes, now });
+    await this.#q.addToStudy.run(c, { id: levels.studyId, series: 0, instances, bytes, now });
+    await this.#q.addToPatient.run(c, { id: levels.patientId, studies: 0, series: 0, instances, now });
   }
 
   /** ModalitiesInStudy and SOPClassesInStudy from what the study holds now (after a delete or a replace). */
-  async #recomputeStudyLists(trx: Trx, studyId: number): Promise<void> {
-    const modalities = await trx
-      .selectFrom('series')
-      .select('modality')
-      .distinct()
-      .where('study_fk', '=', studyId)
-      .where('modality', 'is not', null)
-      .execute();
-    const sopClasses = await trx
-      .selectFrom('instance')
-      .innerJoin('series', 'series.id', 'instance.series_fk')
-      .select('instance.sop_class_uid')
-      .distinct()
-      .where('series.study_fk', '=', studyId)
-      .execute();
+  async #recomputeStudyLists(c: DirectConnection, studyId: number): Promise<void> {
+    const db = this.database.kysely;
+    const modalities = await rowsOf(
+      c,
+      db.selectFrom('series').select('modality').distinct().where('study_fk', '=', studyId).where('modality', 'is not', null),
+    );
+    const sopClasses = await rowsOf(
+      c,
+      db
+        .selectFrom('instance')
+        .innerJoin('series', 'series.id', 'instance.series_fk')
+        .select('instance.sop_class_uid')
+        .distinct()
+        .where('series.study_fk', '=', studyId),
+    );
     const join = (values: Array<string | null>): string | null => {
       const list = values.filter((v): v is string => v !== null).sort();
       return list.length > 0 ? list.join('\\') : null;
     };
-    await trx
-      .updateTable('study')
-      .set({
-        modalities_in_study: join(modalities.map((r) => r.modality)),
-        sop_classes_in_study: join(sopClasses.map((r) => r.sop_class_uid)),
-      })
-      .where('id', '=', studyId)
-      .execute();
+    await execute(
+      c,
+      db
+        .updateTable('study')
+        .set({
+          modalities_in_study: join(modalities.map((r) => r.modality)),
+          sop_classes_in_study: join(sopClasses.map((r) => r.sop_class_uid)),
+        })
+        .where('id', '=', studyId),
+    );
   }
 
   /** Deletes the series, study and patient of `levels` that no longer hold anything, bottom up. */
   async #removeEmptyLevels(
-    trx: Trx,
+    c: DirectConnection,
     levels: Levels,
     now: string,
     feed: FeedRow[],
   ): Promise<{ series: boolean; study: boolean; patient: boolean }> {
+    const db = this.database.kysely;
     const removed = { series: false, study: false, patient: false };
-    const series = await trx
-      .selectFrom('series')
-      .select(['number_of_instances', 'series_instance_uid'])
-      .where('id', '=', levels.seriesId)
-      .executeTakeFirst();
-    const study = await trx
-      .selectFrom('study')
-      .innerJoin('patient', 'patient.id', 'study.patient_fk')
-      .select(['study.study_instance_uid', 'patient.patient_id', 'patient.issuer_of_patient_id'])
-      .where('study.id', '=', levels.studyId)
-      .executeTakeFirstOrThrow();
+    const [series] = await rowsOf(
+      c,
+      db.selectFrom('series').select(['number_of_instances', 'series_instance_uid']).where('id', '=', levels.seriesId),
+    );
+    const study = await oneOf(
+      c,
+      db
+        .selectFrom('study')
+        .innerJoin('patient', 'patient.id', 'study.patient_fk')
+        .select(['study.study_instance_uid', 'patient.patient_id', 'patient.issuer_of_patient_id'])
+        .where('study.id', '=', levels.studyId),
+      `study ${levels.studyId}`,
+    );
     const base = {
       recorded_at: now,
       patient_id: study.patient_id,
@@ -901,18 +1061,22 @@ export class ArchiveRepository {
       detail: null,
     };
     if (series && series.number_of_instances === 0) {
-      await trx.deleteFrom('series').where('id', '=', levels.seriesId).execute();
+      await execute(c, db.deleteFrom('series').where('id', '=', levels.seriesId));
       removed.series = true;
-      await trx
-        .updateTable('study')
-        .set((eb) => ({ number_of_series: eb('number_of_series', '-', 1), updated_at: now }))
-        .where('id', '=', levels.studyId)
-        .execute();
-      await trx
-        .updateTable('patient')
-        .set((eb) => ({ number_of_series: eb('number_of_series', '-', 1), updated_at: now }))
-        .where('id', '=', levels.patientId)
-        .execute();
+      await execute(
+        c,
+        db
+          .updateTable('study')
+          .set((eb) => ({ number_of_series: eb('number_of_series', '-', 1), updated_at: now }))
+          .where('id', '=', levels.studyId),
+      );
+      await execute(
+        c,
+        db
+          .updateTable('patient')
+          .set((eb) => ({ number_of_series: eb('number_of_series', '-', 1), updated_at: now }))
+          .where('id', '=', levels.patientId),
+      );
       feed.push({
         ...base,
         level: 'series',
@@ -921,19 +1085,21 @@ export class ArchiveRepository {
         series_instance_uid: series.series_instance_uid,
       });
     }
-    const studyCounts = await trx
-      .selectFrom('study')
-      .select('number_of_series')
-      .where('id', '=', levels.studyId)
-      .executeTakeFirstOrThrow();
+    const studyCounts = await oneOf(
+      c,
+      db.selectFrom('study').select('number_of_series').where('id', '=', levels.studyId),
+      `study ${levels.studyId}`,
+    );
     if (studyCounts.number_of_series === 0) {
-      await trx.deleteFrom('study').where('id', '=', levels.studyId).execute();
+      await execute(c, db.deleteFrom('study').where('id', '=', levels.studyId));
       removed.study = true;
-      await trx
-        .updateTable('patient')
-        .set((eb) => ({ number_of_studies: eb('number_of_studies', '-', 1), updated_at: now }))
-        .where('id', '=', levels.patientId)
-        .execute();
+      await execute(
+        c,
+        db
+          .updateTable('patient')
+          .set((eb) => ({ number_of_studies: eb('number_of_studies', '-', 1), updated_at: now }))
+          .where('id', '=', levels.patientId),
+      );
       feed.push({
         ...base,
         level: 'study',
@@ -941,13 +1107,13 @@ export class ArchiveRepository {
         study_instance_uid: study.study_instance_uid,
         series_instance_uid: null,
       });
-      const patientCounts = await trx
-        .selectFrom('patient')
-        .select('number_of_studies')
-        .where('id', '=', levels.patientId)
-        .executeTakeFirstOrThrow();
+      const patientCounts = await oneOf(
+        c,
+        db.selectFrom('patient').select('number_of_studies').where('id', '=', levels.patientId),
+        `patient ${levels.patientId}`,
+      );
       if (patientCounts.number_of_studies === 0) {
-        await trx.deleteFrom('patient').where('id', '=', levels.patientId).execute();
+        await execute(c, db.deleteFrom('patient').where('id', '=', levels.patientId));
         removed.patient = true;
         feed.push({ ...base, level: 'patient', action: 'deleted', study_instance_uid: null, series_instance_uid: null });
       }
@@ -959,13 +1125,16 @@ export class ArchiveRepository {
    * Removes an instance from the index (its metadata with it), keeps the counts and study lists current, removes
    * the series, study and patient it leaves empty, and records it all in the change feed. Returns what was
    * removed, including the blob key for the caller to delete after the commit; undefined when not indexed.
+   * Shares transactions and flushes with concurrent commits, as `commitInstance` does.
    */
   async deleteInstance(sopInstanceUid: string): Promise<DeletedInstance | undefined> {
-    return this.database.transaction(async (trx) => {
+    return this.database.batched(async (c) => {
+      const db = this.database.kysely;
       const now = this.database.now().toISOString();
-      const row = await this.database.dialect
-        .lockRows(
-          trx
+      const [row] = await rowsOf(
+        c,
+        this.database.dialect.lockRows(
+          db
             .selectFrom('instance')
             .innerJoin('series', 'series.id', 'instance.series_fk')
             .innerJoin('study', 'study.id', 'series.study_fk')
@@ -984,12 +1153,12 @@ export class ArchiveRepository {
               'patient.issuer_of_patient_id',
             ])
             .where('instance.sop_instance_uid', '=', sopInstanceUid),
-        )
-        .executeTakeFirst();
+        ),
+      );
       if (!row) return undefined;
       const levels = { seriesId: row.seriesId, studyId: row.studyId, patientId: row.patientId };
-      await trx.deleteFrom('instance').where('id', '=', row.id).execute();
-      await this.#addToCounts(trx, levels, -1, -row.size, now);
+      await execute(c, db.deleteFrom('instance').where('id', '=', row.id));
+      await this.#addToCounts(c, levels, -1, -row.size, now);
       const feed: FeedRow[] = [
         {
           recorded_at: now,
@@ -1003,10 +1172,10 @@ export class ArchiveRepository {
           detail: JSON.stringify({ digest: row.digest, size: row.size }),
         },
       ];
-      const removed = await this.#removeEmptyLevels(trx, levels, now, feed);
-      if (!removed.series) await this.#q.markSeriesStale.execute(trx, { seriesId: row.seriesId });
-      if (!removed.study) await this.#recomputeStudyLists(trx, row.studyId);
-      await this.#appendFeed(trx, feed);
+      const removed = await this.#removeEmptyLevels(c, levels, now, feed);
+      if (!removed.series) await this.#q.markSeriesStale.run(c, { seriesId: row.seriesId });
+      if (!removed.study) await this.#recomputeStudyLists(c, row.studyId);
+      await this.#appendFeed(c, feed);
       return {
         sopInstanceUid,
         seriesInstanceUid: row.series_instance_uid,

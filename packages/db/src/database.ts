@@ -1,8 +1,9 @@
 import type { Kysely, Transaction } from 'kysely';
-import { CompiledQuery, Migrator } from 'kysely';
+import { Migrator } from 'kysely';
 import { ArchiveRepository } from './archive-repository.js';
-import type { DatabaseKind, DialectSupport, SqliteDatabaseOptions } from './dialect.js';
+import type { Awaitable, DatabaseKind, DialectSupport, DirectConnection, SqliteDatabaseOptions } from './dialect.js';
 import { createSqliteKysely } from './dialect.js';
+import { GroupCommit } from './group-commit.js';
 import { WalSync } from './wal-sync.js';
 import { DatabaseError } from './errors.js';
 import { JobQueue, type JobQueueOptions } from './job-queue.js';
@@ -27,9 +28,19 @@ export interface DatabaseContext {
   /**
    * Runs `fn` in a write transaction (SQLite: BEGIN IMMEDIATE), committed when it resolves; durable when the
    * returned promise resolves. With `groupCommit`, the commit does not flush on its own: the flush happens off the
-   * event loop and is shared with the commits that wait meanwhile (see `WalSync`). For the hot ingest path.
+   * event loop and is shared with the commits that wait meanwhile (see `WalSync`). For writes many clients make at
+   * once through the query builder (FHIR); ingest shares whole transactions as well (`batched`).
    */
   transaction<T>(fn: (trx: Transaction<AtriumSchema>) => Promise<T>, options?: { groupCommit?: boolean }): Promise<T>;
+  /**
+   * Runs `work` in a write transaction shared with the other `batched` calls pending meanwhile (see `GroupCommit`):
+   * each in its own savepoint, so one that throws rolls back only its own writes and rejects only its own promise.
+   * Resolves once its commit is durable; the flush is shared, as with `groupCommit`. `work` must use only
+   * `connection`: the connection is held for the batch, and a query through `kysely` would wait for it forever.
+   */
+  batched<T>(work: (connection: DirectConnection) => Promise<T>): Promise<T>;
+  /** Runs `work` on the connection outside any transaction, at once when nobody holds it, else in turn. */
+  read<T>(work: (connection: DirectConnection) => Awaitable<T>): Promise<T>;
   now(): Date;
 }
 
@@ -74,7 +85,7 @@ export async function openDatabase(options: DatabaseOptions): Promise<AtriumData
   if (options.kind !== 'sqlite') {
     throw new DatabaseError('ATRIUM_ERR_DB_OPEN', `Cannot open database: kind '${String(options.kind)}' is not supported`);
   }
-  const { kysely, dialect } = createSqliteKysely(options);
+  const { kysely, dialect, gate, durability } = createSqliteKysely(options);
   let appliedMigrations: string[];
   try {
     appliedMigrations = await migrateToLatest(kysely, dialect);
@@ -86,9 +97,11 @@ export async function openDatabase(options: DatabaseOptions): Promise<AtriumData
   const synchronous = options.synchronous ?? 'FULL';
   // Group commit only where a flush would otherwise happen at each commit, and only for a file database.
   const walSync = options.path !== ':memory:' && (synchronous === 'FULL' || synchronous === 'EXTRA') ? new WalSync(options.path) : undefined;
-  // Compiled once: they run around every group commit, on the ingest path.
-  const relaxSync = CompiledQuery.raw('pragma synchronous = NORMAL');
-  const restoreSync = CompiledQuery.raw(`pragma synchronous = ${synchronous}`);
+  const groupCommit = new GroupCommit({
+    gate,
+    sql: dialect.transactionSql,
+    ...(walSync ? { relax: () => durability.relax(), flush: () => walSync.sync() } : {}),
+  });
   const context: DatabaseContext = {
     kind: 'sqlite',
     kysely,
@@ -96,16 +109,22 @@ export async function openDatabase(options: DatabaseOptions): Promise<AtriumData
     now,
     async transaction(fn, transactionOptions) {
       if (!walSync || !transactionOptions?.groupCommit) return kysely.transaction().execute(fn);
-      const result = await kysely.connection().execute(async (connection) => {
-        await connection.executeQuery(relaxSync);
-        try {
-          return await connection.transaction().execute(fn);
-        } finally {
-          await connection.executeQuery(restoreSync);
-        }
+      // The connection is held from here on: the transaction begun next is this one.
+      const result = await kysely.connection().execute((connection) => {
+        durability.relaxNextTransaction();
+        return connection.transaction().execute(fn);
       });
       await walSync.sync();
       return result;
+    },
+    batched: (work) => groupCommit.run(work),
+    async read(work) {
+      const connection = gate.tryAcquire() ?? (await gate.acquire());
+      try {
+        return await work(connection);
+      } finally {
+        gate.release();
+      }
     },
   };
   let closed = false;
@@ -117,6 +136,7 @@ export async function openDatabase(options: DatabaseOptions): Promise<AtriumData
     async close() {
       if (closed) return;
       closed = true;
+      await groupCommit.drained();
       await walSync?.close();
       await kysely.destroy();
     },

@@ -48,6 +48,61 @@ export interface SqliteDatabaseOptions {
 
 type AnySelect<DB, TB extends keyof DB, O> = SelectQueryBuilder<DB, TB, O>;
 
+/** A value now (SQLite, which executes synchronously) or later (an engine with a network round trip). */
+export type Awaitable<T> = T | Promise<T>;
+
+/**
+ * The engine's connection without Kysely's executor in between: for the statements every ingest runs, which are
+ * still built with the Kysely builder and compiled once (`PreparedQuery`), and run here with new values. Kysely's
+ * executor costs a few microseconds and several promise hops per statement, as much as SQLite spends on a point
+ * select. Obtained from `ConnectionGate` and only valid until released; callers `await` each result so that an
+ * engine answering asynchronously fits the same code.
+ */
+export interface DirectConnection {
+  /** Every row of a query. */
+  all<R>(sql: string, parameters: readonly unknown[]): Awaitable<R[]>;
+  /** The first row of a query, or undefined. */
+  get<R>(sql: string, parameters: readonly unknown[]): Awaitable<R | undefined>;
+  /** Runs a statement that returns no rows. */
+  run(sql: string, parameters: readonly unknown[]): Awaitable<void>;
+  /** Whether a transaction is open: the engine may end one by itself after an I/O error or a full disk. */
+  readonly inTransaction: boolean;
+}
+
+/**
+ * Turns at the one connection, shared with Kysely's driver (the same first-come, first-served lock), so that a
+ * holder of the connection never interleaves with a Kysely query or transaction.
+ */
+export interface ConnectionGate {
+  /** Waits for the connection; hand it back with `release`. */
+  acquire(): Promise<DirectConnection>;
+  /** The connection at once if nobody holds it or waits for it, else undefined. */
+  tryAcquire(): DirectConnection | undefined;
+  release(): void;
+}
+
+/**
+ * SQLite's commit-time flush, switched off for group commits, whose callers flush the WAL themselves and share
+ * that flush (see `WalSync`). Everything else keeps the configured `synchronous`.
+ */
+export interface SqliteDurability {
+  /** Before the holder of the connection begins a group commit. */
+  relax(): void;
+  /** The next transaction begun through Kysely is a group commit (its caller holds the connection meanwhile). */
+  relaxNextTransaction(): void;
+}
+
+/** The SQL of the transaction steps a batch of writes takes (see `GroupCommit`). */
+export interface TransactionSql {
+  /** Starts a write transaction holding the write lock from the start. */
+  readonly begin: string;
+  readonly commit: string;
+  readonly rollback: string;
+  readonly savepoint: (name: string) => string;
+  readonly releaseSavepoint: (name: string) => string;
+  readonly rollbackToSavepoint: (name: string) => string;
+}
+
 /** The per-engine pieces the rest of the package asks for. */
 export interface DialectSupport {
   readonly kind: DatabaseKind;
@@ -62,6 +117,7 @@ export interface DialectSupport {
   lockRows<DB, TB extends keyof DB, O>(query: AnySelect<DB, TB, O>): AnySelect<DB, TB, O>;
   /** Locks the selected rows, skipping those other transactions hold (`FOR UPDATE SKIP LOCKED`), for job claims. */
   lockRowsSkipLocked<DB, TB extends keyof DB, O>(query: AnySelect<DB, TB, O>): AnySelect<DB, TB, O>;
+  readonly transactionSql: TransactionSql;
 }
 
 const sqliteSupport: DialectSupport = {
@@ -73,6 +129,14 @@ const sqliteSupport: DialectSupport = {
   // One writer at a time (every transaction is BEGIN IMMEDIATE), so rows read in a transaction cannot change.
   lockRows: (query) => query,
   lockRowsSkipLocked: (query) => query,
+  transactionSql: {
+    begin: 'begin immediate',
+    commit: 'commit',
+    rollback: 'rollback',
+    savepoint: (name) => `savepoint ${name}`,
+    releaseSavepoint: (name) => `release savepoint ${name}`,
+    rollbackToSavepoint: (name) => `rollback to savepoint ${name}`,
+  },
 };
 
 /**
@@ -90,6 +154,11 @@ class StatementCachingDatabase implements SqliteDatabase {
   }
 
   prepare(sql: string): SqliteStatement {
+    return this.statement(sql) as unknown as SqliteStatement;
+  }
+
+  /** The cached better-sqlite3 statement of `sql`, prepared on first use. */
+  statement(sql: string): Sqlite.Statement {
     let statement = this.#cache.get(sql);
     if (statement) {
       // Map keeps insertion order: re-inserting makes this the most recently used entry.
@@ -102,7 +171,11 @@ class StatementCachingDatabase implements SqliteDatabase {
       }
     }
     this.#cache.set(sql, statement);
-    return statement as unknown as SqliteStatement;
+    return statement;
+  }
+
+  get inTransaction(): boolean {
+    return this.#db.inTransaction;
   }
 
   close(): void {
@@ -127,6 +200,13 @@ class FifoMutex {
     await new Promise<void>((resolve) => this.#waiters.push(resolve));
   }
 
+  /** Takes the lock only if it is free: never ahead of a waiter, since a lock with waiters is never free. */
+  tryLock(): boolean {
+    if (this.#locked) return false;
+    this.#locked = true;
+    return true;
+  }
+
   unlock(): void {
     const next = this.#waiters.shift();
     if (next) next();
@@ -134,18 +214,118 @@ class FifoMutex {
   }
 }
 
+/** better-sqlite3 runs each statement synchronously: every result is there when the call returns. */
+class SqliteDirectConnection implements DirectConnection {
+  constructor(private readonly db: StatementCachingDatabase) {}
+
+  all<R>(sql: string, parameters: readonly unknown[]): R[] {
+    return this.db.statement(sql).all(parameters) as R[];
+  }
+
+  get<R>(sql: string, parameters: readonly unknown[]): R | undefined {
+    return this.db.statement(sql).get(parameters) as R | undefined;
+  }
+
+  run(sql: string, parameters: readonly unknown[]): void {
+    this.db.statement(sql).run(parameters);
+  }
+
+  get inTransaction(): boolean {
+    return this.db.inTransaction;
+  }
+}
+
+class SqliteGate implements ConnectionGate {
+  constructor(
+    private readonly mutex: FifoMutex,
+    private readonly connection: SqliteDirectConnection,
+  ) {}
+
+  async acquire(): Promise<DirectConnection> {
+    await this.mutex.lock();
+    return this.connection;
+  }
+
+  tryAcquire(): DirectConnection | undefined {
+    return this.mutex.tryLock() ? this.connection : undefined;
+  }
+
+  release(): void {
+    this.mutex.unlock();
+  }
+}
+
+/**
+ * `pragma synchronous` of the one connection. A group commit relaxes it to NORMAL, since it flushes the WAL itself
+ * off the event loop (`WalSync`); every other transaction or autocommit write finds it restored to the configured
+ * level first, and so keeps SQLite's own durability at its commit. Restored lazily rather than after each batch:
+ * back-to-back batches, ingest's steady state, switch it not at all. (The pragma cannot change inside a
+ * transaction, which is why every switch happens before a BEGIN or an autocommit write.)
+ */
+class SynchronousLevel implements SqliteDurability {
+  readonly #db: StatementCachingDatabase;
+  readonly #configured: SqliteSynchronous;
+  readonly #relaxed: SqliteSynchronous;
+  #current: SqliteSynchronous;
+  #relaxNext = false;
+
+  constructor(db: StatementCachingDatabase, configured: SqliteSynchronous) {
+    this.#db = db;
+    this.#configured = configured;
+    // Relaxing never makes a level stricter: OFF stays OFF.
+    this.#relaxed = configured === 'FULL' || configured === 'EXTRA' ? 'NORMAL' : configured;
+    this.#current = configured;
+  }
+
+  relax(): void {
+    this.#set(this.#relaxed);
+  }
+
+  relaxNextTransaction(): void {
+    this.#relaxNext = true;
+  }
+
+  /** Before a transaction begun through Kysely: relaxed only when it is the group commit announced. */
+  beforeBegin(): void {
+    const relax = this.#relaxNext;
+    this.#relaxNext = false;
+    this.#set(relax ? this.#relaxed : this.#configured);
+  }
+
+  /** Before a write outside any transaction (it commits by itself). */
+  restore(): void {
+    this.#set(this.#configured);
+  }
+
+  #set(level: SqliteSynchronous): void {
+    if (this.#current === level) return;
+    this.#db.statement(`pragma synchronous = ${level}`).run();
+    this.#current = level;
+  }
+}
+
 class SqliteConnection implements DatabaseConnection {
-  constructor(private readonly db: SqliteDatabase) {}
+  constructor(
+    private readonly db: StatementCachingDatabase,
+    private readonly level: SynchronousLevel,
+  ) {}
 
   executeQuery<R>(query: CompiledQueryType): Promise<QueryResult<R>> {
-    const statement = this.db.prepare(query.sql);
+    const statement = this.db.statement(query.sql);
+    if (!statement.readonly && !this.db.inTransaction) this.level.restore();
     if (statement.reader) return Promise.resolve({ rows: statement.all(query.parameters) as R[] });
     const { changes, lastInsertRowid } = statement.run(query.parameters);
     return Promise.resolve({ numAffectedRows: BigInt(changes), insertId: BigInt(lastInsertRowid), rows: [] });
   }
 
+  /** BEGIN IMMEDIATE, at the level `SynchronousLevel.beforeBegin` chooses (not restored as a write would be). */
+  begin(): void {
+    this.level.beforeBegin();
+    this.db.statement('begin immediate').run();
+  }
+
   async *streamQuery<R>(query: CompiledQueryType): AsyncIterableIterator<QueryResult<R>> {
-    const statement = this.db.prepare(query.sql);
+    const statement = this.db.statement(query.sql);
     for (const row of statement.iterate(query.parameters)) yield { rows: [row as R] };
   }
 }
@@ -156,13 +336,14 @@ class SqliteConnection implements DatabaseConnection {
  * deadlock with another process), whereas BEGIN IMMEDIATE waits `busy_timeout` for the lock and then holds it.
  */
 class SqliteDriver implements Driver {
-  readonly #mutex = new FifoMutex();
-  readonly #db: SqliteDatabase;
+  readonly #mutex: FifoMutex;
+  readonly #db: StatementCachingDatabase;
   readonly #connection: SqliteConnection;
 
-  constructor(db: SqliteDatabase) {
+  constructor(db: StatementCachingDatabase, mutex: FifoMutex, level: SynchronousLevel) {
     this.#db = db;
-    this.#connection = new SqliteConnection(db);
+    this.#mutex = mutex;
+    this.#connection = new SqliteConnection(db, level);
   }
 
   async init(): Promise<void> {}
@@ -173,7 +354,7 @@ class SqliteDriver implements Driver {
   }
 
   async beginTransaction(connection: DatabaseConnection): Promise<void> {
-    await connection.executeQuery(CompiledQuery.raw('begin immediate'));
+    (connection as SqliteConnection).begin();
   }
 
   async commitTransaction(connection: DatabaseConnection): Promise<void> {
@@ -201,23 +382,32 @@ class TransactionalDdlSqliteAdapter extends SqliteAdapter {
 }
 
 class AtriumSqliteDialect extends SqliteDialect {
-  readonly #database: SqliteDatabase;
-  constructor(database: SqliteDatabase) {
+  readonly #database: StatementCachingDatabase;
+  readonly #mutex: FifoMutex;
+  readonly #level: SynchronousLevel;
+  constructor(database: StatementCachingDatabase, mutex: FifoMutex, level: SynchronousLevel) {
     super({ database });
     this.#database = database;
+    this.#mutex = mutex;
+    this.#level = level;
   }
   override createDriver(): Driver {
-    return new SqliteDriver(this.#database);
+    return new SqliteDriver(this.#database, this.#mutex, this.#level);
   }
   override createAdapter(): DialectAdapter {
     return new TransactionalDdlSqliteAdapter();
   }
 }
 
-/** Opens SQLite with WAL, `busy_timeout`, `foreign_keys=ON` and the chosen `synchronous`. */
+/**
+ * Opens SQLite with WAL, `busy_timeout`, `foreign_keys=ON` and the chosen `synchronous`. `gate` hands out the same
+ * connection Kysely uses, in turn with it.
+ */
 export function createSqliteKysely(options: SqliteDatabaseOptions): {
   kysely: Kysely<AtriumSchema>;
   dialect: DialectSupport;
+  gate: ConnectionGate;
+  durability: SqliteDurability;
 } {
   let db: Sqlite.Database;
   try {
@@ -248,5 +438,12 @@ export function createSqliteKysely(options: SqliteDatabaseOptions): {
     });
   }
   const database = new StatementCachingDatabase(db, options.statementCacheSize ?? 256);
-  return { kysely: new Kysely<AtriumSchema>({ dialect: new AtriumSqliteDialect(database) }), dialect: sqliteSupport };
+  const mutex = new FifoMutex();
+  const level = new SynchronousLevel(database, options.synchronous ?? 'FULL');
+  return {
+    kysely: new Kysely<AtriumSchema>({ dialect: new AtriumSqliteDialect(database, mutex, level) }),
+    dialect: sqliteSupport,
+    gate: new SqliteGate(mutex, new SqliteDirectConnection(database)),
+    durability: level,
+  };
 }

@@ -1,4 +1,5 @@
 import type { Compilable, CompiledQuery, Kysely, QueryResult } from 'kysely';
+import type { Awaitable, DirectConnection } from './dialect.js';
 
 const SENTINEL = '\u0000atrium-parameter:';
 
@@ -28,8 +29,32 @@ export class PreparedQuery<P extends object, R> {
 
   /** Runs the query through `executor` (the database or a transaction of it). */
   execute(executor: Kysely<any>, values: P): Promise<QueryResult<R>> {
+    return executor.executeQuery<R>({ ...this.#compiled, parameters: this.#bind(values) });
+  }
+
+  /** Every row, from a direct connection (the ingest's hot path, see `DirectConnection`). */
+  all(connection: DirectConnection, values: P): Awaitable<R[]> {
+    return connection.all<R>(this.#compiled.sql, this.#bind(values));
+  }
+
+  /** The first row or undefined, from a direct connection. */
+  get(connection: DirectConnection, values: P): Awaitable<R | undefined> {
+    return connection.get<R>(this.#compiled.sql, this.#bind(values));
+  }
+
+  /** Runs a statement without rows on a direct connection. */
+  run(connection: DirectConnection, values: P): Awaitable<void> {
+    return connection.run(this.#compiled.sql, this.#bind(values));
+  }
+
+  #bind(values: P): unknown[] {
     const fixed = this.#compiled.parameters;
-    const parameters = this.#slots.map((slot, i) => (slot === undefined ? fixed[i] : (values as Record<string, unknown>)[slot]));
-    return executor.executeQuery<R>({ ...this.#compiled, parameters });
+    const slots = this.#slots;
+    const parameters = new Array<unknown>(slots.length);
+    for (let i = 0; i < slots.length; i++) {
+      const slot = slots[i];
+      parameters[i] = slot === undefined ? fixed[i] : (values as Record<string, unknown>)[slot];
+    }
+    return parameters;
   }
 }

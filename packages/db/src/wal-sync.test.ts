@@ -5,46 +5,61 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { sql } from 'kysely';
 import { openDatabase } from './database.js';
+import { syntheticParsed } from './test-support.js';
 import { WalSync } from './wal-sync.js';
 
-test('transaction groupCommit - commits, then restores the configured synchronous level', async (t) => {
+test('transaction groupCommit - commits at synchronous NORMAL; every other transaction and write runs at FULL', async (t) => {
   const dir = await mkdtemp(join(tmpdir(), 'atrium-wal-'));
   t.after(() => rm(dir, { recursive: true, force: true }));
   const db = await openDatabase({ kind: 'sqlite', path: join(dir, 'index.sqlite'), synchronous: 'FULL' });
+  type Level = { synchronous: number };
+  const level = async (executor: Parameters<ReturnType<typeof sql<Level>>['execute']>[0]) =>
+    (await sql<Level>`pragma synchronous`.execute(executor)).rows[0]!.synchronous;
+  const job = (i: number) =>
+    ({
+      queue: 'test',
+      payload: JSON.stringify({ i }),
+      state: 'ready',
+      attempts: 0,
+      max_attempts: 1,
+      run_at: new Date().toISOString(),
+      created_at: new Date().toISOString(),
+      updated_at: new Date().toISOString(),
+    }) as never;
   try {
     const results = await Promise.all(
       Array.from({ length: 20 }, (_, i) =>
         db.transaction(
           async (trx) => {
-            await trx.insertInto('job').values({
-              queue: 'test',
-              payload: JSON.stringify({ i }),
-              state: 'ready',
-              attempts: 0,
-              max_attempts: 1,
-              run_at: new Date().toISOString(),
-              created_at: new Date().toISOString(),
-              updated_at: new Date().toISOString(),
-            } as never).execute();
-            return i;
+            await trx.insertInto('job').values(job(i)).execute();
+            return [i, await level(trx)];
           },
           { groupCommit: true },
         ),
       ),
     );
-    assert.deepEqual(results, Array.from({ length: 20 }, (_, i) => i));
+    assert.deepEqual(results, Array.from({ length: 20 }, (_, i) => [i, 1]), 'NORMAL (1) inside group commits');
     const count = await sql<{ n: number }>`select count(*) as n from job`.execute(db.kysely);
     assert.equal(count.rows[0]!.n, 20);
-    const level = await sql<{ synchronous: number }>`pragma synchronous`.execute(db.kysely);
-    assert.equal(level.rows[0]!.synchronous, 2, 'FULL (2) again for every other transaction');
+    assert.equal(await db.transaction((trx) => level(trx)), 2, 'FULL (2) again for a transaction without group commit');
+
+    await db.archive.commitInstance({
+      parsed: syntheticParsed({ sopInstanceUid: '1.9.1' }),
+      blobKey: 'dicom/1.9.1.dcm',
+      size: 1,
+      digest: 'd1',
+      source: { kind: 'import' },
+      duplicatePolicy: 'keep',
+    });
+    await db.kysely.insertInto('job').values(job(99)).execute();
+    assert.equal(await level(db.kysely), 2, 'an autocommit write after a batched commit ran at FULL');
     await assert.rejects(
       db.transaction(async () => {
         throw new Error('rolled back');
       }, { groupCommit: true }),
       /rolled back/,
     );
-    const after = await sql<{ synchronous: number }>`pragma synchronous`.execute(db.kysely);
-    assert.equal(after.rows[0]!.synchronous, 2, 'restored after a rollback too');
+    assert.equal(await db.transaction((trx) => level(trx)), 2, 'FULL after a rolled back group commit too');
   } finally {
     await db.close();
   }

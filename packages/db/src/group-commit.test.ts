@@ -1,0 +1,177 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import type { ConnectionGate, DirectConnection, TransactionSql } from './dialect.js';
+import { GroupCommit } from './group-commit.js';
+
+/** A connection that records the statements it is given and keeps SQLite's transaction state. */
+class RecordingConnection implements DirectConnection {
+  readonly log: string[] = [];
+  inTransaction = false;
+  failOn: string | undefined;
+
+  all<R>(): R[] {
+    return [];
+  }
+
+  get<R>(): R | undefined {
+    return undefined;
+  }
+
+  run(sql: string): void {
+    this.log.push(sql);
+    if (sql === this.failOn) throw new Error(`'${sql}' failed`);
+    if (sql === 'begin immediate') this.inTransaction = true;
+    if (sql === 'commit' || sql === 'rollback') this.inTransaction = false;
+  }
+}
+
+const SQLITE: TransactionSql = {
+  begin: 'begin immediate',
+  commit: 'commit',
+  rollback: 'rollback',
+  savepoint: (name) => `savepoint ${name}`,
+  releaseSavepoint: (name) => `release savepoint ${name}`,
+  rollbackToSavepoint: (name) => `rollback to savepoint ${name}`,
+};
+
+function setUp(options: { flush?: () => Promise<void> } = {}) {
+  const connection = new RecordingConnection();
+  let held = false;
+  const gate: ConnectionGate = {
+    async acquire() {
+      assert.equal(held, false, 'the connection is handed out once at a time');
+      held = true;
+      return connection;
+    },
+    tryAcquire: () => undefined,
+    release() {
+      held = false;
+    },
+  };
+  const group = new GroupCommit({
+    gate,
+    sql: SQLITE,
+    relax: () => connection.run('relax'),
+    ...(options.flush ? { flush: options.flush } : {}),
+  });
+  return { connection, group };
+}
+
+function deferred(): { promise: Promise<void>; resolve: () => void } {
+  let resolve!: () => void;
+  const promise = new Promise<void>((r) => (resolve = r));
+  return { promise, resolve };
+}
+
+test('GroupCommit - members submitted together share one transaction, a failing one rolls back only its savepoint', async () => {
+  const { connection, group } = setUp();
+  const results = await Promise.allSettled([
+    group.run(async (c) => {
+      await c.run('write 1', []);
+      return 1;
+    }),
+    group.run(async (c) => {
+      await c.run('write 2', []);
+      throw new Error('member 2 failed');
+    }),
+    group.run(async (c) => {
+      await c.run('write 3', []);
+      return 3;
+    }),
+  ]);
+  assert.deepEqual(
+    results.map((r) => (r.status === 'fulfilled' ? r.value : (r.reason as Error).message)),
+    [1, 'member 2 failed', 3],
+  );
+  assert.deepEqual(connection.log, [
+    'relax',
+    'begin immediate',
+    'savepoint atrium_member',
+    'write 1',
+    'release savepoint atrium_member',
+    'savepoint atrium_member',
+    'write 2',
+    'rollback to savepoint atrium_member',
+    'release savepoint atrium_member',
+    'savepoint atrium_member',
+    'write 3',
+    'release savepoint atrium_member',
+    'commit',
+  ]);
+});
+
+test('GroupCommit - a lone member needs no savepoint, and its failure rolls the transaction back', async () => {
+  const { connection, group } = setUp();
+  assert.equal(await group.run(async (c) => (await c.run('write', []), 'ok')), 'ok');
+  await assert.rejects(group.run(async () => Promise.reject(new Error('refused'))), /refused/);
+  assert.deepEqual(connection.log, ['relax', 'begin immediate', 'write', 'commit', 'relax', 'begin immediate', 'rollback']);
+});
+
+test('GroupCommit - a lone write starts on the next turn of the event loop, not on a timer', async () => {
+  const { connection, group } = setUp();
+  const done = group.run(async (c) => c.run('write', []));
+  assert.equal(connection.log.length, 0, 'nothing runs inside the call');
+  await new Promise<void>((resolve) => setImmediate(resolve));
+  await new Promise<void>((resolve) => setImmediate(resolve));
+  assert.ok(connection.log.includes('commit'), connection.log.join(', '));
+  await done;
+});
+
+test('GroupCommit - a member resolves after the flush; the next batch commits while that flush runs', async () => {
+  const flushes: Array<{ promise: Promise<void>; resolve: () => void }> = [];
+  const { connection, group } = setUp({
+    flush: () => {
+      const flush = deferred();
+      flushes.push(flush);
+      return flush.promise;
+    },
+  });
+  let firstDone = false;
+  const first = group.run(async (c) => c.run('write 1', [])).then(() => (firstDone = true));
+  while (flushes.length === 0) await new Promise<void>((resolve) => setImmediate(resolve));
+  assert.equal(firstDone, false, 'committed but not yet durable');
+  const second = group.run(async (c) => c.run('write 2', []));
+  while (flushes.length === 1) await new Promise<void>((resolve) => setImmediate(resolve));
+  assert.equal(connection.log.filter((s) => s === 'commit').length, 2, 'the second batch committed meanwhile');
+  assert.equal(firstDone, false);
+  flushes[0]!.resolve();
+  await first;
+  flushes[1]!.resolve();
+  await second;
+});
+
+test('GroupCommit - a failed flush rejects the members it was to make durable', async () => {
+  const { group } = setUp({ flush: () => Promise.reject(new Error('EIO')) });
+  await assert.rejects(group.run(async (c) => c.run('write', [])), /EIO/);
+});
+
+test('GroupCommit - when the engine ends the transaction, the members before are rejected and the rest run anew', async () => {
+  const { connection, group } = setUp();
+  const results = await Promise.allSettled([
+    group.run(async (c) => (await c.run('write 1', []), 1)),
+    group.run(async () => {
+      // SQLite rolls the whole transaction back by itself on some errors (a full disk, an I/O error).
+      connection.inTransaction = false;
+      throw new Error('database or disk is full');
+    }),
+    group.run(async (c) => (await c.run('write 3', []), 3)),
+  ]);
+  assert.deepEqual(
+    results.map((r) => (r.status === 'fulfilled' ? r.value : (r.reason as Error).message)),
+    ['database or disk is full', 'database or disk is full', 3],
+  );
+  assert.deepEqual(connection.log.slice(-4), ['relax', 'begin immediate', 'write 3', 'commit']);
+});
+
+test('GroupCommit - a failed commit rejects every member of the transaction and leaves the connection usable', async () => {
+  const { connection, group } = setUp();
+  connection.failOn = 'commit';
+  const results = await Promise.allSettled([group.run(async () => 1), group.run(async () => 2)]);
+  assert.deepEqual(
+    results.map((r) => r.status),
+    ['rejected', 'rejected'],
+  );
+  assert.deepEqual(connection.log.slice(-2), ['commit', 'rollback']);
+  connection.failOn = undefined;
+  assert.equal(await group.run(async () => 'after'), 'after');
+});

@@ -1,0 +1,175 @@
+import type { Awaitable, ConnectionGate, DirectConnection, TransactionSql } from './dialect.js';
+
+/** One caller's share of a batch: its work and how to answer it. */
+interface Member {
+  work: (connection: DirectConnection) => Promise<unknown>;
+  resolve: (value: unknown) => void;
+  reject: (error: unknown) => void;
+  settled: boolean;
+}
+
+export interface GroupCommitOptions {
+  gate: ConnectionGate;
+  sql: TransactionSql;
+  /** Runs before each transaction begins: the engine may skip its own flush at commit, since `flush` follows. */
+  relax?: () => Awaitable<void>;
+  /** Resolves once every commit made before the call is durable; absent when each commit is durable by itself. */
+  flush?: () => Promise<void>;
+  /** Most members in one transaction, so one batch never holds the connection for long; default 128. */
+  maxMembers?: number;
+}
+
+const SAVEPOINT = 'atrium_member';
+
+/**
+ * Group commit of whole transactions: writes that arrive while the connection is busy, or in the same turn of the
+ * event loop, run in one transaction followed by one flush, instead of a transaction and a flush each. Each member
+ * runs in its own savepoint, so a member that throws rolls back only its own writes and rejects only its own
+ * promise; the others commit as if they had run alone, in the order they were submitted. A member is resolved once
+ * its commit is durable (after `flush`); the connection is handed on before the flush, so the next batch runs while
+ * this one's flush is under way.
+ *
+ * A lone write is not held back waiting for company: its batch starts on the next turn of the event loop.
+ */
+export class GroupCommit {
+  readonly #gate: ConnectionGate;
+  readonly #sql: TransactionSql;
+  readonly #relax: (() => Awaitable<void>) | undefined;
+  readonly #flush: (() => Promise<void>) | undefined;
+  readonly #maxMembers: number;
+  readonly #savepoint: string;
+  readonly #release: string;
+  readonly #rollbackTo: string;
+  #pending: Member[] = [];
+  #scheduled = false;
+  readonly #draining = new Set<Promise<void>>();
+
+  constructor(options: GroupCommitOptions) {
+    this.#gate = options.gate;
+    this.#sql = options.sql;
+    this.#relax = options.relax;
+    this.#flush = options.flush;
+    this.#maxMembers = Math.max(1, options.maxMembers ?? 128);
+    this.#savepoint = options.sql.savepoint(SAVEPOINT);
+    this.#release = options.sql.releaseSavepoint(SAVEPOINT);
+    this.#rollbackTo = options.sql.rollbackToSavepoint(SAVEPOINT);
+  }
+
+  /**
+   * Runs `work` inside a write transaction shared with the other members of its batch; resolves with its result
+   * once committed and durable. `work` must reach the database only through `connection` (the connection is held
+   * meanwhile: a query through Kysely would wait for it forever).
+   */
+  run<T>(work: (connection: DirectConnection) => Promise<T>): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      this.#pending.push({ work, resolve: resolve as (value: unknown) => void, reject, settled: false });
+      this.#schedule();
+    });
+  }
+
+  /** Resolves once every member submitted so far is settled, flush included (for closing the database). */
+  async drained(): Promise<void> {
+    while (this.#scheduled || this.#draining.size > 0) {
+      if (this.#draining.size === 0) await new Promise<void>((resolve) => setImmediate(resolve));
+      else await Promise.all(this.#draining);
+    }
+  }
+
+  #schedule(): void {
+    if (this.#scheduled) return;
+    this.#scheduled = true;
+    setImmediate(() => {
+      const drain = this.#drain();
+      this.#draining.add(drain);
+      void drain.finally(() => this.#draining.delete(drain));
+    });
+  }
+
+  async #drain(): Promise<void> {
+    const connection = await this.#gate.acquire();
+    // Members that arrived while this batch waited for the connection join it.
+    this.#scheduled = false;
+    const members = this.#pending.length <= this.#maxMembers ? this.#pending : this.#pending.slice(0, this.#maxMembers);
+    this.#pending = members === this.#pending ? [] : this.#pending.slice(this.#maxMembers);
+    if (this.#pending.length > 0) this.#schedule();
+    const committed: Array<[Member, unknown]> = [];
+    try {
+      for (let next = 0; next < members.length; ) next = await this.#transaction(connection, members, next, committed);
+    } catch (error) {
+      // A transaction step itself failed (not a member's work): the open transaction's members are not committed.
+      if (connection.inTransaction) await Promise.resolve(connection.run(this.#sql.rollback, [])).catch(() => undefined);
+      const done = new Set(committed.map(([member]) => member));
+      for (const member of members) if (!done.has(member)) settle(member, error);
+    } finally {
+      this.#gate.release();
+    }
+    if (committed.length === 0) return;
+    try {
+      await this.#flush?.();
+    } catch (error) {
+      for (const [member] of committed) settle(member, error);
+      return;
+    }
+    for (const [member, value] of committed) {
+      member.settled = true;
+      member.resolve(value);
+    }
+  }
+
+  /**
+   * Runs members from `first` on in one transaction and commits it; returns the index of the first member it did
+   * not run (the engine ended the transaction by itself: the rest get a new one).
+   */
+  async #transaction(
+    connection: DirectConnection,
+    members: readonly Member[],
+    first: number,
+    committed: Array<[Member, unknown]>,
+  ): Promise<number> {
+    // A lone member needs no savepoint: its failure rolls back the whole transaction.
+    const alone = members.length - first === 1;
+    const applied: Array<[Member, unknown]> = [];
+    let next = first;
+    await this.#relax?.();
+    await connection.run(this.#sql.begin, []);
+    for (; next < members.length; next++) {
+      const member = members[next]!;
+      if (!alone) await connection.run(this.#savepoint, []);
+      let value: unknown;
+      try {
+        value = await member.work(connection);
+      } catch (error) {
+        settle(member, error);
+        if (!connection.inTransaction) {
+          // What the members before this one wrote went with the transaction.
+          for (const [lost] of applied) settle(lost, error);
+          return next + 1;
+        }
+        if (alone) {
+          await connection.run(this.#sql.rollback, []);
+          return next + 1;
+        }
+        await connection.run(this.#rollbackTo, []);
+        await connection.run(this.#release, []);
+        continue;
+      }
+      if (!alone) await connection.run(this.#release, []);
+      applied.push([member, value]);
+    }
+    try {
+      await connection.run(this.#sql.commit, []);
+    } catch (error) {
+      if (connection.inTransaction) await connection.run(this.#sql.rollback, []);
+      for (const [member] of applied) settle(member, error);
+      return next;
+    }
+    committed.push(...applied);
+    return next;
+  }
+}
+
+function settle(member: Member, error: unknown): void {
+  if (member.settled) return;
+  member.settled = true;
+  member.reject(error);
+}
