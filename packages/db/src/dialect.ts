@@ -2,6 +2,7 @@ import Sqlite from 'better-sqlite3';
 import type {
   ColumnDefinitionBuilder,
   CompiledQuery as CompiledQueryType,
+  CreateTableBuilder,
   DatabaseConnection,
   DialectAdapter,
   Driver,
@@ -10,7 +11,7 @@ import type {
   SqliteDatabase,
   SqliteStatement,
 } from 'kysely';
-import { CompiledQuery, Kysely, SqliteAdapter, SqliteDialect } from 'kysely';
+import { CompiledQuery, Kysely, SqliteAdapter, SqliteDialect, sql } from 'kysely';
 import { DatabaseError } from './errors.js';
 import type { AtriumSchema } from './schema.js';
 
@@ -110,7 +111,8 @@ export interface DialectSupport {
   readonly integerType: 'integer' | 'bigint';
   /**
    * Makes `col` a generated integer primary key. `monotonic`: ids are never reused, even after the highest row is
-   * deleted (needed where the id is a cursor others hold: the change feed's seq, job ids).
+   * deleted (needed where the id is a cursor others hold and the newest row may be deleted: job ids; the change
+   * feed, whose entries are never deleted, does without since 0005).
    */
   idColumn(col: ColumnDefinitionBuilder, options?: { monotonic?: boolean }): ColumnDefinitionBuilder;
   /** Locks the selected rows until the end of the transaction (`FOR UPDATE`); SQLite's writer lock already does. */
@@ -118,6 +120,16 @@ export interface DialectSupport {
   /** Locks the selected rows, skipping those other transactions hold (`FOR UPDATE SKIP LOCKED`), for job claims. */
   lockRowsSkipLocked<DB, TB extends keyof DB, O>(query: AnySelect<DB, TB, O>): AnySelect<DB, TB, O>;
   readonly transactionSql: TransactionSql;
+  /**
+   * Stores a table looked up only by its primary key in that key's b-tree alone (SQLite: WITHOUT ROWID), so a
+   * write touches one b-tree instead of the table and its key index.
+   */
+  storedByPrimaryKey<TB extends string, C extends string>(table: CreateTableBuilder<TB, C>): CreateTableBuilder<TB, C>;
+  /**
+   * The id last handed out for the `monotonic` id column of `table`, where the engine keeps it in a table that
+   * every insert writes (SQLite: sqlite_sequence, for AUTOINCREMENT); undefined where the guard costs nothing.
+   */
+  monotonicIdGuard(db: Kysely<any>, table: string): Promise<{ last: number } | undefined>;
 }
 
 const sqliteSupport: DialectSupport = {
@@ -129,6 +141,11 @@ const sqliteSupport: DialectSupport = {
   // One writer at a time (every transaction is BEGIN IMMEDIATE), so rows read in a transaction cannot change.
   lockRows: (query) => query,
   lockRowsSkipLocked: (query) => query,
+  storedByPrimaryKey: (table) => table.modifyEnd(sql`without rowid`),
+  async monotonicIdGuard(db, table) {
+    const { rows } = await sql<{ seq: number }>`select seq from sqlite_sequence where name = ${table}`.execute(db);
+    return { last: Number(rows[0]?.seq ?? 0) };
+  },
   transactionSql: {
     begin: 'begin immediate',
     commit: 'commit',

@@ -170,6 +170,10 @@ export type ChangeLevel = 'patient' | 'study' | 'series' | 'instance';
 export type ChangeAction = 'created' | 'updated' | 'deleted';
 
 export interface ChangeFeedTable {
+  /**
+   * The cursor readers resume from: max + 1 at each insert (SQLite rowid). It is never reused only because the
+   * newest entry is never deleted: a retention that prunes the feed must keep it (migration 0005).
+   */
   seq: Generated<number>;
   recorded_at: string;
   level: ChangeLevel;
