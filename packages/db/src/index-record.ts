@@ -123,9 +123,12 @@ const T = {
   MediaStorageSOPInstanceUID: '00020003',
 } as const;
 
-function valuesOf(dataset: DicomJsonDataset, tag: string): DicomJsonValue[] {
+const NO_VALUES: readonly DicomJsonValue[] = Object.freeze([]);
+
+// Most attributes asked for are absent or single-valued: no array is made for an absent one.
+function valuesOf(dataset: DicomJsonDataset, tag: string): readonly DicomJsonValue[] {
   const attribute: DicomJsonAttribute | undefined = dataset[tag];
-  return attribute?.Value ?? [];
+  return attribute?.Value ?? NO_VALUES;
 }
 
 function textOf(value: DicomJsonValue | undefined): string | null {
@@ -138,7 +141,7 @@ function textOf(value: DicomJsonValue | undefined): string | null {
 
 /** The first value as text, trimmed; null when absent or empty. */
 export function getString(dataset: DicomJsonDataset, tag: string): string | null {
-  return textOf(valuesOf(dataset, tag)[0]);
+  return textOf(dataset[tag]?.Value?.[0]);
 }
 
 /** Every non-empty value as text, joined by `\` as DICOM multi-values are; null when there is none. */
@@ -151,7 +154,7 @@ export function getStrings(dataset: DicomJsonDataset, tag: string): string | nul
 
 /** The first value as an integer (IS, US, UL, SS, SL...); null when absent or not a finite integer. */
 export function getInteger(dataset: DicomJsonDataset, tag: string): number | null {
-  const value = valuesOf(dataset, tag)[0];
+  const value = dataset[tag]?.Value?.[0];
   if (typeof value === 'number') return Number.isSafeInteger(value) ? value : null;
   if (typeof value === 'string' && /^\s*[+-]?\d+\s*$/.test(value)) {
     const n = Number.parseInt(value, 10);
@@ -171,19 +174,35 @@ function isPersonName(value: object): value is DicomJsonPersonName {
 }
 
 function personNames(dataset: DicomJsonDataset, tag: string): DicomJsonPersonName[] {
-  return valuesOf(dataset, tag).flatMap((v): DicomJsonPersonName[] => {
-    if (typeof v === 'string') return [{ Alphabetic: v }];
-    if (typeof v === 'object' && v !== null && isPersonName(v)) return [v];
-    return [];
-  });
+  const names: DicomJsonPersonName[] = [];
+  for (const v of valuesOf(dataset, tag)) {
+    if (typeof v === 'string') names.push({ Alphabetic: v });
+    else if (typeof v === 'object' && v !== null && isPersonName(v)) names.push(v);
+  }
+  return names;
+}
+
+// Whitespace as String.prototype.trim sees it (\s is the same set), and any character beyond ASCII.
+const WHITESPACE = /\s/;
+const NON_ASCII = /[^\x00-\x7f]/;
+
+/** NFC, skipped for ASCII text, which NFC leaves as it is. */
+function nfc(text: string | undefined): string | undefined {
+  return text === undefined || !NON_ASCII.test(text) ? text : text.normalize('NFC');
 }
 
 // Trailing empty components and groups carry no meaning (PS3.5 §6.2.1): 'DOE^JOHN^^^' is 'DOE^JOHN'.
 function trimComponents(group: string | undefined, separator: string): string {
   if (group === undefined) return '';
+  // Nearly every name: nothing to trim and no trailing separator, so splitting would give it back unchanged.
+  if (!group.endsWith(separator) && !WHITESPACE.test(group)) return group;
   const parts = group.split(separator).map((p) => p.trim());
   while (parts.length > 0 && parts[parts.length - 1] === '') parts.pop();
   return parts.join(separator);
+}
+
+function joinedOrNull(list: string[]): string | null {
+  return list.some((v) => v.length > 0) ? list.join('\\') : null;
 }
 
 /** PN columns: the raw value, its upper-cased alphabetic search form, and the other two groups. */
@@ -206,16 +225,21 @@ export function personNameColumns(dataset: DicomJsonDataset, tag: string): Perso
   const ideographic: string[] = [];
   const phonetic: string[] = [];
   for (const name of names) {
-    const a = trimComponents(name.Alphabetic?.normalize('NFC'), '^');
-    const i = trimComponents(name.Ideographic?.normalize('NFC'), '^');
-    const p = trimComponents(name.Phonetic?.normalize('NFC'), '^');
-    raw.push(trimComponents([a, i, p].join('='), '='));
+    const a = trimComponents(nfc(name.Alphabetic), '^');
+    const i = trimComponents(nfc(name.Ideographic), '^');
+    const p = trimComponents(nfc(name.Phonetic), '^');
+    // Without the other two groups the raw value is the alphabetic group (unless that holds '=' itself).
+    raw.push(i === '' && p === '' && !a.includes('=') ? a : trimComponents(`${a}=${i}=${p}`, '='));
     search.push(a.toUpperCase());
     ideographic.push(i);
     phonetic.push(p);
   }
-  const joined = (list: string[]): string | null => (list.some((v) => v.length > 0) ? list.join('\\') : null);
-  return { raw: joined(raw), search: joined(search), ideographic: joined(ideographic), phonetic: joined(phonetic) };
+  return {
+    raw: joinedOrNull(raw),
+    search: joinedOrNull(search),
+    ideographic: joinedOrNull(ideographic),
+    phonetic: joinedOrNull(phonetic),
+  };
 }
 
 /**
@@ -254,6 +278,7 @@ function requiredUid(dataset: DicomJsonDataset, tag: string, keyword: string, fa
 }
 
 function otherPatientIds(dataset: DicomJsonDataset): string | null {
+  if (dataset[T.OtherPatientIDs] === undefined && dataset[T.OtherPatientIDsSequence] === undefined) return null;
   const ids: string[] = [];
   const direct = getStrings(dataset, T.OtherPatientIDs);
   if (direct) ids.push(...direct.split('\\'));
