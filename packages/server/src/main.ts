@@ -56,6 +56,7 @@ export async function openArchive(config: AtriumConfig, logger: Logger = createL
       root: config.store.root,
       fsync: config.store.fsync,
       staleStagingAfterMs: Number.POSITIVE_INFINITY,
+      stagingThread: true,
     });
   } catch (error) {
     await database.close();

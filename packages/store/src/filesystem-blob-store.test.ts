@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdtemp, readdir, rm, stat, utimes, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rm, stat, utimes, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
@@ -23,6 +23,12 @@ async function tempRoot(): Promise<string> {
 describeBlobStoreContract('FilesystemBlobStore', async () => {
   const root = await tempRoot();
   return { store: await FilesystemBlobStore.open({ root }), cleanup: () => rm(root, { recursive: true, force: true }) };
+});
+
+describeBlobStoreContract('FilesystemBlobStore with a staging thread', async () => {
+  const root = await tempRoot();
+  const store = await FilesystemBlobStore.open({ root, stagingThread: true });
+  return { store, cleanup: async () => { await store.close(); await rm(root, { recursive: true, force: true }); } };
 });
 
 describeBlobStoreContract('FilesystemBlobStore without fsync', async () => {
@@ -159,4 +165,30 @@ test('FilesystemBlobStore - an object written past the early-flush size is store
   await writer.discard();
   assert.deepEqual(await leftoverStagingFiles(root), []);
   await store.close();
+});
+
+test('FilesystemBlobStore - with a staging thread, a file that cannot be created is a coded error and the next write works', async (t) => {
+  const root = await tempRoot();
+  const store = await FilesystemBlobStore.open({ root, stagingThread: true });
+  t.after(async () => {
+    await store.close();
+    await rm(root, { recursive: true, force: true });
+  });
+  await store.put('before/a', [Buffer.from('first')]);
+  // The spares made so far vanish with their directory, and the thread cannot create new ones there.
+  await rm(join(root, STAGING_DIRECTORY), { recursive: true, force: true });
+  let failures = 0;
+  for (let i = 0; i < 12; i++) {
+    try {
+      await store.put(`during/${i}`, [Buffer.from(`object ${i}`)]);
+    } catch (error) {
+      assert.equal((error as { code?: string }).code, 'ATRIUM_ERR_STORE_IO');
+      failures++;
+    }
+  }
+  assert.ok(failures > 0, 'writes without a staging directory fail');
+  await mkdir(join(root, STAGING_DIRECTORY));
+  for (let i = 0; i < 12; i++) await store.put(`after/${i}`, [Buffer.from(`object ${i}`)]);
+  assert.equal((await readFile(join(root, 'after/11'))).toString(), 'object 11');
+  assert.equal((await readFile(join(root, 'before/a'))).toString(), 'first');
 });
