@@ -175,3 +175,24 @@ test('GroupCommit - a failed commit rejects every member of the transaction and 
   connection.failOn = undefined;
   assert.equal(await group.run(async () => 'after'), 'after');
 });
+
+test('GroupCommit - a failing transaction step rejects every member, even when the rollback fails too', async () => {
+  const { connection, group } = setUp();
+  const failing = { run: connection.run.bind(connection) };
+  connection.run = (sql: string) => {
+    if (sql === 'savepoint atrium_member') {
+      connection.inTransaction = true;
+      throw new Error('disk I/O error');
+    }
+    if (sql === 'rollback') throw new Error('cannot rollback');
+    failing.run(sql);
+  };
+  const results = await Promise.allSettled([group.run(async () => 1), group.run(async () => 2)]);
+  assert.deepEqual(
+    results.map((r) => (r.status === 'rejected' ? (r.reason as Error).message : r.value)),
+    ['disk I/O error', 'disk I/O error'],
+  );
+  connection.run = failing.run;
+  connection.inTransaction = false;
+  assert.equal(await group.run(async () => 'after'), 'after', 'the connection was handed back');
+});

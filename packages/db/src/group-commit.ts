@@ -97,7 +97,7 @@ export class GroupCommit {
       for (let next = 0; next < members.length; ) next = await this.#transaction(connection, members, next, committed);
     } catch (error) {
       // A transaction step itself failed (not a member's work): the open transaction's members are not committed.
-      if (connection.inTransaction) await Promise.resolve(connection.run(this.#sql.rollback, [])).catch(() => undefined);
+      await this.#abandon(connection);
       const done = new Set(committed.map(([member]) => member));
       for (const member of members) if (!done.has(member)) settle(member, error);
     } finally {
@@ -113,6 +113,17 @@ export class GroupCommit {
     for (const [member, value] of committed) {
       member.settled = true;
       member.resolve(value);
+    }
+  }
+
+  /** Rolls back what is left of a transaction after a failed step; the members get that step's error. */
+  async #abandon(connection: DirectConnection): Promise<void> {
+    if (!connection.inTransaction) return;
+    try {
+      await connection.run(this.#sql.rollback, []);
+    } catch {
+      // Not the error to report: the members are rejected with the one that broke the batch, and if the
+      // transaction is still open the next BEGIN fails with an error of its own.
     }
   }
 
