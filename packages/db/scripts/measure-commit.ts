@@ -123,6 +123,16 @@ async function phase(db: Db.AtriumDatabase, work: Slice[], inFlight: number, tag
   };
 }
 
+/** CPU per findInstance of a stored instance (the pipeline's duplicate check before each commit), one at a time. */
+async function lookups(db: Db.AtriumDatabase, uids: string[]): Promise<number> {
+  const cpu = process.cpuUsage();
+  for (let round = 0; round < 5; round++) {
+    for (const uid of uids) if ((await db.archive.findInstance(uid)) === undefined) throw new Error(`'${uid}' is not stored`);
+  }
+  const used = process.cpuUsage(cpu);
+  return (used.user + used.system) / (5 * uids.length);
+}
+
 function report(m: Measured) {
   return {
     cpuUsPerCommit: Math.round(m.cpuUs),
@@ -141,6 +151,7 @@ for (let round = 0; round < ROUNDS; round++) {
     await phase(db, warm, 1, 'warm');
     const one = await phase(db, sequential, 1, 'seq');
     const four = await phase(db, parallel, 4, 'par');
+    const find = await lookups(db, [...sequential, ...parallel].slice(0, 2000).map((slice) => parse(slice).sopInstanceUid));
     const feed = await db.archive.readChangeFeed({ limit: 1 });
     if (feed.length === 0) throw new Error('Nothing was committed');
     await db.close();
@@ -150,6 +161,7 @@ for (let round = 0; round < ROUNDS; round++) {
         find: FIND,
         sequential: report(one),
         inFlight4: report(four),
+        findInstance: { cpuUsPerCall: Math.round(find) },
       }),
     );
   } finally {
