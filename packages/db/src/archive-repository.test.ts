@@ -38,7 +38,8 @@ async function row<T>(db: AtriumDatabase, table: 'patient' | 'study' | 'series',
 
 test('commitInstance - a new instance creates every level with counts, lists and a change feed', async (t) => {
   const db = await open(t);
-  const result = await db.archive.commitInstance(input({ sopInstanceUid: '1.9.1', instanceNumber: 3 }));
+  const { durable, ...result } = await db.archive.commitInstance(input({ sopInstanceUid: '1.9.1', instanceNumber: 3 }));
+  await durable;
   assert.deepEqual(result, {
     outcome: 'stored',
     warnings: [],

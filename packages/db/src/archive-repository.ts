@@ -55,6 +55,12 @@ export interface CommitInstanceInput {
    * the index rows. It must not query the database itself: the commit holds the connection meanwhile.
    */
   beforeCommit?: (decision: { outcome: CommitOutcome; replacedBlobKey?: string }) => Promise<void> | void;
+  /**
+   * Resolve once the transaction is committed, before its flush; the result's `durable` settles after the flush.
+   * For a caller that acknowledges on other durable evidence (the ingest pipeline's flushed staged bytes, from
+   * which recovery can redo a commit lost with the last unflushed writes).
+   */
+  deferFlush?: boolean;
 }
 
 export interface BlobIntent {
@@ -67,6 +73,8 @@ export interface BlobIntent {
 
 export interface CommitInstanceResult {
   outcome: CommitOutcome;
+  /** Settles once the commit is on disk (rejects if its flush fails): already settled unless `deferFlush` was set. */
+  durable: Promise<void>;
   /** For 'replaced': the key of the bytes no longer indexed, for the caller to delete after the commit. */
   replacedBlobKey?: string;
   warnings: string[];
@@ -145,6 +153,9 @@ export interface ChangeFeedEntry {
 }
 
 type FeedRow = Required<Omit<Insertable<ChangeFeedTable>, 'seq'>>;
+
+/** The `durable` of a commit that was flushed before it was answered. */
+const DURABLE: Promise<void> = Promise.resolve();
 
 interface MetadataColumns {
   dicom_json: string;
@@ -659,7 +670,12 @@ export class ArchiveRepository {
       deflated: parsed.deflated ? 1 : 0,
       dataset_offset: parsed.datasetOffset,
     };
-    return this.database.batched((connection) => this.#commit(connection, input, record, metadata));
+    const work = (connection: DirectConnection) => this.#commit(connection, input, record, metadata);
+    if (input.deferFlush) {
+      const { value, durable } = await this.database.batchedCommitted(work);
+      return { ...value, durable };
+    }
+    return { ...(await this.database.batched(work)), durable: DURABLE };
   }
 
   async #commit(
@@ -667,13 +683,13 @@ export class ArchiveRepository {
     input: CommitInstanceInput,
     record: IndexRecord,
     metadata: MetadataColumns,
-  ): Promise<CommitInstanceResult> {
+  ): Promise<Omit<CommitInstanceResult, 'durable'>> {
     const q = this.#q;
     const db = this.database.kysely;
     const now = this.database.now().toISOString();
     const sopInstanceUid = record.instance.sopInstanceUid;
     const warnings: string[] = [];
-    const result = (outcome: CommitOutcome, replacedBlobKey?: string): CommitInstanceResult => ({
+    const result = (outcome: CommitOutcome, replacedBlobKey?: string): Omit<CommitInstanceResult, 'durable'> => ({
       outcome,
       ...(replacedBlobKey !== undefined ? { replacedBlobKey } : {}),
       warnings,

@@ -3,7 +3,9 @@ import { Migrator } from 'kysely';
 import { ArchiveRepository } from './archive-repository.js';
 import type { Awaitable, DatabaseKind, DialectSupport, DirectConnection, SqliteDatabaseOptions } from './dialect.js';
 import { createSqliteKysely } from './dialect.js';
-import { GroupCommit } from './group-commit.js';
+import { GroupCommit, type Committed } from './group-commit.js';
+
+export type { Committed } from './group-commit.js';
 import { WalSync } from './wal-sync.js';
 import { DatabaseError } from './errors.js';
 import { JobQueue, type JobQueueOptions } from './job-queue.js';
@@ -39,6 +41,11 @@ export interface DatabaseContext {
    * `connection`: the connection is held for the batch, and a query through `kysely` would wait for it forever.
    */
   batched<T>(work: (connection: DirectConnection) => Promise<T>): Promise<T>;
+  /**
+   * `batched`, answered once the batch is committed rather than once it is durable: `durable` settles when the
+   * shared flush is done (at once where commits need no flush).
+   */
+  batchedCommitted<T>(work: (connection: DirectConnection) => Promise<T>): Promise<Committed<T>>;
   /** Runs `work` on the connection outside any transaction, at once when nobody holds it, else in turn. */
   read<T>(work: (connection: DirectConnection) => Awaitable<T>): Promise<T>;
   now(): Date;
@@ -118,6 +125,7 @@ export async function openDatabase(options: DatabaseOptions): Promise<AtriumData
       return result;
     },
     batched: (work) => groupCommit.run(work),
+    batchedCommitted: (work) => groupCommit.runCommitted(work),
     async read(work) {
       const connection = gate.tryAcquire() ?? (await gate.acquire());
       try {

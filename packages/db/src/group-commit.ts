@@ -6,6 +6,14 @@ interface Member {
   resolve: (value: unknown) => void;
   reject: (error: unknown) => void;
   settled: boolean;
+  /** Answered once committed, with the flush as a promise, instead of once durable. */
+  early: boolean;
+}
+
+/** A commit that may not be durable yet: `durable` settles once it is (rejects when the flush fails). */
+export interface Committed<T> {
+  value: T;
+  durable: Promise<void>;
 }
 
 export interface GroupCommitOptions {
@@ -62,7 +70,18 @@ export class GroupCommit {
    */
   run<T>(work: (connection: DirectConnection) => Promise<T>): Promise<T> {
     return new Promise<T>((resolve, reject) => {
-      this.#pending.push({ work, resolve: resolve as (value: unknown) => void, reject, settled: false });
+      this.#pending.push({ work, resolve: resolve as (value: unknown) => void, reject, settled: false, early: false });
+      this.#schedule();
+    });
+  }
+
+  /**
+   * Like `run`, but resolves as soon as the transaction is committed, with the flush that makes it durable as a
+   * promise: for a caller whose answer waits on something else that is durable by then (see the ingest pipeline).
+   */
+  runCommitted<T>(work: (connection: DirectConnection) => Promise<T>): Promise<Committed<T>> {
+    return new Promise<Committed<T>>((resolve, reject) => {
+      this.#pending.push({ work, resolve: resolve as (value: unknown) => void, reject, settled: false, early: true });
       this.#schedule();
     });
   }
@@ -104,13 +123,22 @@ export class GroupCommit {
       this.#gate.release();
     }
     if (committed.length === 0) return;
+    const durable = this.#flush ? this.#flush() : Promise.resolve();
+    // Observed here; early members observe it too, through their `durable`.
+    durable.catch(() => undefined);
+    for (const [member, value] of committed) {
+      if (!member.early) continue;
+      member.settled = true;
+      member.resolve({ value, durable } satisfies Committed<unknown>);
+    }
     try {
-      await this.#flush?.();
+      await durable;
     } catch (error) {
       for (const [member] of committed) settle(member, error);
       return;
     }
     for (const [member, value] of committed) {
+      if (member.settled) continue;
       member.settled = true;
       member.resolve(value);
     }

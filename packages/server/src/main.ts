@@ -7,6 +7,7 @@ import type { AtriumConfig } from './config/config.js';
 import { createLogger, type Logger } from './logger.js';
 import { IngestPipeline } from './ingest/ingest-pipeline.js';
 import { recoverBlobIntents } from './ingest/recover-blob-intents.js';
+import { recoverStagedInstances } from './ingest/recover-staged-instances.js';
 import { RetrieveService, TranscoderPool } from './retrieve/index.js';
 import { createQueryEngine, type QueryEngine } from './query/index.js';
 import { openDevelopmentPolicy, type AuthorizationPolicy } from './auth/authorization.js';
@@ -67,6 +68,8 @@ export async function openArchive(config: AtriumConfig, logger: Logger = createL
   const transcoder = new TranscoderPool({ store });
   try {
     await recoverBlobIntents(store, archive, logger);
+    await recoverStagedInstances(store, ingest, logger);
+    await ingest.flush();
     await store.removeStaleStaging(STALE_STAGING_MS);
   } catch (error) {
     await database.close();

@@ -252,6 +252,54 @@ export function describeBlobStoreContract(
       assert.equal(await store.head('whole/too-large'), undefined);
     });
 
+    test('publishWhen - the key reads the staged bytes until the condition holds, then they are moved under it', async () => {
+      const staged = await store.stage([Buffer.from('answered before the move')]);
+      await staged.flush();
+      let ready!: () => void;
+      const published = staged.publishWhen('pending/one', new Promise<void>((resolve) => (ready = resolve)));
+      assert.equal((await readAll(await store.get('pending/one'))).toString(), 'answered before the move');
+      assert.equal((await store.head('pending/one'))?.size, 24);
+      assert.equal((await readAll(await store.get('pending/one', { start: 9, end: 14 }))).toString(), 'before');
+      ready();
+      await published;
+      assert.equal((await readAll(await store.get('pending/one'))).toString(), 'answered before the move');
+      assert.deepEqual((await collect(store.list('pending/'))).map((i) => i.key), ['pending/one']);
+      assert.equal(await store.resumeStaged(staged.id), undefined, 'no longer staged');
+    });
+
+    test('publishWhen - a delete before the move removes the bytes and cancels it; a failed condition leaves them staged', async () => {
+      const staged = await store.stage([Buffer.from('deleted before the move')]);
+      await staged.flush();
+      let ready!: () => void;
+      const published = staged.publishWhen('pending/two', new Promise<void>((resolve) => (ready = resolve)));
+      assert.equal(await store.delete('pending/two'), true);
+      assert.equal(await store.head('pending/two'), undefined);
+      ready();
+      await published;
+      assert.equal(await store.head('pending/two'), undefined, 'the move did not happen');
+      await assert.rejects(store.get('pending/two'), { code: 'ATRIUM_ERR_STORE_NOT_FOUND' });
+
+      const kept = await store.stage([Buffer.from('condition failed')]);
+      await kept.flush();
+      await assert.rejects(kept.publishWhen('pending/three', Promise.reject(new Error('index flush failed'))), /index flush failed/);
+      const resumed = await store.resumeStaged(kept.id);
+      assert.ok(resumed, 'the bytes stay staged for recovery');
+      await resumed.discard();
+    });
+
+    test('publishWhen - a write of the key while the move waits wins, even while both wait for a new directory', async () => {
+      for (let i = 0; i < 20; i++) {
+        const key = `overtaken/${i}/object`;
+        const staged = await store.stage([Buffer.from('older')]);
+        await staged.flush();
+        const published = staged.publishWhen(key, Promise.resolve());
+        await store.put(key, [Buffer.from('newer')]);
+        await published;
+        assert.equal((await readAll(await store.get(key))).toString(), 'newer', key);
+        assert.equal(await store.resumeStaged(staged.id), undefined, 'the older bytes are not left staged');
+      }
+    });
+
     test('stage - discard leaves nothing behind', async () => {
       const staged = await store.stage(chunksOf('to be dropped'));
       await staged.discard();

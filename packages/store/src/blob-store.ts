@@ -51,6 +51,14 @@ export interface StagedBlob {
   flush(): Promise<void>;
   /** Flushes, then publishes the bytes under `key` atomically, replacing any object there. */
   commit(key: string, options?: CommitOptions): Promise<void>;
+  /**
+   * Publishes under `key` once `ready` resolves (a condition of the caller's, such as its index commit being
+   * durable), without waiting for it: meanwhile `get` and `head` of `key` read these bytes, so what the caller
+   * answers for is readable at once, and `delete` of `key` removes them and cancels the move. Flush first: this
+   * does not. The returned promise settles when the bytes are under `key` (or the move was cancelled); if `ready`
+   * rejects it rejects too and the bytes stay staged, for crash recovery to find.
+   */
+  publishWhen(key: string, ready: Promise<void>, options?: CommitOptions): Promise<void>;
   /** Reads the staged bytes back (before `commit` or `discard`), e.g. to compare them with a stored object. */
   read(): Promise<Readable>;
   /** Removes the staged bytes. */
@@ -85,6 +93,11 @@ export interface BlobStore {
   stage(source: BlobSource, opts?: BlobWriteOptions): Promise<StagedBlob>;
   /** Staged bytes left by an earlier process, by `StagedBlob.id`; undefined when they are gone. */
   resumeStaged(id: string): Promise<StagedBlob | undefined>;
+  /**
+   * Staged bytes that no running process is writing or will publish: left by processes that are gone (a crash, a
+   * power cut), empty ones included. What recovery examines once the intents it knows of are done.
+   */
+  leftoverStaged(): AsyncIterable<StagedBlob>;
   /** A writable sink into staging, for callers that build their own `pipeline`. */
   createStagingWriter(opts?: BlobWriteOptions): StagingWriter;
   /** Opens the object (or a range of it); `BlobNotFoundError` when absent, `BlobRangeError` when unsatisfiable. */

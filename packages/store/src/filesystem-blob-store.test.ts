@@ -3,6 +3,7 @@ import { spawn } from 'node:child_process';
 import { mkdir, mkdtemp, readdir, readFile, rm, stat, utimes, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { uptime } from 'node:os';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { describeBlobStoreContract } from './blob-store-contract.js';
@@ -191,4 +192,31 @@ test('FilesystemBlobStore - with a staging thread, a file that cannot be created
   for (let i = 0; i < 12; i++) await store.put(`after/${i}`, [Buffer.from(`object ${i}`)]);
   assert.equal((await readFile(join(root, 'after/11'))).toString(), 'object 11');
   assert.equal((await readFile(join(root, 'before/a'))).toString(), 'first');
+});
+
+test('FilesystemBlobStore - leftoverStaged yields what dead processes left staged, never a live process\'s', async (t) => {
+  const root = await tempRoot();
+  const store = await FilesystemBlobStore.open({ root });
+  t.after(async () => {
+    await store.close();
+    await rm(root, { recursive: true, force: true });
+  });
+  const staging = join(root, STAGING_DIRECTORY);
+  // No process has this id (above any pid_max), and pid 1 is alive.
+  const dead = `7ffffffe${'0123456789abcdef'}`;
+  const live = `00000001${'fedcba9876543210'}`;
+  await writeFile(join(staging, dead), 'left by a crash');
+  await writeFile(join(staging, live), 'still being written');
+  await writeFile(join(staging, 'not-a-staging-name'), 'ignored');
+  const mine = await store.stage([Buffer.from('this process is writing it')]);
+  const found: Array<[string, number]> = [];
+  for await (const staged of store.leftoverStaged()) found.push([staged.id, staged.size]);
+  assert.deepEqual(found, [[dead, 15]]);
+  // A file from before the machine last started is left over whoever has its process id now.
+  const beforeBoot = new Date(Date.now() - (uptime() + 60) * 1000);
+  await utimes(join(staging, live), beforeBoot, beforeBoot);
+  const ids: string[] = [];
+  for await (const staged of store.leftoverStaged()) ids.push(staged.id);
+  assert.deepEqual(ids.sort(), [live, dead].sort());
+  await mine.discard();
 });

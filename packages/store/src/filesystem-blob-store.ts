@@ -4,6 +4,7 @@ import type { FileHandle } from 'node:fs/promises';
 import { mkdir, open, readdir, rmdir, stat, unlink } from 'node:fs/promises';
 import { promisify } from 'node:util';
 import { basename, dirname, join, resolve, sep } from 'node:path';
+import { uptime } from 'node:os';
 import type { Readable } from 'node:stream';
 import { Writable } from 'node:stream';
 import { finished } from 'node:stream/promises';
@@ -119,6 +120,28 @@ function watched(file: StagingFile): StagingFile {
   return file;
 }
 
+/**
+ * A new staging file's name: the creating process's id (8 hex digits) and 16 random hex digits, so that recovery can
+ * tell the staged bytes of a live process, which are none of its business, from those a dead one left.
+ */
+function newStagingId(): string {
+  return (process.pid >>> 0).toString(16).padStart(8, '0') + randomBytes(8).toString('hex');
+}
+
+/** Whether the process that made a staging file may still be using it (see `leftoverStaged`). */
+function stagingOwnerAlive(id: string, modifiedAtMs: number): boolean {
+  // Made before this boot: whoever made it is gone, whatever process has that id now.
+  if (modifiedAtMs < Date.now() - uptime() * 1000) return false;
+  const pid = Number.parseInt(id.slice(0, 8), 16);
+  if (pid === process.pid) return true;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
 function closeQuietly(fd: number): void {
   try {
     closeSync(fd);
@@ -133,7 +156,7 @@ function closeQuietly(fd: number): void {
  * later can be found again by name after a power cut (what `resumeStaged` and crash recovery rely on).
  */
 function createStagingFiles(dir: string, count: number, fsync: boolean, maker: StagingFileMaker | undefined): StagingFile[] {
-  const paths = Array.from({ length: count }, () => join(dir, randomBytes(12).toString('hex')));
+  const paths = Array.from({ length: count }, () => join(dir, newStagingId()));
   const createdAt = Date.now();
   if (maker) {
     const made = maker.create(dir, paths, fsync);
@@ -343,6 +366,14 @@ async function discardStagingFile(file: StagingFile): Promise<void> {
 
 type StagedState = 'staged' | 'committed' | 'discarded';
 
+interface PendingPublish {
+  /** The staged file that holds the key's bytes until it is moved under the key. */
+  path: string;
+  /** Settles when the publish is done or taken back. */
+  settled: Promise<void>;
+  release(): void;
+}
+
 class FilesystemStagedBlob implements StagedBlob {
   #state: StagedState = 'staged';
   #fd: number | undefined;
@@ -393,6 +424,23 @@ class FilesystemStagedBlob implements StagedBlob {
     } catch (error) {
       await unlink(this.stagingPath).catch(() => undefined);
       throw error;
+    }
+  }
+
+  async publishWhen(key: string, ready: Promise<void>, options: CommitOptions = {}): Promise<void> {
+    validateBlobKey(key);
+    this.#enter('commit', 'committed');
+    const claim = this.store.holdPending(key, this.stagingPath);
+    // If `ready` or the flush fails, the bytes stay staged (and readable under `key`): recovery decides about them.
+    await ready;
+    await this.flush();
+    try {
+      // Checked again before each attempt: a first object of a series waits for its directory, and meanwhile the
+      // key may be deleted (the bytes went with the delete) or written anew; either makes these bytes stale.
+      const moved = await this.store.publish(this.stagingPath, key, undefined, options.durable ?? true, claim.current);
+      if (!moved) await unlink(this.stagingPath).catch(() => undefined);
+    } finally {
+      claim.release();
     }
   }
 
@@ -492,6 +540,8 @@ export class FilesystemBlobStore implements BlobStore {
   #spares: StagingFile[] = [];
   #closed = false;
   readonly #maker: StagingFileMaker | undefined;
+  /** Keys whose bytes are still staged (`StagedBlob.publishWhen`), with where they are meanwhile. */
+  readonly #pending = new Map<string, PendingPublish>();
 
   /** Whether writes are flushed to disk before they count as done (see `FilesystemBlobStoreOptions.fsync`). */
   readonly fsync: boolean;
@@ -541,6 +591,34 @@ export class FilesystemBlobStore implements BlobStore {
       if (isErrno(error, 'ENOENT')) return undefined;
       throw error;
     }
+  }
+
+  async *leftoverStaged(): AsyncIterable<StagedBlob> {
+    for (const name of await readdir(this.#stagingDir)) {
+      if (!/^[0-9a-f]{24}$/.test(name)) continue;
+      const path = join(this.#stagingDir, name);
+      const info = await stat(path).catch(() => undefined);
+      if (!info?.isFile() || stagingOwnerAlive(name, info.mtimeMs)) continue;
+      yield new FilesystemStagedBlob(this, path, info.size);
+    }
+  }
+
+  /**
+   * Makes `key` read from `path` until the claim is released (by a publish) or taken back (by a delete of the key).
+   * Internal to the store and its staged blobs.
+   */
+  holdPending(key: string, path: string): { current(): boolean; release(): void } {
+    let release!: () => void;
+    const entry: PendingPublish = { path, settled: new Promise<void>((resolve) => (release = resolve)), release };
+    this.#pending.get(key)?.release();
+    this.#pending.set(key, entry);
+    return {
+      current: () => this.#pending.get(key) === entry,
+      release: () => {
+        if (this.#pending.get(key) === entry) this.#pending.delete(key);
+        entry.release();
+      },
+    };
   }
 
   createStagingWriter(opts: BlobWriteOptions = {}): StagingWriter {
@@ -624,6 +702,7 @@ export class FilesystemBlobStore implements BlobStore {
   async rename(fromKey: string, toKey: string): Promise<void> {
     validateBlobKey(fromKey);
     validateBlobKey(toKey);
+    await this.#pending.get(fromKey)?.settled;
     const source = join(this.root, fromKey);
     const info = await stat(source).catch((error: unknown) => {
       if (isErrno(error, 'ENOENT', 'ENOTDIR')) throw new BlobNotFoundError(fromKey, { cause: error });
@@ -637,9 +716,10 @@ export class FilesystemBlobStore implements BlobStore {
 
   /**
    * Moves a file (a finished staging file, or an object being renamed) under `key` and makes the move durable.
+   * With `wanted`, the move is made only while it says so (checked right before it): false when it did not happen.
    * Internal to the store and its staged blobs.
    */
-  async publish(sourcePath: string, key: string, sourceKey?: string, durable = true): Promise<void> {
+  async publish(sourcePath: string, key: string, sourceKey?: string, durable = true, wanted?: () => boolean): Promise<boolean> {
     const target = join(this.root, key);
     const parent = dirname(target);
     // A concurrent delete may remove an emptied parent between our mkdir and rename: create it again and retry.
@@ -650,6 +730,9 @@ export class FilesystemBlobStore implements BlobStore {
         // made from the event loop: a rename is a few microseconds of directory update in memory, while a trip
         // through the thread pool costs tens of microseconds of wake-ups on each side (see SYNC_WRITE_MAX_BYTES).
         if (attempt > 0) firstCreated = await mkdir(parent, { recursive: true });
+        if (wanted && !wanted()) return false;
+        // A later write of the key wins over bytes still waiting to be moved there.
+        this.#takeBackPending(key, sourcePath);
         renameSync(sourcePath, target);
       } catch (error) {
         if (isErrno(error, 'ENOENT') && attempt < 5) {
@@ -686,8 +769,15 @@ export class FilesystemBlobStore implements BlobStore {
           if (!isErrno(error, 'ENOENT')) throw error;
         });
       }
-      return;
+      return true;
     }
+  }
+
+  #takeBackPending(key: string, keepPath?: string): void {
+    const pending = this.#pending.get(key);
+    if (!pending || pending.path === keepPath) return;
+    this.#pending.delete(key);
+    pending.release();
   }
 
   async get(key: string, range?: ByteRange): Promise<Readable> {
@@ -710,6 +800,15 @@ export class FilesystemBlobStore implements BlobStore {
   }
 
   async #openForRead(key: string): Promise<FileHandle> {
+    const pending = this.#pending.get(key);
+    if (pending) {
+      // Its publish may move the file while this opens it: then it is under the key.
+      const handle = await open(pending.path, 'r').catch((error: unknown) => {
+        if (isErrno(error, 'ENOENT')) return undefined;
+        throw error;
+      });
+      if (handle) return handle;
+    }
     try {
       const handle = await open(join(this.root, key), 'r');
       const info = await handle.stat();
@@ -726,6 +825,11 @@ export class FilesystemBlobStore implements BlobStore {
 
   async head(key: string): Promise<BlobInfo | undefined> {
     validateBlobKey(key);
+    const pending = this.#pending.get(key);
+    if (pending) {
+      const info = await stat(pending.path).catch(() => undefined);
+      if (info?.isFile()) return { key, size: info.size, modifiedAt: info.mtime };
+    }
     try {
       const info = await stat(join(this.root, key));
       return info.isFile() ? { key, size: info.size, modifiedAt: info.mtime } : undefined;
@@ -737,6 +841,19 @@ export class FilesystemBlobStore implements BlobStore {
 
   async delete(key: string): Promise<boolean> {
     validateBlobKey(key);
+    const pending = this.#pending.get(key);
+    if (pending) {
+      // Taken back before its publish: the bytes go, and the publish finds its claim gone.
+      this.#takeBackPending(key);
+      const removed = await unlink(pending.path).then(
+        () => true,
+        (error: unknown) => {
+          if (isErrno(error, 'ENOENT')) return false;
+          throw error;
+        },
+      );
+      if (removed) return true;
+    }
     const path = join(this.root, key);
     try {
       await unlink(path);

@@ -23,7 +23,8 @@ interface ImportRun {
 /**
  * Runs `atrium import --json` on `dir` and SIGKILLs it after `killAfter` files were acknowledged (or lets it finish
  * when undefined). An acknowledged file is one whose JSON line the CLI printed: the CLI prints it only after the
- * ingest pipeline answered, which is after the index commit and the final rename.
+ * ingest pipeline answered, which is after the index commit and the flush of the staged bytes (the rename into
+ * place comes after the index flush, and may still be pending when the process dies).
  */
 function runImport(dataDir: string, dir: string, killAfter: number | undefined): Promise<ImportRun> {
   return new Promise((resolve, reject) => {

@@ -72,36 +72,31 @@ export interface IngestDependencies {
  *              ├─> SHA-256
  *              └─> streaming Part 10 reader (header, bulk and frame offsets; pixel data skipped, never held)
  *
- * Crash safety: the index transaction also records a blob intent naming the staged bytes and their final key;
- * only then are the bytes renamed into place, and success answered once both the staged bytes and the index are
- * flushed. The directory holding the renamed object is flushed later, for a batch of instances at once, before
- * their intents are cleared: until then `recoverBlobIntents` can redo the rename, so an acknowledged instance is
- * always present. On each instance's path: one file flush overlapping one (shared) index flush, and one rename.
+ * Crash safety: success is answered once the staged bytes are flushed (their name was made durable when the staging
+ * file was created) and the index transaction is committed; that transaction also records a blob intent naming the
+ * staged bytes and their key. The index flush follows, shared by the commits of its time (group commit), and only
+ * then are the bytes renamed into place; until then the store serves the key from the staged bytes. The directory
+ * holding the renamed object is flushed later, for a batch of instances at once, before their intents are cleared.
+ * So after a crash or a power cut an acknowledged instance is either indexed with an intent that
+ * `recoverBlobIntents` finishes, or, when its commit was among the last writes the index had not flushed, its bytes
+ * are still staged and `recoverStagedInstances` ingests them again. On each instance's path: one file flush
+ * overlapping the index commit; the index flush, the rename and the directory flush are off it.
  */
 export class IngestPipeline {
   private readonly intents: IntentClearer;
+  /** Moves of answered instances to their keys, waiting for their index flush (`#publishWhenDurable`). */
+  readonly #publishing = new Set<Promise<void>>();
+  /** SOP instances committed whose bytes are still being flushed, with the flush (`#settle`). */
+  readonly #settling = new Map<string, Promise<void>>();
 
   constructor(private readonly deps: IngestDependencies) {
     this.intents = new IntentClearer(deps.archive, deps.store, deps.logger);
   }
 
-  /** Confirms the blob intents still waiting to be cleared; call before closing the database. */
-  flush(): Promise<void> {
-    return this.intents.flush();
-  }
-
-  /**
-   * Moves committed bytes to their key. If recovery in another process finished the move first (it found our
-   * intent while we were between the two steps), the key already holds the bytes and that is success too.
-   */
-  private async publish(staged: StagedBlob, key: string): Promise<void> {
-    try {
-      // The blob intent committed with the index lets recovery redo this move, so its directory flush can wait for
-      // the intent clearer, which flushes the directories of a whole batch before it clears their intents.
-      await staged.commit(key, { durable: false });
-    } catch (error) {
-      if (!(await this.deps.store.head(key))) throw error;
-    }
+  /** Finishes the moves still waiting for their index flush and confirms their intents; call before closing. */
+  async flush(): Promise<void> {
+    while (this.#publishing.size > 0) await Promise.all(this.#publishing);
+    await this.intents.flush();
   }
 
   /**
@@ -245,6 +240,7 @@ export class IngestPipeline {
   ): Promise<IngestResult | undefined> {
     const { base, uids, warnings } = checked;
     if (existing.digest === base.digest || (await this.sameDataset(existing.blobKey, incomingDatasetDigest))) {
+      await this.#settled(uids.sopInstanceUid);
       return { ...base, outcome: 'identical', warnings };
     }
     const policy = this.deps.config.ingest.duplicatePolicy;
@@ -264,9 +260,11 @@ export class IngestPipeline {
 
   /** Index commit with a blob intent, then the staged bytes go to their key (see the class comment). */
   private async commit(staged: StagedBlob, checked: Checked, source: IngestSource): Promise<IngestResult> {
-    const { store, archive, config } = this.deps;
+    const { archive, config } = this.deps;
     const { base, uids, parsed } = checked;
     const key = instanceBlobKey(uids.studyInstanceUid, uids.seriesInstanceUid, uids.sopInstanceUid, base.digest);
+    const flushed = staged.flush();
+    const settling = this.#settle(uids.sopInstanceUid, flushed);
     let committed;
     try {
       committed = await archive.commitInstance({
@@ -277,24 +275,83 @@ export class IngestPipeline {
         source: { kind: source.kind, ...(source.callingAeTitle ? { callingAeTitle: source.callingAeTitle } : {}) },
         duplicatePolicy: config.ingest.duplicatePolicy,
         stagingId: staged.id,
+        deferFlush: true,
       });
     } catch (error) {
+      settling.done();
       await staged.discard();
       throw error;
     }
     if (committed.outcome === 'identical' || committed.outcome === 'kept-existing') {
       // Another ingest of the same instance won the race between our duplicate check and our transaction.
+      settling.done();
       await staged.discard();
+      await this.#settled(uids.sopInstanceUid);
     } else {
-      await this.publish(staged, key);
-      const done = [key];
-      if (committed.replacedBlobKey && committed.replacedBlobKey !== key) {
-        await store.delete(committed.replacedBlobKey);
-        done.push(committed.replacedBlobKey);
+      try {
+        await flushed;
+      } catch (error) {
+        // Not answered as stored: the blob intent committed beside the index rows lets recovery at the next start
+        // remove the instance whose bytes never reached the disk.
+        settling.done();
+        await staged.discard();
+        throw error;
       }
-      this.intents.clear(done);
+      settling.done();
+      this.#publishWhenDurable(staged, key, committed.durable, committed.replacedBlobKey);
     }
     return { ...base, outcome: committed.outcome, warnings: [...checked.warnings, ...committed.warnings] };
+  }
+
+  /**
+   * Moves the staged bytes to their key once the index commit is flushed, then deletes a replaced blob and hands
+   * both to the intent clearer. Until the move, the store serves the key from the staged bytes.
+   */
+  #publishWhenDurable(staged: StagedBlob, key: string, durable: Promise<void>, replacedBlobKey: string | undefined): void {
+    const { store, logger } = this.deps;
+    const work = (async () => {
+      try {
+        // The blob intent committed with the index lets recovery redo this move, so its directory flush can wait
+        // for the intent clearer, which flushes the directories of a whole batch before it clears their intents.
+        await staged.publishWhen(key, durable, { durable: false });
+      } catch (error) {
+        // If recovery in another process finished the move first, the key holds the bytes: that is success too.
+        if (!(await store.head(key).catch(() => undefined))) {
+          logger.error({ err: error, blobKey: key }, 'Cannot move an ingested instance to its key; recovery at the next start will');
+          return;
+        }
+      }
+      const done = [key];
+      if (replacedBlobKey && replacedBlobKey !== key) {
+        await store.delete(replacedBlobKey);
+        done.push(replacedBlobKey);
+      }
+      this.intents.clear(done);
+    })().catch((error: unknown) => logger.error({ err: error, blobKey: key }, 'Cannot finish an ingested instance'));
+    this.#publishing.add(work);
+    void work.finally(() => this.#publishing.delete(work));
+  }
+
+  /**
+   * Notes that an ingest of this SOP instance has committed but its bytes may still be on their way to the disk: an
+   * identical copy arriving meanwhile is answered only once they are there (`#settled`).
+   */
+  #settle(sopInstanceUid: string, flushed: Promise<void>): { done(): void } {
+    const entry = flushed.then(
+      () => undefined,
+      () => undefined,
+    );
+    this.#settling.set(sopInstanceUid, entry);
+    return {
+      done: () => {
+        if (this.#settling.get(sopInstanceUid) === entry) this.#settling.delete(sopInstanceUid);
+      },
+    };
+  }
+
+  /** Waits for the bytes of a copy of this instance that is committed and still being flushed, if any. */
+  async #settled(sopInstanceUid: string): Promise<void> {
+    await this.#settling.get(sopInstanceUid);
   }
 
   /**

@@ -70,9 +70,13 @@ async function recoverOne(store: BlobStore, archive: ArchiveRepository, intent: 
     if (indexed?.blobKey !== intent.blobKey && (await store.delete(intent.blobKey))) report.deleted.push(intent.blobKey);
     return;
   }
-  if (indexed?.blobKey !== intent.blobKey) return; // replaced or deleted since: nothing to publish
-  if (await store.head(intent.blobKey)) return; // the rename happened
   const staged = intent.stagingId ? await store.resumeStaged(intent.stagingId) : undefined;
+  // Replaced or deleted since, or already moved: nothing to publish, and bytes still staged are superseded (left,
+  // `recoverStagedInstances` would ingest them again).
+  if (indexed?.blobKey !== intent.blobKey || (await store.head(intent.blobKey))) {
+    await staged?.discard();
+    return;
+  }
   if (staged && staged.size === indexed.size) {
     await staged.commit(intent.blobKey);
     // The index commit may have outlived the flush of the staged bytes (the two overlap): publish only whole bytes.
