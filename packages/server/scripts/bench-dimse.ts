@@ -88,6 +88,18 @@ function peakRssMb(pid: number): number {
   return m ? Number(m[1]) / 1024 : NaN;
 }
 
+/**
+ * CPU time the process has used so far (user + system, all its threads), in seconds: on a shared machine the work a
+ * receiver does per instance varies far less than its wall-clock rate.
+ */
+function cpuSeconds(pid: number): number {
+  // Fields 14 and 15 of /proc/<pid>/stat, counted after the command name, which may hold spaces.
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS;
+}
+const CLOCK_TICKS = Number(spawnSync('getconf', ['CLK_TCK']).stdout?.toString().trim()) || 100;
+
 /** Starts a new peak: the resident set now becomes VmHWM (Linux `clear_refs` value 5). False where not allowed. */
 function resetPeakRss(pid: number): boolean {
   try {
@@ -267,7 +279,16 @@ async function main(): Promise<void> {
       const parallelDirs = Array.from({ length: ASSOCIATIONS }, (_, k) => join(work, 'parallel', `a${k}`));
       for (const [k, dir] of parallelDirs.entries()) await writeSmall(dir, Math.ceil(SMALL / ASSOCIATIONS), `PAR${k}`);
       const largeBytes = LARGE > 0 ? await writeLarge(join(work, 'large'), LARGE, LARGE_MB) : 0;
-      type Result = { smallRate: number; parallelRate: number; largeMbps: number; largeRss: number; rss: number };
+      type Result = {
+        smallRate: number;
+        parallelRate: number;
+        /** Receiver CPU ms per small instance, on 1 association and on several. */
+        smallCpuMs: number;
+        parallelCpuMs: number;
+        largeMbps: number;
+        largeRss: number;
+        rss: number;
+      };
       const runs = new Map<string, Result[]>();
       // Atrium twice: its default flushes every write to disk (survives a power cut); process-crash durability is
       // what Orthanc's and storescp's defaults give, so that row compares like with like.
@@ -282,10 +303,13 @@ async function main(): Promise<void> {
         for (const [dir, start] of order) {
           const receiver = await start();
           try {
+            const cpuBefore = cpuSeconds(receiver.pid);
             const smallSeconds = await storescu(receiver, join(work, 'small'));
+            const cpuSmall = cpuSeconds(receiver.pid);
             const parallelStarted = performance.now();
             await Promise.all(parallelDirs.map((dir) => storescu(receiver, dir)));
             const parallelSeconds = (performance.now() - parallelStarted) / 1000;
+            const cpuParallel = cpuSeconds(receiver.pid);
             const overallPeak = peakRssMb(receiver.pid);
             // The target is about receiving large objects: their peak is measured on its own.
             const largePeakKnown = resetPeakRss(receiver.pid);
@@ -293,12 +317,14 @@ async function main(): Promise<void> {
             const result = {
               smallRate: SMALL / smallSeconds,
               parallelRate: (Math.ceil(SMALL / ASSOCIATIONS) * ASSOCIATIONS) / parallelSeconds,
+              smallCpuMs: ((cpuSmall - cpuBefore) * 1000) / SMALL,
+              parallelCpuMs: ((cpuParallel - cpuSmall) * 1000) / (Math.ceil(SMALL / ASSOCIATIONS) * ASSOCIATIONS),
               largeMbps: largeBytes / 1e6 / largeSeconds,
               largeRss: largePeakKnown ? peakRssMb(receiver.pid) : NaN,
               rss: Math.max(overallPeak, peakRssMb(receiver.pid)),
             };
             runs.set(receiver.name, [...(runs.get(receiver.name) ?? []), result]);
-            console.log(`run ${run + 1}/${RUNS} ${receiver.name}: ${result.smallRate.toFixed(1)} instances/s on 1 association, ${result.parallelRate.toFixed(1)} on ${ASSOCIATIONS}, ${result.largeMbps.toFixed(1)} MB/s, peak RSS ${result.largeRss.toFixed(0)} MB receiving large objects, ${result.rss.toFixed(0)} MB in all`);
+            console.log(`run ${run + 1}/${RUNS} ${receiver.name}: ${result.smallRate.toFixed(1)} instances/s on 1 association (${result.smallCpuMs.toFixed(2)} ms CPU each), ${result.parallelRate.toFixed(1)} on ${ASSOCIATIONS} (${result.parallelCpuMs.toFixed(2)} ms), ${result.largeMbps.toFixed(1)} MB/s, peak RSS ${result.largeRss.toFixed(0)} MB receiving large objects, ${result.rss.toFixed(0)} MB in all`);
           } finally {
             await receiver.stop();
           }
@@ -316,6 +342,8 @@ async function main(): Promise<void> {
         results.set(name, {
           smallRate: median(list.map((r) => r.smallRate)),
           parallelRate: median(list.map((r) => r.parallelRate)),
+          smallCpuMs: median(list.map((r) => r.smallCpuMs)),
+          parallelCpuMs: median(list.map((r) => r.parallelCpuMs)),
           largeMbps: median(list.map((r) => r.largeMbps)),
           largeRss: Math.max(...list.map((r) => r.largeRss)),
           rss: Math.max(...list.map((r) => r.rss)),
@@ -324,10 +352,10 @@ async function main(): Promise<void> {
       rows.push(
         `Medians of ${RUNS} runs (peak RSS: the highest).`,
         '',
-        `| receiver | ${SMALL} small (${(smallBytes / SMALL / 1024).toFixed(0)} KB) instances/s, 1 association | the same on ${ASSOCIATIONS} associations | ${LARGE} x ${LARGE_MB} MB MB/s | peak RSS MB receiving them | peak RSS MB in all |`,
-        '|---|---|---|---|---|---|',
+        `| receiver | ${SMALL} small (${(smallBytes / SMALL / 1024).toFixed(0)} KB) instances/s, 1 association | receiver CPU ms per instance | the same on ${ASSOCIATIONS} associations | CPU ms per instance | ${LARGE} x ${LARGE_MB} MB MB/s | peak RSS MB receiving them | peak RSS MB in all |`,
+        '|---|---|---|---|---|---|---|---|',
       );
-      for (const [name, r] of results) row(name, r.smallRate, r.parallelRate, r.largeMbps, r.largeRss, r.rss);
+      for (const [name, r] of results) row(name, r.smallRate, r.smallCpuMs.toFixed(2), r.parallelRate, r.parallelCpuMs.toFixed(2), r.largeMbps, r.largeRss, r.rss);
       const atrium = results.get('Atrium')!;
       const orthanc = results.get('Orthanc');
       const scp = results.get('DCMTK storescp')!;
@@ -336,6 +364,9 @@ async function main(): Promise<void> {
         orthanc
           ? `instances/s ${(atrium.smallRate / orthanc.smallRate).toFixed(2)}x Orthanc on 1 association, ${(atrium.parallelRate / orthanc.parallelRate).toFixed(2)}x on ${ASSOCIATIONS} (target >= 2x); with process-crash durability ${(relaxed.smallRate / orthanc.smallRate).toFixed(2)}x and ${(relaxed.parallelRate / orthanc.parallelRate).toFixed(2)}x`
           : 'Orthanc not run',
+        orthanc
+          ? `receiver CPU per small instance: Atrium ${atrium.smallCpuMs.toFixed(2)} ms on 1 association and ${atrium.parallelCpuMs.toFixed(2)} ms on ${ASSOCIATIONS}, Orthanc ${orthanc.smallCpuMs.toFixed(2)} and ${orthanc.parallelCpuMs.toFixed(2)} ms`
+          : 'receiver CPU: Orthanc not run',
         `MB/s ${((atrium.largeMbps / scp.largeMbps) * 100).toFixed(0)}% of storescp (target >= 80%); with process-crash durability ${((relaxed.largeMbps / scp.largeMbps) * 100).toFixed(0)}%`,
         `peak RSS while receiving large objects ${Math.max(atrium.largeRss, relaxed.largeRss).toFixed(0)} MB (target < 300 MB); over the whole run ${Math.max(atrium.rss, relaxed.rss).toFixed(0)} MB`,
       );
