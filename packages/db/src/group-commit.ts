@@ -23,6 +23,11 @@ export interface GroupCommitOptions {
   relax?: () => Awaitable<void>;
   /** Resolves once every commit made before the call is durable; absent when each commit is durable by itself. */
   flush?: () => Promise<void>;
+  /**
+   * `flush` for a batch whose members all answered at commit (`runCommitted`): may wait a little to be shared with
+   * the next batches. Default: `flush`.
+   */
+  flushSoon?: () => Promise<void>;
   /** Most members in one transaction, so one batch never holds the connection for long; default 128. */
   maxMembers?: number;
 }
@@ -44,6 +49,7 @@ export class GroupCommit {
   readonly #sql: TransactionSql;
   readonly #relax: (() => Awaitable<void>) | undefined;
   readonly #flush: (() => Promise<void>) | undefined;
+  readonly #flushSoon: (() => Promise<void>) | undefined;
   readonly #maxMembers: number;
   readonly #savepoint: string;
   readonly #release: string;
@@ -57,6 +63,7 @@ export class GroupCommit {
     this.#sql = options.sql;
     this.#relax = options.relax;
     this.#flush = options.flush;
+    this.#flushSoon = options.flushSoon ?? options.flush;
     this.#maxMembers = Math.max(1, options.maxMembers ?? 128);
     this.#savepoint = options.sql.savepoint(SAVEPOINT);
     this.#release = options.sql.releaseSavepoint(SAVEPOINT);
@@ -123,7 +130,8 @@ export class GroupCommit {
       this.#gate.release();
     }
     if (committed.length === 0) return;
-    const durable = this.#flush ? this.#flush() : Promise.resolve();
+    const flush = committed.every(([member]) => member.early) ? this.#flushSoon : this.#flush;
+    const durable = flush ? flush() : Promise.resolve();
     // Observed here; early members observe it too, through their `durable`.
     durable.catch(() => undefined);
     for (const [member, value] of committed) {

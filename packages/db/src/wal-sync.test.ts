@@ -82,3 +82,30 @@ test('WalSync - concurrent callers share flushes, and a closed one refuses', asy
   }
   await assert.rejects(walSync.sync(), /closed/);
 });
+
+test('WalSync - syncSoon waits to share one flush, which a sync starts at once; close makes an owed flush', async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'atrium-wal-'));
+  t.after(() => rm(dir, { recursive: true, force: true }));
+  const path = join(dir, 'index.sqlite');
+  const db = await openDatabase({ kind: 'sqlite', path });
+  const walSync = new WalSync(path);
+  try {
+    const soon = Array.from({ length: 10 }, () => walSync.syncSoon(60_000));
+    assert.equal(new Set(soon).size, 1, 'callers within the delay share one flush');
+    let settled = false;
+    void soon[0]!.then(() => (settled = true));
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    assert.equal(settled, false, 'not before the delay');
+    // Someone who needs durability now starts it, and the waiting callers are served by it.
+    await walSync.sync();
+    await Promise.all(soon);
+    const started = Date.now();
+    await walSync.syncSoon(30);
+    assert.ok(Date.now() - started >= 25, 'alone, it starts when the delay is over');
+    const owed = walSync.syncSoon(60_000);
+    await walSync.close();
+    await owed;
+  } finally {
+    await db.close();
+  }
+});

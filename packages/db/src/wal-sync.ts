@@ -16,6 +16,8 @@ export class WalSync {
   #inode = -1;
   #running: Promise<void> | undefined;
   #queued: Promise<void> | undefined;
+  /** A flush promised within a delay (`syncSoon`), and how to start it at once. */
+  #soon: { promise: Promise<void>; start: () => void } | undefined;
   #closed = false;
 
   constructor(databasePath: string) {
@@ -24,6 +26,39 @@ export class WalSync {
 
   /** Resolves once every frame written to the WAL before the call is on disk. */
   sync(): Promise<void> {
+    const soon = this.#soon;
+    if (soon) {
+      // Whoever waits for the delayed flush is served by this one.
+      this.#soon = undefined;
+      soon.start();
+      return soon.promise;
+    }
+    return this.#syncNow();
+  }
+
+  /**
+   * Like `sync`, but the flush may start up to `delayMs` later, so that the commits made meanwhile share it: for
+   * commits whose answer does not wait for their durability (see the ingest pipeline), where one flush per commit
+   * would cost a device flush each and hold the WAL's inode lock against the next commit's writes.
+   */
+  syncSoon(delayMs: number): Promise<void> {
+    if (this.#queued) return this.#queued;
+    if (this.#soon) return this.#soon.promise;
+    let start!: () => void;
+    const promise = new Promise<void>((resolve) => {
+      const timer = setTimeout(() => start(), delayMs);
+      start = () => {
+        clearTimeout(timer);
+        start = () => undefined;
+        if (this.#soon?.promise === promise) this.#soon = undefined;
+        resolve(this.#syncNow());
+      };
+    });
+    this.#soon = { promise, start: () => start() };
+    return promise;
+  }
+
+  #syncNow(): Promise<void> {
     if (this.#queued) return this.#queued;
     if (!this.#running) return this.#start();
     // A flush is under way, but it may have started before our frames were written: wait for the next one.
@@ -36,6 +71,8 @@ export class WalSync {
   }
 
   async close(): Promise<void> {
+    // A delayed flush still owed is made before the file is let go.
+    if (this.#soon) await this.sync().catch(() => undefined);
     this.#closed = true;
     await this.#running?.catch(() => undefined);
     await this.#queued?.catch(() => undefined);
