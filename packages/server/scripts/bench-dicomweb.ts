@@ -4,29 +4,42 @@
 // Environment:
 //   INSTANCES  archive size for the QIDO search (default 100000: studies of 20 small CT instances, 8x8 pixels)
 //   STOW       instances for the STOW-RS throughput phase (default 1000, 256x256 CT, 20 per request)
+//   STOW_ROUNDS  STOW phases per peer (default 1; take an odd number), each with new instances, the peers taking
+//              turns (the first peer of a round goes second in the next); the table shows medians and the median
+//              of the per-round ratios, which a neighbour's load on a shared machine moves less than one pair of
+//              phases. The first round of a fresh Atrium pays its warm-up (compilation, first growth of its files):
+//              later rounds show the steady state beside it
 //   CONCURRENCY  parallel requests for STOW and frames (default 4)
 //   RUNS       repetitions of each latency measurement (default 30)
 //   PEERS      'atrium,orthanc' (default) or one of them
 //   PHASES     which measurements to run, of 'stow,load,qido,metadata,frames' (default all; qido and metadata need
 //              load, frames needs stow); e.g. PHASES=stow for the STOW-RS throughput alone
 //   OUT        where to write the results table (default: printed only)
-// Both servers run as their own processes on free loopback ports with temporary storage and are stopped at the
-// end (Orthanc is started with a temporary configuration; LD_PRELOAD of ../shared/tools/lib/bind-loopback.so
-// keeps it on 127.0.0.1 when that shim exists). Every loop is bounded.
+//   ATRIUM_NODE_ARGS  extra node arguments for the Atrium server, split on spaces (e.g. `--cpu-prof
+//              --cpu-prof-dir=/tmp/prof` to profile it: the profile is written when the bench stops it)
+// The STOW phase also reports each server's CPU time per instance (user + system of its process, all threads, from
+// /proc/<pid>/stat before and after the phase): on a shared machine instances/s moves with the neighbours' load,
+// CPU per instance much less. The load average at start and end says how busy the machine was.
+// Both servers run as their own processes on free loopback ports with temporary storage, side by side (the one not
+// being measured is idle), and are stopped at the end (Orthanc is started with a temporary configuration;
+// LD_PRELOAD of ../shared/tools/lib/bind-loopback.so keeps it on 127.0.0.1 when that shim exists). Every loop is
+// bounded.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { Agent, request as httpRequest } from 'node:http';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
-import { tmpdir } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { buildCtSeries } from '@atrium/dicom';
 
 const INSTANCES = Number(process.env.INSTANCES ?? 100_000);
 const STOW = Number(process.env.STOW ?? 1000);
+const STOW_ROUNDS = Math.max(1, Number(process.env.STOW_ROUNDS ?? 1));
 const CONCURRENCY = Number(process.env.CONCURRENCY ?? 4);
 const RUNS = Number(process.env.RUNS ?? 30);
 const PEERS = (process.env.PEERS ?? 'atrium,orthanc').split(',');
+const ATRIUM_NODE_ARGS = (process.env.ATRIUM_NODE_ARGS ?? '').split(' ').filter(Boolean);
 const PHASES = new Set((process.env.PHASES ?? 'stow,load,qido,metadata,frames').split(','));
 if (PHASES.has('frames')) PHASES.add('stow');
 if (PHASES.has('qido') || PHASES.has('metadata')) PHASES.add('load');
@@ -71,7 +84,7 @@ async function startAtrium(): Promise<Peer> {
   const port = await freePort();
   // The built entry, as `npm start` runs it: through tsx every module would be transformed at load and the server
   // would not be the one that is deployed. `npm run bench` builds first (`tsc -b`).
-  const child = spawn(process.execPath, [join(root, 'packages/server/bin/atrium.mjs'), 'serve'], {
+  const child = spawn(process.execPath, [...ATRIUM_NODE_ARGS, join(root, 'packages/server/bin/atrium.mjs'), 'serve'], {
     cwd: root,
     env: { ...process.env, ATRIUM_DATA_DIR: dir, ATRIUM_HTTP_HOST: '127.0.0.1', ATRIUM_HTTP_PORT: String(port), ATRIUM_DICOM_ENABLED: 'false', ATRIUM_LOG_LEVEL: 'warn' },
     stdio: ['ignore', 'ignore', 'inherit'],
@@ -99,6 +112,22 @@ async function startOrthanc(): Promise<Peer> {
   });
   await waitFor(`http://127.0.0.1:${http}/system`, child, 'Orthanc');
   return { name: 'Orthanc', dicomweb: `http://127.0.0.1:${http}/dicom-web`, process: child, dir };
+}
+
+/** Clock ticks per second of /proc/<pid>/stat times (USER_HZ): 100 on every Linux architecture Node runs on. */
+const USER_HZ = 100;
+
+/** CPU seconds a process has used so far, user and system, all its threads; undefined where /proc is missing. */
+function cpuSeconds(pid: number | undefined): number | undefined {
+  if (pid === undefined) return undefined;
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'latin1');
+    // The command name (field 2) is in parentheses and may hold spaces: fields are counted after its ')'.
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / USER_HZ;
+  } catch {
+    return undefined;
+  }
 }
 
 async function stop(peer: Peer): Promise<void> {
@@ -191,7 +220,11 @@ function archiveBatches(): { batches: Uint8Array[][]; metadataSeries: { study: s
 }
 
 interface Result {
+  /** Median over the STOW rounds. */
   stowPerSecond?: number;
+  /** Server CPU (user + system) per instance stored in the STOW phase, in ms: median over the rounds. */
+  stowCpuMs?: number;
+  stowRounds: { perSecond: number; cpuMs?: number }[];
   loadPerSecond?: number;
   qido: Record<string, { median: number; p95: number; results: number }>;
   metadataFirst?: number;
@@ -200,28 +233,32 @@ interface Result {
   framesPerSecond?: number;
 }
 
-async function measure(peer: Peer, data: ReturnType<typeof archiveBatches>): Promise<Result> {
-  const result: Result = { qido: {} };
-  const stowSeries = PHASES.has('stow') ? await measureStow(peer, result) : [];
-  if (PHASES.has('load')) await measureArchive(peer, data, result);
-  if (PHASES.has('frames')) await measureFrames(peer, stowSeries, result);
-  return result;
+type StowSeries = { study: string; series: string; sops: string[] }[];
+
+/** The STOW instances of one round (256x256 16-bit CT, 20 per request), new UIDs each round. */
+function stowData(round: number): { batches: Uint8Array[][]; series: StowSeries } {
+  const batches: Uint8Array[][] = [];
+  const series: StowSeries = [];
+  const requests = Math.ceil(STOW / 20);
+  for (let s = 0; s < requests; s++) {
+    const ct = buildCtSeries({ slices: 20, rows: 256, columns: 256, seed: 500 + round * requests + s, patient: { patientId: `STOW-${s}` } });
+    batches.push(ct.instances.map((i) => i.bytes));
+    series.push({ study: ct.studyInstanceUid, series: ct.seriesInstanceUid, sops: ct.instances.map((i) => i.sopInstanceUid) });
+  }
+  return { batches, series };
 }
 
-/** 1. STOW-RS throughput, realistic objects (256x256 16-bit CT), 20 per request, CONCURRENCY requests in flight. */
-async function measureStow(peer: Peer, result: Result): Promise<{ study: string; series: string; sops: string[] }[]> {
-  const stowSeries: { study: string; series: string; sops: string[] }[] = [];
-  const stowBatches: Uint8Array[][] = [];
-  for (let s = 0; s < Math.ceil(STOW / 20); s++) {
-    const ct = buildCtSeries({ slices: 20, rows: 256, columns: 256, seed: 500 + s, patient: { patientId: `STOW-${s}` } });
-    stowBatches.push(ct.instances.map((i) => i.bytes));
-    stowSeries.push({ study: ct.studyInstanceUid, series: ct.seriesInstanceUid, sops: ct.instances.map((i) => i.sopInstanceUid) });
-  }
+/** 1. STOW-RS throughput of one round, CONCURRENCY requests in flight, and the server's CPU time per instance. */
+async function measureStow(peer: Peer, batches: readonly Uint8Array[][], result: Result): Promise<void> {
+  const instances = batches.reduce((n, b) => n + b.length, 0);
+  const cpuBefore = cpuSeconds(peer.process.pid);
   const started = performance.now();
-  await pool(stowBatches.map((b) => () => stow(peer, b)), CONCURRENCY);
-  result.stowPerSecond = (stowBatches.length * 20) / ((performance.now() - started) / 1000);
-  console.log(`  ${peer.name}: STOW ${result.stowPerSecond.toFixed(0)} instances/s`);
-  return stowSeries;
+  await pool(batches.map((b) => () => stow(peer, b)), CONCURRENCY);
+  const perSecond = instances / ((performance.now() - started) / 1000);
+  const cpuAfter = cpuSeconds(peer.process.pid);
+  const cpuMs = cpuBefore !== undefined && cpuAfter !== undefined ? ((cpuAfter - cpuBefore) * 1000) / instances : undefined;
+  result.stowRounds.push(cpuMs === undefined ? { perSecond } : { perSecond, cpuMs });
+  console.log(`  ${peer.name}: STOW ${perSecond.toFixed(0)} instances/s, ${cpuMs?.toFixed(2) ?? '-'} ms server CPU per instance (load average ${loadavg()[0]!.toFixed(2)})`);
 }
 
 /** 2-4. The archive load, then QIDO searches and the metadata of a 1,000-instance series over it. */
@@ -287,29 +324,59 @@ async function measureFrames(peer: Peer, stowSeries: readonly { study: string; s
 }
 
 process.on('exit', () => agent.destroy());
+const loadAtStart = loadavg()[0]!;
 const data = PHASES.has('load') ? archiveBatches() : { batches: [], metadataSeries: { study: '', series: '' }, queryPatient: '' };
 console.log(`Data: ${data.batches.reduce((n, b) => n + b.length, 0)} archive instances + ${STOW} STOW instances per peer`);
 const results = new Map<string, Result>();
-for (const name of PEERS) {
-  const peer = name === 'orthanc' ? await startOrthanc() : await startAtrium();
-  try {
+const peers: Peer[] = [];
+try {
+  for (const name of PEERS) {
+    const peer = name === 'orthanc' ? await startOrthanc() : await startAtrium();
     console.log(`${peer.name} at ${peer.dicomweb}`);
-    results.set(peer.name, await measure(peer, data));
-  } finally {
-    await stop(peer);
+    peers.push(peer);
+    results.set(peer.name, { qido: {}, stowRounds: [] });
   }
+  let framesSeries: StowSeries = [];
+  for (let round = 0; PHASES.has('stow') && round < STOW_ROUNDS; round++) {
+    const { batches, series } = stowData(round);
+    if (round === 0) framesSeries = series;
+    for (const peer of round % 2 === 0 ? peers : [...peers].reverse()) await measureStow(peer, batches, results.get(peer.name)!);
+  }
+  for (const peer of peers) {
+    const result = results.get(peer.name)!;
+    if (result.stowRounds.length > 0) {
+      result.stowPerSecond = median(result.stowRounds.map((r) => r.perSecond));
+      const cpu = result.stowRounds.flatMap((r) => (r.cpuMs === undefined ? [] : [r.cpuMs]));
+      if (cpu.length > 0) result.stowCpuMs = median(cpu);
+    }
+    if (PHASES.has('load')) await measureArchive(peer, data, result);
+    if (PHASES.has('frames')) await measureFrames(peer, framesSeries, result);
+  }
+} finally {
+  for (const peer of peers) await stop(peer);
 }
 
 const a = results.get('Atrium');
 const o = results.get('Orthanc');
 const fmt = (x: number | undefined, digits = 1) => (x === undefined ? '-' : x.toFixed(digits));
 const ratio = (x: number | undefined, y: number | undefined) => (x === undefined || y === undefined ? '-' : `${(x / y).toFixed(2)}x`);
+/** The median of the per-round ratios of a STOW figure, Atrium over Orthanc. */
+const roundRatio = (pick: (r: Result['stowRounds'][number]) => number | undefined): string => {
+  const ratios = (a?.stowRounds ?? []).flatMap((r, i) => {
+    const x = pick(r);
+    const y = o?.stowRounds[i] ? pick(o.stowRounds[i]!) : undefined;
+    return x === undefined || y === undefined ? [] : [x / y];
+  });
+  return ratios.length === 0 ? '-' : `${median(ratios).toFixed(2)}x`;
+};
+const stowLabel = STOW_ROUNDS > 1 ? `, median of ${STOW_ROUNDS} rounds` : '';
 const lines = [
-  `DICOMweb benchmark, ${new Date().toISOString()}: ${INSTANCES} archive instances, ${STOW} STOW instances (256x256), concurrency ${CONCURRENCY}, ${RUNS} runs`,
+  `DICOMweb benchmark, ${new Date().toISOString()}: ${INSTANCES} archive instances, ${STOW} STOW instances (256x256), concurrency ${CONCURRENCY}, ${RUNS} runs; load average ${loadAtStart.toFixed(2)} at start, ${loadavg()[0]!.toFixed(2)} at end`,
   '',
   '| measure | Atrium | Orthanc | Atrium / Orthanc | target |',
   '| --- | --- | --- | --- | --- |',
-  `| STOW-RS instances/s (256x256 CT, 20 per request) | ${fmt(a?.stowPerSecond, 0)} | ${fmt(o?.stowPerSecond, 0)} | ${ratio(a?.stowPerSecond, o?.stowPerSecond)} | >= 2x |`,
+  `| STOW-RS instances/s (256x256 CT, 20 per request${stowLabel}) | ${fmt(a?.stowPerSecond, 0)} | ${fmt(o?.stowPerSecond, 0)} | ${roundRatio((r) => r.perSecond)} | >= 2x |`,
+  `| STOW-RS server CPU ms per instance (256x256 CT${stowLabel}) | ${fmt(a?.stowCpuMs, 2)} | ${fmt(o?.stowCpuMs, 2)} | ${roundRatio((r) => r.cpuMs)} | |`,
   `| STOW-RS instances/s (archive load, 8x8 CT) | ${fmt(a?.loadPerSecond, 0)} | ${fmt(o?.loadPerSecond, 0)} | ${ratio(a?.loadPerSecond, o?.loadPerSecond)} | |`,
   ...Object.keys(a?.qido ?? o?.qido ?? {}).map(
     (k) => `| QIDO ${k}: median ms (p95) [results] | ${fmt(a?.qido[k]?.median)} (${fmt(a?.qido[k]?.p95)}) [${a?.qido[k]?.results ?? '-'}] | ${fmt(o?.qido[k]?.median)} (${fmt(o?.qido[k]?.p95)}) [${o?.qido[k]?.results ?? '-'}] | ${ratio(a?.qido[k]?.median, o?.qido[k]?.median)} | <= 0.5x |`,
