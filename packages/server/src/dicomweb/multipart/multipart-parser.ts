@@ -16,7 +16,10 @@ export const DEFAULT_MULTIPART_LIMITS: MultipartLimits = {
   maxHeaderBytes: 16 * 1024,
 };
 
-/** One body part; `body` must be read to its end (or left: the parser drains it) before the next part is asked. */
+/**
+ * One body part. Its bytes are read through `body` or through `collect`, one of the two, to their end (or left:
+ * the parser drains them) before the next part is asked.
+ */
 export interface MultipartPart {
   /** Header names lower-cased. */
   headers: Record<string, string>;
@@ -25,7 +28,14 @@ export interface MultipartPart {
    * has handed it over (Node streams never do).
    */
   body: AsyncIterable<Buffer>;
-  /** Settles when `body` has been read to its end, or closed early: the next part can be asked for. */
+  /**
+   * Reads the part's bytes while they are at most `maxBytes`: an array of them (views, in order) when the part
+   * ends within that; past it, a stream of the whole part that starts with the bytes read so far and reads the
+   * rest as it is consumed. The source is read as fast as this is awaited, and at most about `maxBytes` (plus the
+   * chunk that passes it) is held before the part either ends or goes on as a stream.
+   */
+  collect(maxBytes: number): Promise<Buffer[] | AsyncIterable<Buffer>>;
+  /** Settles when the part has been read to its end (or collected whole), or closed early: ask for the next part. */
   consumed: Promise<void>;
 }
 
@@ -199,28 +209,57 @@ export async function* parseMultipart(
       const partNumber = parts;
       let consumed!: () => void;
       const whenConsumed = new Promise<void>((resolve) => (consumed = resolve));
-      async function* body(): AsyncGenerator<Buffer> {
+      // Everything before a delimiter is the part's; with no delimiter, all but an end that may start one, held
+      // back until the next chunk tells.
+      const take = (): Buffer => {
+        const buffer = reader.buffer;
+        const at = buffer.indexOf(delimiter);
+        const end = at >= 0 ? at : buffer.length - partialDelimiterLength(buffer, delimiter);
+        reader.buffer = at >= 0 ? buffer.subarray(at + delimiter.length) : buffer.subarray(end);
+        finished = at >= 0;
+        size += end;
+        if (size > maxPartBytes) throw new MultipartLimitError(`Cannot read multipart part ${partNumber}: it exceeds ${maxPartBytes} bytes`);
+        return buffer.subarray(0, end);
+      };
+      const pullMore = async (): Promise<void> => {
+        if (!(await reader.pull())) {
+          throw new MultipartError(`Cannot read multipart part ${partNumber}: the body ends before its closing delimiter`);
+        }
+      };
+      async function* body(head: readonly Buffer[] = []): AsyncGenerator<Buffer> {
         try {
+          yield* head;
           while (!finished) {
-            const buffer = reader.buffer;
-            const at = buffer.indexOf(delimiter);
-            // Everything before a delimiter is the part's; with no delimiter, all but an end that may start one.
-            const end = at >= 0 ? at : buffer.length - partialDelimiterLength(buffer, delimiter);
-            reader.buffer = at >= 0 ? buffer.subarray(at + delimiter.length) : buffer.subarray(end);
-            finished = at >= 0;
-            size += end;
-            if (size > maxPartBytes) throw new MultipartLimitError(`Cannot read multipart part ${partNumber}: it exceeds ${maxPartBytes} bytes`);
-            if (end > 0) yield buffer.subarray(0, end);
-            if (!finished && !(await reader.pull())) {
-              throw new MultipartError(`Cannot read multipart part ${partNumber}: the body ends before its closing delimiter`);
-            }
+            const chunk = take();
+            if (chunk.length > 0) yield chunk;
+            if (!finished) await pullMore();
           }
         } finally {
           consumed();
         }
       }
+      const collect = async (maxBytes: number): Promise<Buffer[] | AsyncIterable<Buffer>> => {
+        const chunks: Buffer[] = [];
+        let held = 0;
+        try {
+          for (;;) {
+            const chunk = take();
+            if (chunk.length > 0) chunks.push(chunk);
+            held += chunk.length;
+            // Checked before the end: a part longer than maxBytes is a stream even when its last byte is here.
+            if (held > maxBytes) return body(chunks);
+            if (finished) break;
+            await pullMore();
+          }
+        } catch (error) {
+          consumed();
+          throw error;
+        }
+        consumed();
+        return chunks;
+      };
       const iterable = body();
-      yield { headers, body: iterable, consumed: whenConsumed };
+      yield { headers, body: iterable, collect, consumed: whenConsumed };
       // The consumer may have stopped early (a refused part, a `break` that closed `iterable`): a fresh generator
       // over the same reader state skips the rest of the part.
       if (!finished) for await (const _ of body()) void _;

@@ -204,6 +204,119 @@ test('multipart parser - reads the source only as fast as parts are consumed (ba
   await parts.return(undefined);
 });
 
+/** Reads what `collect` gave: an array is the whole part, anything else is a stream of it. */
+async function collected(result: Buffer[] | AsyncIterable<Buffer>): Promise<{ whole: boolean; bytes: Buffer }> {
+  if (Array.isArray(result)) return { whole: true, bytes: Buffer.concat(result) };
+  return { whole: false, bytes: await collect(result as AsyncIterable<Buffer>) };
+}
+
+test('multipart parser - collect gives a part whole up to maxBytes and a stream of all of it past that, at every chunk size', async () => {
+  const boundary = 'collect-b';
+  const max = 3000;
+  // Ends that start the delimiter, and bodies at, just under and just over the limit.
+  const bodies = [randomBytes(max), randomBytes(max + 1), randomBytes(max - 1), Buffer.concat([randomBytes(max - 2), Buffer.from('\r\n')]), Buffer.alloc(0), randomBytes(3 * max)];
+  const written = await collect(writeMultipart(bodies.map((b) => ({ headers: {}, body: b })), boundary));
+  for (const size of [1, 3, 64, 1000, 2999, 3000, 3001, 100_000]) {
+    const got: { whole: boolean; bytes: Buffer }[] = [];
+    for await (const part of parseMultipart(chunked(written, size), boundary)) got.push(await collected(await part.collect(max)));
+    assert.deepEqual(got.map((g) => g.whole), [true, false, true, true, true, false], `chunk size ${size}`);
+    got.forEach((g, i) => assert.ok(g.bytes.equals(bodies[i]!), `part ${i} at chunk size ${size}`));
+  }
+});
+
+test('multipart parser - collect holds views of the source chunks, not copies', async () => {
+  const boundary = 'collect-views';
+  const payload = randomBytes(50_000);
+  const written = await collect(writeMultipart([{ headers: {}, body: payload }], boundary));
+  const sources = new Set<ArrayBufferLike>();
+  async function* source(): AsyncGenerator<Buffer> {
+    for (let i = 0; i < written.length; i += 8192) {
+      const chunk = Buffer.from(written.subarray(i, i + 8192));
+      sources.add(chunk.buffer);
+      yield chunk;
+    }
+  }
+  for await (const part of parseMultipart(source(), boundary)) {
+    const chunks = await part.collect(1 << 20);
+    assert.ok(Array.isArray(chunks));
+    assert.ok(Buffer.concat(chunks).equals(payload));
+    // Only where a chunk's end could have started a delimiter (a CR among its last bytes) is a copy made.
+    assert.ok(chunks.filter((c) => sources.has(c.buffer)).length >= chunks.length - 2, 'chunks are views');
+  }
+});
+
+test('multipart parser - collect reads no more than about maxBytes of a long part before it turns to a stream (backpressure)', async () => {
+  const boundary = 'collect-bp';
+  const written = await collect(writeMultipart([{ headers: {}, body: randomBytes(4 << 20) }, { headers: {}, body: Buffer.from('next') }], boundary));
+  let pulled = 0;
+  async function* counting(): AsyncGenerator<Buffer> {
+    for await (const c of chunked(written, 16384)) {
+      pulled += c.length;
+      yield c;
+    }
+  }
+  const parts = parseMultipart(counting(), boundary);
+  const first = await parts.next();
+  assert.ok(!first.done);
+  let consumed = false;
+  void first.value.consumed.then(() => (consumed = true));
+  const rest = await first.value.collect(1 << 20);
+  assert.ok(!Array.isArray(rest));
+  assert.ok(pulled <= (1 << 20) + 3 * 16384, `pulled ${pulled} bytes before streaming`);
+  await new Promise((r) => setImmediate(r));
+  assert.equal(consumed, false, 'a part that goes on as a stream is not consumed yet');
+  const bytes = await collect(rest as AsyncIterable<Buffer>);
+  assert.equal(bytes.length, 4 << 20);
+  assert.equal(consumed, true);
+  const second = await parts.next();
+  assert.ok(!second.done);
+  assert.deepEqual(await second.value.collect(10), [Buffer.from('next')]);
+  assert.ok((await parts.next()).done);
+});
+
+test('multipart parser - consumed settles when a part is collected whole, and a collected stream closed early is skipped', async () => {
+  const boundary = 'collect-cons';
+  const bodies = [Buffer.alloc(500, 1), Buffer.alloc(5000, 2), Buffer.from('third')];
+  const written = await collect(writeMultipart(bodies.map((b) => ({ headers: {}, body: b })), boundary));
+  const got: Buffer[] = [];
+  for await (const part of parseMultipart(chunked(written, 300), boundary)) {
+    let consumed = false;
+    void part.consumed.then(() => (consumed = true));
+    const result = await part.collect(1000);
+    if (Array.isArray(result)) {
+      await new Promise((r) => setImmediate(r));
+      assert.equal(consumed, true);
+      got.push(Buffer.concat(result));
+    } else {
+      for await (const chunk of result) {
+        got.push(chunk);
+        break;
+      }
+    }
+  }
+  assert.equal(got.length, 3);
+  assert.ok(got[0]!.equals(bodies[0]!));
+  assert.ok(got[2]!.equals(bodies[2]!), 'the part after one closed early is read from its start');
+});
+
+test('multipart parser - collect throws the coded errors of a part too large or cut short, and consumed settles', async () => {
+  const boundary = 'collect-err';
+  const written = await collect(writeMultipart([{ headers: {}, body: randomBytes(3000) }], boundary));
+  for (const [source, limits, expected] of [
+    [written, { maxPartBytes: 2000 }, MultipartLimitError],
+    [written.subarray(0, 1500), {}, MultipartError],
+  ] as const) {
+    for await (const part of parseMultipart(chunked(source, 256), boundary, limits)) {
+      let consumed = false;
+      void part.consumed.then(() => (consumed = true));
+      await assert.rejects(part.collect(1 << 20), expected);
+      await new Promise((r) => setImmediate(r));
+      assert.equal(consumed, true);
+      break;
+    }
+  }
+});
+
 test('writeMultipart - streams parts lazily: the next part is opened only after the previous one is read', async () => {
   const opened: number[] = [];
   async function* parts() {
