@@ -7,19 +7,27 @@ import type { IngestResult } from '../../ingest/ingest-pipeline.js';
 import { datasetMediaTypeOf, instanceUrl, originOf, sendDatasets, studyUrl, type DicomwebContext } from '../context.js';
 import { MultipartError, MultipartLimitError, StowMetadataError, badRequest, unsupportedMediaType } from '../errors.js';
 import { parseMediaType } from '../multipart/media-type.js';
-import { boundaryOf, parseMultipart } from '../multipart/multipart-parser.js';
+import { boundaryOf, parseMultipart, type MultipartPart } from '../multipart/multipart-parser.js';
 import { assembleInstance, BulkDataSpool, identityOf, type AssembledInstance } from './metadata-bulk.js';
 
 /** PS3.18 Table 10.5.3-2 / PS3.4 Annex B failure reasons used by STOW-RS. */
 const CANNOT_UNDERSTAND = 0xc000;
 const OUT_OF_RESOURCES = 0xa700;
 /**
- * Parts of one request staged but not yet committed, at most (memory stays bounded: each is on disk). The request
- * is read on while earlier parts wait for their flushes (their own file, the index flush they share): 8 stored
- * 20-part requests of 256x256 CT faster than 4 in 8 of 9 paired runs. Each part in flight holds a staging file
- * open, so this stays bounded.
+ * Parts of one request received but not yet committed, at most. The request is read on while earlier parts wait
+ * for their flushes (their own file, the index flush they share): 8 stored 20-part requests of 256x256 CT faster
+ * than 4 in 8 of 9 paired runs. Each part in flight holds a staging file open, and a short one its bytes in memory
+ * until it is committed (MAX_COLLECTED_PART_BYTES), so this stays bounded.
  */
 const MAX_PARTS_IN_FLIGHT = 8;
+/**
+ * Parts up to this many bytes are read whole before they go to the pipeline, longer ones are streamed into it (the
+ * same bound as DIMSE's `maxCollectedDatasetLength`). Given whole, the pipeline hashes and
+ * parses an instance in memory, so one refused or already stored never touches the disk, and stages it in one write
+ * with no stream per part; a CT or MR slice fits. Held per part in flight, so a request holds at most
+ * MAX_PARTS_IN_FLIGHT times this.
+ */
+const MAX_COLLECTED_PART_BYTES = 1 << 20;
 /** DICOM JSON metadata held in memory for one request, at most (bulk data is spooled to disk instead). */
 const MAX_METADATA_BYTES = 64 * 1024 * 1024;
 const DICOM_JSON = 'application/dicom+json';
@@ -38,15 +46,19 @@ interface Stored {
   warning?: { reason: number; message: string };
 }
 
+/** An instance's bytes as the pipeline takes them: an array is the whole object in memory, else a stream. */
+type InstanceBytes = readonly Uint8Array[] | AsyncIterable<Uint8Array>;
+
 const ui = (value: string | undefined) => (value ? { vr: 'UI' as const, Value: [value] } : { vr: 'UI' as const });
 
 /**
  * STOW-RS (PS3.18 §10.5): `POST /studies` and `POST /studies/{study}` with a `multipart/related;
- * type="application/dicom"` body, each part streamed straight into the ingest pipeline as it arrives (no part is
- * buffered), or a `type="application/dicom+json"` body of metadata with bulk data, assembled into Part 10
- * instances that take the same pipeline (see `readMetadataAndBulkData`). The response lists what was stored (ReferencedSOPSequence) and what failed (FailedSOPSequence, with
- * the PS3.4 failure reason), with 200 when all were stored, 202 when some failed or carry warnings, 409 when none
- * was stored. Textual reasons go in `Warning` headers.
+ * type="application/dicom"` body, each part given to the ingest pipeline whole when it is short and streamed into
+ * it as it arrives when it is not (see MAX_COLLECTED_PART_BYTES), or a `type="application/dicom+json"` body of
+ * metadata with bulk data, assembled into Part 10 instances that take the same pipeline (see
+ * `readMetadataAndBulkData`). The response lists what was stored (ReferencedSOPSequence) and what failed
+ * (FailedSOPSequence, with the PS3.4 failure reason), with 200 when all were stored, 202 when some failed or carry
+ * warnings, 409 when none was stored. Textual reasons go in `Warning` headers.
  */
 export function registerStowRs(app: FastifyInstance, context: DicomwebContext): void {
   // The request body is handed to the route as the raw stream: parts are read as the ingest consumes them.
@@ -88,7 +100,7 @@ async function store(
 
   /** What the response says of one instance the pipeline was given. */
   const ingestOne = async (
-    body: AsyncIterable<Uint8Array>,
+    body: InstanceBytes | Promise<InstanceBytes>,
     describe: () => string,
     identity: { sopClassUid?: string; sopInstanceUid?: string } = {},
   ): Promise<Stored | Failure> => {
@@ -96,7 +108,7 @@ async function store(
     try {
       // PS3.18 §10.5.1.2: an instance of another study than the target resource is refused by the pipeline
       // before anything is stored or replaced.
-      result = await archive.ingest.ingest(body, {
+      result = await archive.ingest.ingest(await body, {
         kind: 'stow',
         origin: request.ip,
         ...(targetStudy !== undefined ? { studyInstanceUid: targetStudy } : {}),
@@ -185,7 +197,7 @@ async function store(
 }
 
 type IngestOne = (
-  body: AsyncIterable<Uint8Array>,
+  body: InstanceBytes | Promise<InstanceBytes>,
   describe: () => string,
   identity?: { sopClassUid?: string; sopInstanceUid?: string },
 ) => Promise<Stored | Failure>;
@@ -199,8 +211,9 @@ interface ReadOutcome {
 
 /**
  * A body of Part 10 instances (PS3.18 §10.5.1.2.1). Parts are pipelined: the next part is read from the socket as
- * soon as the previous one has been staged, while that one commits (its fsyncs overlap the next transfer). At
- * most MAX_PARTS_IN_FLIGHT parts are between "received" and "committed"; outcomes keep request order.
+ * soon as the previous one has been read whole (or, streamed, staged), while that one is checked and committed (its
+ * fsyncs overlap the next transfer). At most MAX_PARTS_IN_FLIGHT parts are between "received" and "committed";
+ * outcomes keep request order.
  */
 async function readInstances(
   source: Readable,
@@ -226,7 +239,7 @@ async function readInstances(
         );
         continue;
       }
-      const task = ingestOne(part.body, () => `part ${partNumber}`);
+      const task = ingestOne(instanceBytesOf(part), () => `part ${partNumber}`);
       // A rejection is collected with the outcomes below; this handler only keeps it from being unhandled here.
       task.catch(() => undefined);
       pending.push(task);
@@ -243,6 +256,17 @@ async function readInstances(
     else outcomes.push(settled.value);
   }
   return { outcomes, parts, fatal };
+}
+
+/**
+ * The bytes of an `application/dicom` part: collected whole up to MAX_COLLECTED_PART_BYTES, streamed past it. A
+ * part that declares a longer Content-Length streams from the start; a declared length only chooses the path,
+ * since the delimiter, not the header, ends a part (RFC 2046 §5.1.1).
+ */
+function instanceBytesOf(part: MultipartPart): InstanceBytes | Promise<InstanceBytes> {
+  const declared = part.headers['content-length'];
+  if (declared !== undefined && Number(declared) > MAX_COLLECTED_PART_BYTES) return part.body;
+  return part.collect(MAX_COLLECTED_PART_BYTES);
 }
 
 /**
@@ -287,7 +311,7 @@ async function readMetadataAndBulkData(
           if ('reason' in read) outcomes.push(read);
           else for (const dataset of read) datasets.push({ dataset, partNumber });
         } else if (partType.essence === 'application/dicom') {
-          outcomes.push(await ingestOne(part.body, () => `part ${partNumber}`));
+          outcomes.push(await ingestOne(instanceBytesOf(part), () => `part ${partNumber}`));
         } else {
           const location = part.headers['content-location']?.trim();
           if (!location) {
