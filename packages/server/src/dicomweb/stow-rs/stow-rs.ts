@@ -22,10 +22,9 @@ const OUT_OF_RESOURCES = 0xa700;
 const MAX_PARTS_IN_FLIGHT = 8;
 /**
  * Parts up to this many bytes are read whole before they go to the pipeline, longer ones are streamed into it (the
- * same bound as DIMSE's `maxCollectedDatasetLength`). Given whole, the pipeline hashes and
- * parses an instance in memory, so one refused or already stored never touches the disk, and stages it in one write
- * with no stream per part; a CT or MR slice fits. Held per part in flight, so a request holds at most
- * MAX_PARTS_IN_FLIGHT times this.
+ * same bound as DIMSE's `maxCollectedDatasetLength`; a CT or MR slice fits). Given whole, the pipeline hashes and
+ * parses an instance where it lies and stages it in one write, with no stream per part (its cheaper path). Held per
+ * part in flight, so a request holds at most MAX_PARTS_IN_FLIGHT times this.
  */
 const MAX_COLLECTED_PART_BYTES = 1 << 20;
 /** DICOM JSON metadata held in memory for one request, at most (bulk data is spooled to disk instead). */
