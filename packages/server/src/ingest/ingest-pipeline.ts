@@ -160,27 +160,9 @@ export class IngestPipeline {
     // The flush overlaps validation and the index commit; the rename into place waits for it. Recovery checks the
     // digest of staged bytes it publishes, so an index commit that outlives an unfinished flush loses nothing.
     staged.flush().catch(() => undefined);
-    let checked: Checked;
-    try {
-      checked = this.check(reader.end(), hash.digest('hex'), size, source);
-    } catch (error) {
-      await staged.discard();
-      throw error;
-    }
-    const existing = await this.deps.archive.findInstance(checked.uids.sopInstanceUid);
-    if (existing) {
-      const decided = await this.duplicate(existing, checked, source, () =>
-        staged.read().then((bytes) => datasetDigest(bytes, checked.parsed.datasetOffset)),
-      ).catch(async (error: unknown) => {
-        await staged.discard();
-        throw error;
-      });
-      if (decided) {
-        await staged.discard();
-        return decided;
-      }
-    }
-    return this.commit(staged, checked, source);
+    return this.afterStaging(staged, source, () => ({ parsed: reader.end(), digest: hash.digest('hex'), size }), (checked) =>
+      staged.read().then((stream) => datasetDigest(stream, checked.parsed.datasetOffset)),
+    );
   }
 
   /**
@@ -197,18 +179,36 @@ export class IngestPipeline {
     if (size > maxBytes) throw tooLarge(maxBytes);
     const staged = await this.deps.store.stage(bytes, { maxBytes });
     staged.flush().catch(() => undefined);
-    let checked: Checked;
-    let decided: IngestResult | undefined;
-    try {
+    const parse = () => {
       const hash = createHash('sha256');
       const reader = this.createReader();
       for (const chunk of bytes) {
         hash.update(chunk);
         reader.write(chunk);
       }
-      checked = this.check(reader.end(), hash.digest('hex'), size, source);
+      return { parsed: reader.end(), digest: hash.digest('hex'), size };
+    };
+    return this.afterStaging(staged, source, parse, (checked) => datasetDigest(bytes, checked.parsed.datasetOffset));
+  }
+
+  /**
+   * What both paths do once the bytes are staged: the checks, the duplicate decision and the commit. Whatever ends
+   * the ingest before the commit discards the staged bytes.
+   */
+  private async afterStaging(
+    staged: StagedBlob,
+    source: IngestSource,
+    parse: () => { parsed: ParsedInstance; digest: string; size: number },
+    incomingDatasetDigest: (checked: Checked) => Promise<string | undefined>,
+  ): Promise<IngestResult> {
+    let checked: Checked;
+    let decided: IngestResult | undefined;
+    try {
+      const { parsed, digest, size } = parse();
+      checked = this.check(parsed, digest, size, source);
       const existing = await this.deps.archive.findInstance(checked.uids.sopInstanceUid);
-      if (existing) decided = await this.duplicate(existing, checked, source, () => datasetDigest(bytes, checked.parsed.datasetOffset));
+      const known = checked;
+      if (existing) decided = await this.duplicate(existing, known, source, () => incomingDatasetDigest(known));
     } catch (error) {
       await staged.discard();
       throw error;
