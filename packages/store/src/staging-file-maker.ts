@@ -17,8 +17,17 @@ export interface StagingFileReply {
 /**
  * The thread's program, plain JavaScript on Node's built-in modules (evaluated, so that it runs the same from the
  * TypeScript sources under tsx, whose loader a worker thread does not get, and from the build). For each request it
- * creates the files ('wx': a random name must be new; never take over somebody else's staging file), closes them,
- * flushes their directory once, and answers; on failure it removes what it created and answers with the error.
+ * creates the files ('wx': a random name must be new; never take over somebody else's staging file), flushes each
+ * (with `fsync`) and closes it, flushes their directory once, and answers; on failure it removes what it created
+ * and answers with the error.
+ *
+ * Each new file is flushed here, empty, because the first flush of a new file costs more than the later ones: on
+ * ext4 without a journal it also writes out the directory that holds it (`ext4_sync_parent`), under that
+ * directory's lock, which this thread is taking over and over to create more files. Made here, that cost is off
+ * the ingest's path: with it, the flush an ingest answer waits for took 0.8-1.3 ms instead of 1.6-1.9 ms
+ * (storescu of 10 KB CT slices on this VM, three runs each, alternated), and one association stored 348-500
+ * instances a second instead of 316-386. The directory is still flushed once, for file systems where a file's
+ * flush does not write its directory entry.
  */
 const WORKER_SOURCE = `
 const { closeSync, fsyncSync, openSync, unlinkSync } = require('node:fs');
@@ -27,8 +36,9 @@ parentPort.on('message', ({ id, directory, paths, fsync }) => {
   const created = [];
   try {
     for (const path of paths) {
-      closeSync(openSync(path, 'wx', 0o644));
+      const fd = openSync(path, 'wx', 0o644);
       created.push(path);
+      try { if (fsync) fsyncSync(fd); } finally { closeSync(fd); }
     }
     if (fsync) {
       const fd = openSync(directory, 'r');

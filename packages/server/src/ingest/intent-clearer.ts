@@ -16,7 +16,9 @@ export class IntentClearer {
     private readonly archive: Pick<ArchiveRepository, 'clearBlobIntents'>,
     private readonly store: Pick<BlobStore, 'sync'>,
     private readonly logger: Logger,
-    private readonly delayMs = 100,
+    // A second: each clearing costs a flush per series directory and one of the index, and every device flush
+    // delays the one an ingest answer waits for; a crash only makes recovery redo that many more renames.
+    private readonly delayMs = 1000,
   ) {}
 
   clear(blobKeys: readonly string[]): void {
