@@ -73,6 +73,8 @@ export interface BlobIntent {
 
 export interface CommitInstanceResult {
   outcome: CommitOutcome;
+  /** For 'identical' and 'kept-existing': the key of the copy that stays stored. */
+  storedBlobKey?: string;
   /** Settles once the commit is on disk (rejects if its flush fails): already settled unless `deferFlush` was set. */
   durable: Promise<void>;
   /** For 'replaced': the key of the bytes no longer indexed, for the caller to delete after the commit. */
@@ -689,9 +691,10 @@ export class ArchiveRepository {
     const now = this.database.now().toISOString();
     const sopInstanceUid = record.instance.sopInstanceUid;
     const warnings: string[] = [];
-    const result = (outcome: CommitOutcome, replacedBlobKey?: string): Omit<CommitInstanceResult, 'durable'> => ({
+    const result = (outcome: CommitOutcome, replacedBlobKey?: string, storedBlobKey?: string): Omit<CommitInstanceResult, 'durable'> => ({
       outcome,
       ...(replacedBlobKey !== undefined ? { replacedBlobKey } : {}),
+      ...(storedBlobKey !== undefined ? { storedBlobKey } : {}),
       warnings,
       studyInstanceUid: record.study.studyInstanceUid,
       seriesInstanceUid: record.series.seriesInstanceUid,
@@ -702,13 +705,13 @@ export class ArchiveRepository {
     if (existing) {
       if (existing.digest === input.digest) {
         await input.beforeCommit?.({ outcome: 'identical' });
-        return result('identical');
+        return result('identical', undefined, existing.blob_key);
       }
-      if (input.duplicatePolicy === 'reject') throw new DuplicateInstanceError(sopInstanceUid);
+      if (input.duplicatePolicy === 'reject') throw new DuplicateInstanceError(sopInstanceUid, existing.blob_key);
       if (input.duplicatePolicy === 'keep') {
         warnings.push(`Instance '${sopInstanceUid}' is already stored with other content: kept the stored copy`);
         await input.beforeCommit?.({ outcome: 'kept-existing' });
-        return result('kept-existing');
+        return result('kept-existing', undefined, existing.blob_key);
       }
     }
 

@@ -62,7 +62,11 @@ export class DuplicateInstanceError extends Error {
   readonly code: DbErrorCode = 'ATRIUM_ERR_INGEST_DUPLICATE_REJECTED';
   readonly dicomStatus = STATUS_DUPLICATE_SOP_INSTANCE;
   readonly httpStatus = 409;
-  constructor(readonly sopInstanceUid: string) {
+  constructor(
+    readonly sopInstanceUid: string,
+    /** Key of the stored copy, for a caller that tells copies differing only in their file meta information apart. */
+    readonly storedBlobKey?: string,
+  ) {
     super(
       `Cannot store instance '${sopInstanceUid}': it is already stored with other content and the duplicate policy is 'reject'`,
     );

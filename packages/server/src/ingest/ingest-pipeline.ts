@@ -10,7 +10,7 @@ import {
   encodeFileMetaInformation,
 } from '@atrium/dicom';
 import type { BlobStore, StagedBlob } from '@atrium/store';
-import type { ArchiveRepository, StoredInstance } from '@atrium/db';
+import { DuplicateInstanceError, type ArchiveRepository, type StoredInstance } from '@atrium/db';
 import type { AtriumConfig } from '../config/config.js';
 import type { Logger } from '../logger.js';
 import { IngestRejectedError } from '../errors.js';
@@ -206,9 +206,14 @@ export class IngestPipeline {
     try {
       const { parsed, digest, size } = parse();
       checked = this.check(parsed, digest, size, source);
-      const existing = await this.deps.archive.findInstance(checked.uids.sopInstanceUid);
       const known = checked;
-      if (existing) decided = await this.duplicate(existing, known, source, () => incomingDatasetDigest(known));
+      // Under 'keep' and 'reject' the commit decides about a stored copy without writing, and a copy that differs
+      // only in its file meta information is recognised after it (`commit`): no lookup of its own for the many
+      // instances that are new. 'replace' must know before its commit replaces a copy that is in fact the same.
+      if (this.deps.config.ingest.duplicatePolicy === 'replace') {
+        const existing = await this.deps.archive.findInstance(checked.uids.sopInstanceUid);
+        if (existing) decided = await this.duplicate(existing, known, source, () => incomingDatasetDigest(known));
+      }
     } catch (error) {
       await staged.discard();
       throw error;
@@ -217,7 +222,7 @@ export class IngestPipeline {
       await staged.discard();
       return decided;
     }
-    return this.commit(staged, checked, source);
+    return this.commit(staged, checked, source, () => incomingDatasetDigest(checked));
   }
 
   /** Validates a parsed object and names it; throws `IngestRejectedError` for what the archive cannot file. */
@@ -269,7 +274,12 @@ export class IngestPipeline {
   }
 
   /** Index commit with a blob intent, then the staged bytes go to their key (see the class comment). */
-  private async commit(staged: StagedBlob, checked: Checked, source: IngestSource): Promise<IngestResult> {
+  private async commit(
+    staged: StagedBlob,
+    checked: Checked,
+    source: IngestSource,
+    incomingDatasetDigest: () => Promise<string | undefined>,
+  ): Promise<IngestResult> {
     const { archive, config } = this.deps;
     const { base, uids, parsed } = checked;
     const key = instanceBlobKey(uids.studyInstanceUid, uids.seriesInstanceUid, uids.sopInstanceUid, base.digest);
@@ -289,14 +299,23 @@ export class IngestPipeline {
       });
     } catch (error) {
       settling.done();
+      const same = error instanceof DuplicateInstanceError && error.storedBlobKey !== undefined
+        && (await this.sameDataset(error.storedBlobKey, incomingDatasetDigest));
       await staged.discard();
-      throw error;
+      if (!same) throw error;
+      await this.#settled(uids.sopInstanceUid);
+      return { ...base, outcome: 'identical', warnings: checked.warnings };
     }
     if (committed.outcome === 'identical' || committed.outcome === 'kept-existing') {
-      // Another ingest of the same instance won the race between our duplicate check and our transaction.
       settling.done();
+      const same = committed.outcome === 'kept-existing' && committed.storedBlobKey !== undefined
+        && (await this.sameDataset(committed.storedBlobKey, incomingDatasetDigest));
       await staged.discard();
       await this.#settled(uids.sopInstanceUid);
+      if (same) return { ...base, outcome: 'identical', warnings: checked.warnings };
+      if (committed.outcome === 'kept-existing') {
+        this.deps.logger.warn({ sopInstanceUid: uids.sopInstanceUid, source }, committed.warnings.at(-1) ?? 'Kept the stored copy');
+      }
     } else {
       try {
         await flushed;
