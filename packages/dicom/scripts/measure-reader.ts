@@ -1,5 +1,7 @@
 // CPU per instance of the streaming Part 10 reader on small CT slices (the C-STORE ingest case).
-//   npx tsc -b packages/dicom && node --import tsx packages/dicom/scripts/bench-reader.ts [options]
+//   npx tsc -b packages/dicom && node --import tsx packages/dicom/scripts/measure-reader.ts [options]
+// Not a `npm run bench` script (those print ratios against a peer measured in the same run): a tool for measuring a
+// change to the reader against an older build (`--baseline`).
 // It reads the built package (dist), as the server runs it: tsx's transpiled source is slower in other places.
 //     --dir <folder>        read the instances from a folder instead of generating them
 //     --count <n>           instances to generate (default 2000: 20 series of 100 slices, 64 x 64)
