@@ -48,7 +48,7 @@ export interface FilesystemBlobStoreOptions {
   fsync?: boolean;
   /**
    * Create staging files ahead on a thread of the store's own (default false: through Node's thread pool, one trip
-   * per file). Worth it for a server that ingests many small objects: see `staging-file-worker.ts`.
+   * per file). Worth it for a server that ingests many small objects: see `StagingFileMaker`.
    */
   stagingThread?: boolean;
 }
@@ -252,7 +252,6 @@ class StagingFileWritable extends Writable {
       (error: unknown) => callback(this.#ioError('write', error)),
     );
   }
-
 
   override _final(callback: (error?: Error | null) => void): void {
     callback();

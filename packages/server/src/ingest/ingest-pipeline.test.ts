@@ -5,6 +5,8 @@ import { openTestArchive } from '../test-support.js';
 import { instanceBlobKey } from './blob-key.js';
 import { recoverBlobIntents } from './recover-blob-intents.js';
 import { recoverStagedInstances } from './recover-staged-instances.js';
+import { IngestPipeline } from './ingest-pipeline.js';
+import type { BlobStore, StagedBlob } from '@atrium/store';
 import { createHash } from 'node:crypto';
 import { hostname } from 'node:os';
 import { fsck } from '../fsck/fsck.js';
@@ -304,6 +306,58 @@ test('ingest - an answered instance is readable under its key at once; its bytes
     assert.equal((await stat(join(archive.config.store.root, stored!.blobKey))).size, slice.bytes.byteLength);
     assert.deepEqual(await stagedFiles(archive), []);
     assert.deepEqual(await archive.archive.listBlobIntents(), []);
+  } finally {
+    await archive.cleanup();
+  }
+});
+
+test('ingest - a copy arriving while the first copy\'s bytes are still being flushed is answered once they are on disk', async () => {
+  const archive = await openTestArchive();
+  try {
+    const slice = ct({ seed: 14 }).instances[0]!;
+    // The first staged object's flush waits for a gate: its commit is made, its bytes are not yet on disk.
+    let openGate!: () => void;
+    const gate = new Promise<void>((resolve) => (openGate = resolve));
+    let first = true;
+    const gated = (staged: StagedBlob): StagedBlob => ({
+      id: staged.id,
+      size: staged.size,
+      flush: () => gate.then(() => staged.flush()),
+      commit: (key, options) => staged.commit(key, options),
+      publishWhen: (key, ready, options) => staged.publishWhen(key, ready, options),
+      read: () => staged.read(),
+      discard: () => staged.discard(),
+    });
+    const store = new Proxy(archive.store, {
+      get(target, property) {
+        if (property === 'stage') {
+          return async (...args: Parameters<BlobStore['stage']>) => {
+            const staged = await target.stage(...args);
+            if (!first) return staged;
+            first = false;
+            return gated(staged);
+          };
+        }
+        const value: unknown = Reflect.get(target, property, target);
+        return typeof value === 'function' ? value.bind(target) : value;
+      },
+    });
+    const pipeline = new IngestPipeline({ ...archive, store });
+    const one = pipeline.ingest([slice.bytes], { kind: 'import' });
+    for (let i = 0; i < 400 && !(await archive.archive.findInstance(slice.sopInstanceUid)); i++) {
+      await new Promise((resolve) => setTimeout(resolve, 5));
+    }
+    assert.ok(await archive.archive.findInstance(slice.sopInstanceUid), 'the first copy is committed');
+    let answered = false;
+    const two = pipeline.ingest([slice.bytes], { kind: 'import' }).then((r) => {
+      answered = true;
+      return r;
+    });
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    assert.equal(answered, false, 'the second copy waits for the first copy\'s bytes');
+    openGate();
+    assert.deepEqual([(await one).outcome, (await two).outcome], ['stored', 'identical']);
+    await pipeline.flush();
   } finally {
     await archive.cleanup();
   }

@@ -10,7 +10,7 @@ import {
   encodeFileMetaInformation,
 } from '@atrium/dicom';
 import type { BlobStore, StagedBlob } from '@atrium/store';
-import { DuplicateInstanceError, type ArchiveRepository, type StoredInstance } from '@atrium/db';
+import { DuplicateInstanceError, type ArchiveRepository } from '@atrium/db';
 import type { AtriumConfig } from '../config/config.js';
 import type { Logger } from '../logger.js';
 import { IngestRejectedError } from '../errors.js';
@@ -86,8 +86,8 @@ export class IngestPipeline {
   private readonly intents: IntentClearer;
   /** Moves of answered instances to their keys, waiting for their index flush (`#publishWhenDurable`). */
   readonly #publishing = new Set<Promise<void>>();
-  /** SOP instances committed whose bytes are still being flushed, with the flush (`#settle`). */
-  readonly #settling = new Map<string, Promise<void>>();
+  /** SOP instances committed whose bytes are still being flushed, with those flushes (`#settle`). */
+  readonly #settling = new Map<string, Set<Promise<void>>>();
 
   constructor(private readonly deps: IngestDependencies) {
     this.intents = new IntentClearer(deps.archive, deps.store, deps.logger);
@@ -100,8 +100,8 @@ export class IngestPipeline {
   }
 
   /**
-   * Ingests a Part 10 file (import, STOW-RS, demo). An array of chunks is the whole object already in memory: it
-   * is checked before anything is written, and written in one go.
+   * Ingests a Part 10 file (import, STOW-RS, demo). An array of chunks is the whole object already in memory: it is
+   * staged in one write, without a stream (`runWhole`).
    */
   async ingest(stream: ByteSource, source: IngestSource): Promise<IngestResult> {
     return isWhole(stream) ? this.runWhole(stream, undefined, source) : this.run(stream, undefined, source);
@@ -212,7 +212,10 @@ export class IngestPipeline {
       // instances that are new. 'replace' must know before its commit replaces a copy that is in fact the same.
       if (this.deps.config.ingest.duplicatePolicy === 'replace') {
         const existing = await this.deps.archive.findInstance(checked.uids.sopInstanceUid);
-        if (existing) decided = await this.duplicate(existing, known, source, () => incomingDatasetDigest(known));
+        const same =
+          existing !== undefined &&
+          (existing.digest === checked.base.digest || (await this.sameDataset(existing.blobKey, () => incomingDatasetDigest(known))));
+        if (same) decided = await this.identical(checked);
       }
     } catch (error) {
       await staged.discard();
@@ -243,34 +246,10 @@ export class IngestPipeline {
     };
   }
 
-  /**
-   * What to answer when the SOP instance is stored already: the result when the duplicate policy settles it
-   * before any commit, undefined when the new copy goes on to replace the stored one.
-   */
-  private async duplicate(
-    existing: StoredInstance,
-    checked: Checked,
-    source: IngestSource,
-    incomingDatasetDigest: () => Promise<string | undefined>,
-  ): Promise<IngestResult | undefined> {
-    const { base, uids, warnings } = checked;
-    if (existing.digest === base.digest || (await this.sameDataset(existing.blobKey, incomingDatasetDigest))) {
-      await this.#settled(uids.sopInstanceUid);
-      return { ...base, outcome: 'identical', warnings };
-    }
-    const policy = this.deps.config.ingest.duplicatePolicy;
-    if (policy === 'keep') {
-      const warning = `Instance '${uids.sopInstanceUid}' is already stored with other content: kept the stored copy`;
-      this.deps.logger.warn({ sopInstanceUid: uids.sopInstanceUid, source }, warning);
-      return { ...base, outcome: 'kept-existing', warnings: [...warnings, warning] };
-    }
-    if (policy === 'reject') {
-      throw new IngestRejectedError(
-        `Cannot store instance '${uids.sopInstanceUid}': it is already stored with other content and the duplicate policy is 'reject'`,
-        { code: 'ATRIUM_ERR_INGEST_DUPLICATE_REJECTED', dicomStatus: 0x0111, httpStatus: 409 },
-      );
-    }
-    return undefined;
+  /** The answer for a copy of a stored instance, once the stored copy's bytes are on disk (`#settled`). */
+  private async identical(checked: Checked): Promise<IngestResult> {
+    await this.#settled(checked.uids.sopInstanceUid);
+    return { ...checked.base, outcome: 'identical', warnings: checked.warnings };
   }
 
   /** Index commit with a blob intent, then the staged bytes go to their key (see the class comment). */
@@ -303,19 +282,16 @@ export class IngestPipeline {
         && (await this.sameDataset(error.storedBlobKey, incomingDatasetDigest));
       await staged.discard();
       if (!same) throw error;
-      await this.#settled(uids.sopInstanceUid);
-      return { ...base, outcome: 'identical', warnings: checked.warnings };
+      return this.identical(checked);
     }
     if (committed.outcome === 'identical' || committed.outcome === 'kept-existing') {
       settling.done();
       const same = committed.outcome === 'kept-existing' && committed.storedBlobKey !== undefined
         && (await this.sameDataset(committed.storedBlobKey, incomingDatasetDigest));
       await staged.discard();
+      if (same || committed.outcome === 'identical') return this.identical(checked);
       await this.#settled(uids.sopInstanceUid);
-      if (same) return { ...base, outcome: 'identical', warnings: checked.warnings };
-      if (committed.outcome === 'kept-existing') {
-        this.deps.logger.warn({ sopInstanceUid: uids.sopInstanceUid, source }, committed.warnings.at(-1) ?? 'Kept the stored copy');
-      }
+      this.deps.logger.warn({ sopInstanceUid: uids.sopInstanceUid, source }, committed.warnings.at(-1) ?? 'Kept the stored copy');
     } else {
       try {
         await flushed;
@@ -362,25 +338,30 @@ export class IngestPipeline {
   }
 
   /**
-   * Notes that an ingest of this SOP instance has committed but its bytes may still be on their way to the disk: an
-   * identical copy arriving meanwhile is answered only once they are there (`#settled`).
+   * Notes that an ingest of this SOP instance is committing while its bytes may still be on their way to the disk:
+   * an identical copy arriving meanwhile is answered only once they are there (`#settled`). Several copies can be
+   * in flight at once, so each keeps its own entry until `done`.
    */
   #settle(sopInstanceUid: string, flushed: Promise<void>): { done(): void } {
     const entry = flushed.then(
       () => undefined,
       () => undefined,
     );
-    this.#settling.set(sopInstanceUid, entry);
+    let entries = this.#settling.get(sopInstanceUid);
+    if (!entries) this.#settling.set(sopInstanceUid, (entries = new Set()));
+    entries.add(entry);
     return {
       done: () => {
-        if (this.#settling.get(sopInstanceUid) === entry) this.#settling.delete(sopInstanceUid);
+        entries.delete(entry);
+        if (entries.size === 0 && this.#settling.get(sopInstanceUid) === entries) this.#settling.delete(sopInstanceUid);
       },
     };
   }
 
-  /** Waits for the bytes of a copy of this instance that is committed and still being flushed, if any. */
+  /** Waits for the bytes of the copies of this instance that are committing and still being flushed, if any. */
   async #settled(sopInstanceUid: string): Promise<void> {
-    await this.#settling.get(sopInstanceUid);
+    const entries = this.#settling.get(sopInstanceUid);
+    if (entries) await Promise.all(entries);
   }
 
   /**
