@@ -7,7 +7,7 @@ import { uptime } from 'node:os';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { describeBlobStoreContract } from './blob-store-contract.js';
-import { FilesystemBlobStore, STAGING_DIRECTORY } from './filesystem-blob-store.js';
+import { FilesystemBlobStore, processAlive, STAGING_DIRECTORY } from './filesystem-blob-store.js';
 
 /** Staging files holding bytes: the store also keeps a few empty spare files there, ready for the next write. */
 async function leftoverStagingFiles(root: string): Promise<string[]> {
@@ -232,4 +232,18 @@ test('FilesystemBlobStore - leftoverStaged yields what dead processes left stage
   for await (const staged of store.leftoverStaged()) ids.push(staged.id);
   assert.deepEqual(ids.sort(), [live, dead].sort());
   await mine.discard();
+});
+
+test('processAlive: this process and a running child are alive, an exited child is not', async () => {
+  assert.equal(processAlive(process.pid), true);
+  const child = spawn(process.execPath, ['-e', 'setTimeout(() => {}, 30_000)'], { stdio: 'ignore' });
+  await new Promise((resolve) => child.once('spawn', resolve));
+  try {
+    assert.equal(processAlive(child.pid!), true);
+  } finally {
+    const exited = new Promise((resolve) => child.once('exit', resolve));
+    child.kill();
+    await exited;
+  }
+  assert.equal(processAlive(child.pid!), false);
 });

@@ -133,7 +133,14 @@ function newStagingId(): string {
 function stagingOwnerAlive(id: string, modifiedAtMs: number): boolean {
   // Made before this boot: whoever made it is gone, whatever process has that id now.
   if (modifiedAtMs < Date.now() - uptime() * 1000) return false;
-  const pid = Number.parseInt(id.slice(0, 8), 16);
+  return processAlive(Number.parseInt(id.slice(0, 8), 16));
+}
+
+/**
+ * Whether a process with this id runs on this host (signal 0 checks without sending anything; EPERM means it runs
+ * under another user). Recovery uses it to leave alone what a live process is still writing.
+ */
+export function processAlive(pid: number): boolean {
   if (pid === process.pid) return true;
   try {
     process.kill(pid, 0);

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { hostname } from 'node:os';
-import type { BlobStore } from '@atrium/store';
+import { processAlive, type BlobStore } from '@atrium/store';
 import type { ArchiveRepository, BlobIntent } from '@atrium/db';
 import type { Logger } from '../logger.js';
 
@@ -28,12 +28,7 @@ export function ownerAlive(owner: string, selfIsAlive: boolean): boolean {
   // Another host's process cannot be checked from here; its own recovery handles it.
   if (host !== hostname()) return true;
   if (pid === process.pid) return selfIsAlive;
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
+  return processAlive(pid);
 }
 
 /**
