@@ -2,18 +2,40 @@ import assert from 'node:assert/strict';
 import { mkdtemp, open as openFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { test } from 'node:test';
+import { test, type TestContext } from 'node:test';
 import { sql } from 'kysely';
 import type { AtriumDatabase } from './database.js';
 import { openDatabase } from './database.js';
 import type { CommitInstanceInput, CommitInstanceResult } from './archive-repository.js';
 import { syntheticParsed, type SyntheticInstance } from './test-support.js';
 
-async function open(t: { after(fn: () => Promise<void>): void }): Promise<AtriumDatabase> {
+type Open = (t: { after(fn: () => Promise<void>): void }) => Promise<AtriumDatabase>;
+
+/** Commits on the event loop's connection, to a database in memory. */
+const open: Open = async (t) => {
   let tick = Date.parse('2024-03-01T10:00:00.000Z');
   const db = await openDatabase({ kind: 'sqlite', path: ':memory:', now: () => new Date((tick += 1000)) });
   t.after(() => db.close());
   return db;
+};
+
+/** Commits on the commit thread, to a file database (a second connection cannot share one in memory). */
+const openWithCommitThread: Open = async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'atrium-thread-'));
+  let tick = Date.parse('2024-03-01T10:00:00.000Z');
+  const db = await openDatabase({ kind: 'sqlite', path: join(dir, 'index.sqlite'), now: () => new Date((tick += 1000)) });
+  t.after(async () => {
+    await db.close();
+    await rm(dir, { recursive: true, force: true });
+  });
+  assert.ok(db.commitThread?.running, 'the commit thread runs');
+  return db;
+};
+
+/** Registers a test for both places a commit runs: the results must be the same. */
+function both(name: string, fn: (t: TestContext, open: Open) => Promise<void>): void {
+  test(name, (t) => fn(t, open));
+  test(`${name} (commit thread)`, (t) => fn(t, openWithCommitThread));
 }
 
 function input(spec: SyntheticInstance, over: Partial<CommitInstanceInput> = {}): CommitInstanceInput {
@@ -36,7 +58,7 @@ async function row<T>(db: AtriumDatabase, table: 'patient' | 'study' | 'series',
     .executeTakeFirstOrThrow()) as T;
 }
 
-test('commitInstance - a new instance creates every level with counts, lists and a change feed', async (t) => {
+both('commitInstance - a new instance creates every level with counts, lists and a change feed', async (t, open) => {
   const db = await open(t);
   const { durable, ...result } = await db.archive.commitInstance(input({ sopInstanceUid: '1.9.1', instanceNumber: 3 }));
   await durable;
@@ -85,7 +107,7 @@ test('commitInstance - a new instance creates every level with counts, lists and
   assert.ok(feed[0]!.seq < feed[3]!.seq);
 });
 
-test('commitInstance - metadata keeps the DICOM JSON and byte locations without reading files', async (t) => {
+both('commitInstance - metadata keeps the DICOM JSON and byte locations without reading files', async (t, open) => {
   const db = await open(t);
   await db.archive.commitInstance(input({ sopInstanceUid: '1.9.1' }));
   const metadata = await db.archive.getInstanceMetadata('1.9.1');
@@ -99,7 +121,7 @@ test('commitInstance - metadata keeps the DICOM JSON and byte locations without 
   assert.equal(await db.archive.getInstanceMetadata('1.9.2'), undefined);
 });
 
-test('commitInstance - the same digest again is identical and changes nothing', async (t) => {
+both('commitInstance - the same digest again is identical and changes nothing', async (t, open) => {
   const db = await open(t);
   await db.archive.commitInstance(input({ sopInstanceUid: '1.9.1' }));
   const before = await db.archive.readChangeFeed();
@@ -110,7 +132,7 @@ test('commitInstance - the same digest again is identical and changes nothing', 
   assert.equal((await row<{ number_of_instances: number }>(db, 'study', ['study_instance_uid', '1.2.3.1'])).number_of_instances, 1);
 });
 
-test('commitInstance - other content under policy keep keeps the stored copy and warns', async (t) => {
+both('commitInstance - other content under policy keep keeps the stored copy and warns', async (t, open) => {
   const db = await open(t);
   await db.archive.commitInstance(input({ sopInstanceUid: '1.9.1' }));
   const kept = await db.archive.commitInstance(input({ sopInstanceUid: '1.9.1' }, { digest: 'd2', size: 5 }));
@@ -119,7 +141,7 @@ test('commitInstance - other content under policy keep keeps the stored copy and
   assert.equal((await db.archive.findInstance('1.9.1'))?.digest, 'd1');
 });
 
-test('commitInstance - other content under policy reject is a coded 0111/409 error', async (t) => {
+both('commitInstance - other content under policy reject is a coded 0111/409 error', async (t, open) => {
   const db = await open(t);
   await db.archive.commitInstance(input({ sopInstanceUid: '1.9.1' }));
   await assert.rejects(
@@ -129,7 +151,7 @@ test('commitInstance - other content under policy reject is a coded 0111/409 err
   assert.equal((await db.archive.findInstance('1.9.1'))?.digest, 'd1');
 });
 
-test('commitInstance - replace swaps the bytes, returns the old key and keeps counts exact', async (t) => {
+both('commitInstance - replace swaps the bytes, returns the old key and keeps counts exact', async (t, open) => {
   const db = await open(t);
   await db.archive.commitInstance(input({ sopInstanceUid: '1.9.1' }));
   await db.archive.commitInstance(input({ sopInstanceUid: '1.9.2', instanceNumber: 2 }));
@@ -155,7 +177,7 @@ test('commitInstance - replace swaps the bytes, returns the old key and keeps co
   assert.deepEqual(last?.detail, { reason: 'replaced', previousDigest: 'd1', digest: 'd2' });
 });
 
-test('commitInstance - a replacement moved to another series tidies the emptied series', async (t) => {
+both('commitInstance - a replacement moved to another series tidies the emptied series', async (t, open) => {
   const db = await open(t);
   await db.archive.commitInstance(input({ sopInstanceUid: '1.9.1', seriesInstanceUid: 'S.A', modality: 'CT' }));
   await db.archive.commitInstance(input({ sopInstanceUid: '1.9.2', seriesInstanceUid: 'S.B', modality: 'PR' }));
@@ -171,7 +193,7 @@ test('commitInstance - a replacement moved to another series tidies the emptied 
   assert.ok((await db.archive.readChangeFeed()).some((f) => f.level === 'series' && f.action === 'deleted'));
 });
 
-test('commitInstance - a study owned by another patient is refused naming both patient IDs', async (t) => {
+both('commitInstance - a study owned by another patient is refused naming both patient IDs', async (t, open) => {
   const db = await open(t);
   await db.archive.commitInstance(input({ sopInstanceUid: '1.9.1', patientId: 'P1' }));
   await assert.rejects(
@@ -188,7 +210,7 @@ test('commitInstance - a study owned by another patient is refused naming both p
   assert.equal((await db.archive.stats()).patients, 1, 'the refused patient row was rolled back');
 });
 
-test('commitInstance - a series under another study is refused naming both studies', async (t) => {
+both('commitInstance - a series under another study is refused naming both studies', async (t, open) => {
   const db = await open(t);
   await db.archive.commitInstance(input({ sopInstanceUid: '1.9.1', studyInstanceUid: 'ST.1' }));
   await assert.rejects(
@@ -198,7 +220,7 @@ test('commitInstance - a series under another study is refused naming both studi
   assert.equal((await db.archive.stats()).studies, 1);
 });
 
-test('commitInstance - a differing patient name or birth date keeps the stored values with a warning', async (t) => {
+both('commitInstance - a differing patient name or birth date keeps the stored values with a warning', async (t, open) => {
   const db = await open(t);
   await db.archive.commitInstance(input({ sopInstanceUid: '1.9.1', patientName: 'Doe^Jane' }));
   const second = await db.archive.commitInstance(
@@ -213,7 +235,7 @@ test('commitInstance - a differing patient name or birth date keeps the stored v
   assert.equal(patient['patient_birth_date'], '19700101');
 });
 
-test('commitInstance - counts and ModalitiesInStudy follow several series and patients', async (t) => {
+both('commitInstance - counts and ModalitiesInStudy follow several series and patients', async (t, open) => {
   const db = await open(t);
   for (let i = 0; i < 3; i++) await db.archive.commitInstance(input({ sopInstanceUid: `A.${i}`, seriesInstanceUid: 'S.CT', modality: 'CT' }));
   for (let i = 0; i < 2; i++) await db.archive.commitInstance(input({ sopInstanceUid: `B.${i}`, seriesInstanceUid: 'S.SR', modality: 'SR', sopClassUid: '1.2.840.10008.5.1.4.1.1.88.22' }));
@@ -238,7 +260,7 @@ test('commitInstance - counts and ModalitiesInStudy follow several series and pa
   });
 });
 
-test('commitInstance - request attributes are indexed per item', async (t) => {
+both('commitInstance - request attributes are indexed per item', async (t, open) => {
   const db = await open(t);
   await db.archive.commitInstance(
     input({
@@ -257,7 +279,7 @@ test('commitInstance - request attributes are indexed per item', async (t) => {
   assert.equal(items[0]?.accession_number, 'ACC-1');
 });
 
-test('commitInstance - beforeCommit runs inside the transaction and a failure rolls everything back', async (t) => {
+both('commitInstance - beforeCommit runs inside the transaction and a failure rolls everything back', async (t, open) => {
   const db = await open(t);
   const seen: string[] = [];
   await db.archive.commitInstance(input({ sopInstanceUid: '1.9.1' }, { beforeCommit: (d) => void seen.push(d.outcome) }));
@@ -277,7 +299,7 @@ test('commitInstance - beforeCommit runs inside the transaction and a failure ro
   assert.deepEqual([stats.studies, stats.instances], [1, 1]);
 });
 
-test('series metadata - marked stale on change and rebuilt in instance-number order', async (t) => {
+both('series metadata - marked stale on change and rebuilt in instance-number order', async (t, open) => {
   const db = await open(t);
   await db.archive.commitInstance(input({ sopInstanceUid: '1.9.3', instanceNumber: 3 }));
   await db.archive.commitInstance(input({ sopInstanceUid: '1.9.1', instanceNumber: 1 }));
@@ -309,7 +331,7 @@ test('series metadata - marked stale on change and rebuilt in instance-number or
   assert.equal(await db.archive.getSeriesMetadata('9.9.9'), undefined);
 });
 
-test('deleteInstance - keeps counts and lists exact and removes emptied levels', async (t) => {
+both('deleteInstance - keeps counts and lists exact and removes emptied levels', async (t, open) => {
   const db = await open(t);
   await db.archive.commitInstance(input({ sopInstanceUid: 'A.1', seriesInstanceUid: 'S.CT', modality: 'CT' }));
   await db.archive.commitInstance(input({ sopInstanceUid: 'A.2', seriesInstanceUid: 'S.CT', modality: 'CT' }));
@@ -354,7 +376,7 @@ function outcomes(results: PromiseSettledResult<{ outcome: string }>[]): string[
   );
 }
 
-test('commitInstance - concurrent commits: a conflict, a rejected duplicate and a failing beforeCommit reject only their own instance', async (t) => {
+both('commitInstance - concurrent commits: a conflict, a rejected duplicate and a failing beforeCommit reject only their own instance', async (t, open) => {
   const db = await open(t);
   await db.archive.commitInstance(input({ sopInstanceUid: '1.9.1' }));
   const results = await Promise.allSettled([
@@ -407,7 +429,7 @@ async function snapshot(db: AtriumDatabase) {
   return { rows, feed: await db.archive.readChangeFeed({ limit: 1000 }), stats: await db.archive.stats() };
 }
 
-test('commitInstance - concurrent commits give the results, change feed and rows of one-at-a-time commits in call order', async (t) => {
+both('commitInstance - concurrent commits give the results, change feed and rows of one-at-a-time commits in call order', async (t, open) => {
   const inputs: CommitInstanceInput[] = [
     input({ sopInstanceUid: 'A.1', instanceNumber: 1 }, { stagingId: 's1' }),
     input({ sopInstanceUid: 'A.2', instanceNumber: 2, patientName: 'Roe^Jane' }, { stagingId: 's2' }),
@@ -438,7 +460,7 @@ function settledValue(result: PromiseSettledResult<unknown>): unknown {
   return result.status === 'fulfilled' ? result.value : (result.reason as Error).message;
 }
 
-test('commitInstance - two copies of one SOP Instance in one batch: the later copies are decided against the first', async (t) => {
+both('commitInstance - two copies of one SOP Instance in one batch: the later copies are decided against the first', async (t, open) => {
   const db = await open(t);
   const results = await Promise.allSettled([
     db.archive.commitInstance(input({ sopInstanceUid: 'X.1' }, { stagingId: 'a' })),
@@ -472,7 +494,8 @@ test('commitInstance - resolves once its commit is flushed to disk, while the ne
   t.after(() => {
     prototype.datasync = datasync;
   });
-  const db = await openDatabase({ kind: 'sqlite', path: join(dir, 'index.sqlite'), synchronous: 'FULL' });
+  // The flush held here is the event loop's: the commit thread's flushes are its own thread's.
+  const db = await openDatabase({ kind: 'sqlite', path: join(dir, 'index.sqlite'), synchronous: 'FULL', commitThread: false });
   t.after(() => db.close());
   const resolved: string[] = [];
   const first = db.archive.commitInstance(input({ sopInstanceUid: '1.9.1' })).then(() => resolved.push('1.9.1'));
@@ -516,7 +539,7 @@ test('findInstance - waits for a batch in progress instead of reading its uncomm
   assert.equal((found as { digest?: string } | undefined)?.digest, 'd1', 'and then sees it committed');
 });
 
-test('clearBlobIntents - clears any number of intents, in statements of a fixed size', async (t) => {
+both('clearBlobIntents - clears any number of intents, in statements of a fixed size', async (t, open) => {
   const db = await open(t);
   await Promise.all(
     Array.from({ length: 70 }, (_, i) => db.archive.commitInstance(input({ sopInstanceUid: `I.${i}` }, { stagingId: `s${i}` }))),

@@ -9,6 +9,7 @@ import type {
 } from '@atrium/dicom';
 import type { Compilable, Insertable, Kysely, Updateable } from 'kysely';
 import { sql } from 'kysely';
+import type { CommitThread } from './commit-thread.js';
 import type { DatabaseContext } from './database.js';
 import type { DirectConnection } from './dialect.js';
 import { DatabaseError, DuplicateInstanceError, IngestConflictError } from './errors.js';
@@ -85,6 +86,29 @@ export interface CommitInstanceResult {
   sopInstanceUid: string;
 }
 
+/**
+ * A commit as its transaction needs it: the index record extracted and the metadata serialised on the caller's
+ * thread, and nothing but plain data, so that it can be posted to the commit thread (see `CommitThread`).
+ */
+export interface PreparedCommit {
+  record: IndexRecord;
+  metadata: MetadataColumns;
+  transferSyntaxUid: string;
+  blobKey: string;
+  size: number;
+  digest: string;
+  source: { kind: IngestSourceKind; callingAeTitle?: string };
+  duplicatePolicy: DuplicatePolicy;
+  stagingId?: string;
+  owner: string;
+  /** The commit's timestamp, ISO 8601; taken in the transaction from the database's clock when absent. */
+  now?: string;
+  deferFlush: boolean;
+}
+
+/** A commit's result before its `durable` is attached. */
+export type CommitValue = Omit<CommitInstanceResult, 'durable'>;
+
 export interface StoredInstance {
   sopInstanceUid: string;
   seriesInstanceUid: string;
@@ -159,7 +183,8 @@ type FeedRow = Required<Omit<Insertable<ChangeFeedTable>, 'seq'>>;
 /** The `durable` of a commit that was flushed before it was answered. */
 const DURABLE: Promise<void> = Promise.resolve();
 
-interface MetadataColumns {
+/** The instance's metadata as stored: serialised by the caller before its commit. */
+export interface MetadataColumns {
   dicom_json: string;
   bulk_data_json: string;
   pixel_data_json: string | null;
@@ -597,9 +622,18 @@ export class ArchiveRepository {
   readonly #q: ReturnType<typeof prepareStatements>;
   /** `<host>:<pid>`, recorded with blob intents: looked up once, not at every commit. */
   readonly #owner = `${hostname()}:${process.pid}`;
+  readonly #commits: CommitThread | undefined;
 
-  constructor(private readonly database: DatabaseContext) {
+  /**
+   * `commits`: the database's commit thread, where commits and intent clearings run on a connection of their own
+   * (see `CommitThread`); without it they run on `database`'s connection.
+   */
+  constructor(
+    private readonly database: DatabaseContext,
+    commits?: CommitThread,
+  ) {
     this.#q = prepareStatements(database.kysely, database.dialect);
+    this.#commits = commits;
   }
 
   /** The stored instance with this SOP Instance UID, or undefined. */
@@ -633,10 +667,17 @@ export class ArchiveRepository {
 
   /**
    * Confirms that the follow-up work of these intents is done. Group commit: the deletion shares a transaction
-   * and a flush (off the event loop) with the commits pending meanwhile.
+   * and a flush (off the event loop) with the commits pending meanwhile, on the commit thread when there is one
+   * (where the intents were written: an intent is never cleared before the commit that wrote it).
    */
   async clearBlobIntents(blobKeys: readonly string[]): Promise<void> {
     if (blobKeys.length === 0) return;
+    if (this.#commits) return this.#commits.clearBlobIntents(blobKeys);
+    return this.clearBlobIntentsHere(blobKeys);
+  }
+
+  /** `clearBlobIntents` on this repository's own connection: what the commit thread runs. */
+  async clearBlobIntentsHere(blobKeys: readonly string[]): Promise<void> {
     const { sql: text } = this.#q.deleteIntents;
     await this.database.batched(async (connection) => {
       for (let first = 0; first < blobKeys.length; first += CLEAR_CHUNK) {
@@ -659,21 +700,49 @@ export class ArchiveRepository {
    * `DatabaseContext.batched`): each result, change-feed entry and count is what one commit after the other, in
    * call order, would have given, a failure rolls back only its own instance, and each promise resolves once its
    * commit is durable.
+   *
+   * With a commit thread, the transaction runs there; the index record and the metadata are still made here. A
+   * commit with `beforeCommit` runs on this thread's connection instead (a function cannot be posted, and a round
+   * trip to run it here would hold the write lock while this thread may itself be waiting for it): its order
+   * against the commit thread's concurrent commits is the order in which the two connections get the write lock.
    */
   async commitInstance(input: CommitInstanceInput): Promise<CommitInstanceResult> {
     const { parsed } = input;
     const record = extractIndexRecord(parsed.dataset, parsed.fileMetaInformation);
     // Serialised before the transaction: the write lock is held for as short a time as possible.
-    const metadata: MetadataColumns = {
-      dicom_json: JSON.stringify(parsed.dataset),
-      bulk_data_json: JSON.stringify(parsed.bulkData),
-      pixel_data_json: parsed.pixelData ? JSON.stringify(parsed.pixelData) : null,
-      frames_json: JSON.stringify(parsed.frames),
-      deflated: parsed.deflated ? 1 : 0,
-      dataset_offset: parsed.datasetOffset,
+    const prepared: PreparedCommit = {
+      record,
+      metadata: {
+        dicom_json: JSON.stringify(parsed.dataset),
+        bulk_data_json: JSON.stringify(parsed.bulkData),
+        pixel_data_json: parsed.pixelData ? JSON.stringify(parsed.pixelData) : null,
+        frames_json: JSON.stringify(parsed.frames),
+        deflated: parsed.deflated ? 1 : 0,
+        dataset_offset: parsed.datasetOffset,
+      },
+      transferSyntaxUid: parsed.transferSyntaxUid,
+      blobKey: input.blobKey,
+      size: input.size,
+      digest: input.digest,
+      // Copied, not passed on: whatever else the caller's object holds need not survive a post to the commit thread.
+      source: { kind: input.source.kind, ...(input.source.callingAeTitle !== undefined ? { callingAeTitle: input.source.callingAeTitle } : {}) },
+      duplicatePolicy: input.duplicatePolicy,
+      ...(input.stagingId !== undefined ? { stagingId: input.stagingId } : {}),
+      owner: input.owner ?? this.#owner,
+      deferFlush: input.deferFlush === true,
     };
-    const work = (connection: DirectConnection) => this.#commit(connection, input, record, metadata);
-    if (input.deferFlush) {
+    if (this.#commits && !input.beforeCommit) {
+      // The commit thread has no clock of ours (tests pass fake ones): the time is taken at the call.
+      prepared.now = this.database.now().toISOString();
+      return this.#commits.commit(prepared);
+    }
+    return this.commitPrepared(prepared, input.beforeCommit);
+  }
+
+  /** `commitInstance` of a prepared commit on this repository's own connection: what the commit thread runs. */
+  async commitPrepared(prepared: PreparedCommit, beforeCommit?: CommitInstanceInput['beforeCommit']): Promise<CommitInstanceResult> {
+    const work = (connection: DirectConnection) => this.#commit(connection, prepared, beforeCommit);
+    if (prepared.deferFlush) {
       const { value, durable } = await this.database.batchedCommitted(work);
       return { ...value, durable };
     }
@@ -682,13 +751,13 @@ export class ArchiveRepository {
 
   async #commit(
     c: DirectConnection,
-    input: CommitInstanceInput,
-    record: IndexRecord,
-    metadata: MetadataColumns,
-  ): Promise<Omit<CommitInstanceResult, 'durable'>> {
+    input: PreparedCommit,
+    beforeCommit: CommitInstanceInput['beforeCommit'],
+  ): Promise<CommitValue> {
+    const { record, metadata } = input;
     const q = this.#q;
     const db = this.database.kysely;
-    const now = this.database.now().toISOString();
+    const now = input.now ?? this.database.now().toISOString();
     const sopInstanceUid = record.instance.sopInstanceUid;
     const warnings: string[] = [];
     const result = (outcome: CommitOutcome, replacedBlobKey?: string, storedBlobKey?: string): Omit<CommitInstanceResult, 'durable'> => ({
@@ -704,13 +773,13 @@ export class ArchiveRepository {
     const existing = await q.instanceBySop.get(c, { sopInstanceUid });
     if (existing) {
       if (existing.digest === input.digest) {
-        await input.beforeCommit?.({ outcome: 'identical' });
+        await beforeCommit?.({ outcome: 'identical' });
         return result('identical', undefined, existing.blob_key);
       }
       if (input.duplicatePolicy === 'reject') throw new DuplicateInstanceError(sopInstanceUid, existing.blob_key);
       if (input.duplicatePolicy === 'keep') {
         warnings.push(`Instance '${sopInstanceUid}' is already stored with other content: kept the stored copy`);
-        await input.beforeCommit?.({ outcome: 'kept-existing' });
+        await beforeCommit?.({ outcome: 'kept-existing' });
         return result('kept-existing', undefined, existing.blob_key);
       }
     }
@@ -726,7 +795,7 @@ export class ArchiveRepository {
       series_fk: series.id,
       sop_class_uid: record.instance.sopClassUid,
       instance_number: record.instance.instanceNumber,
-      transfer_syntax_uid: input.parsed.transferSyntaxUid,
+      transfer_syntax_uid: input.transferSyntaxUid,
       number_of_frames: record.instance.numberOfFrames,
       rows: record.instance.rows,
       columns: record.instance.columns,
@@ -833,7 +902,7 @@ export class ArchiveRepository {
 
     await this.#appendFeed(c, feed);
     if (input.stagingId !== undefined) {
-      const owner = input.owner ?? this.#owner;
+      const owner = input.owner;
       await q.upsertIntent.run(c, {
         blob_key: input.blobKey,
         action: 'publish',
@@ -854,7 +923,7 @@ export class ArchiveRepository {
       }
     }
     const outcome: CommitOutcome = existing ? 'replaced' : 'stored';
-    await input.beforeCommit?.({ outcome, ...(existing ? { replacedBlobKey: existing.blob_key } : {}) });
+    await beforeCommit?.({ outcome, ...(existing ? { replacedBlobKey: existing.blob_key } : {}) });
     return result(outcome, existing?.blob_key);
   }
 

@@ -3,24 +3,15 @@ import { Migrator } from 'kysely';
 import { ArchiveRepository } from './archive-repository.js';
 import type { Awaitable, DatabaseKind, DialectSupport, DirectConnection, SqliteDatabaseOptions } from './dialect.js';
 import { createSqliteKysely } from './dialect.js';
-import { GroupCommit, type Committed } from './group-commit.js';
+import type { Committed } from './group-commit.js';
+import { CommitThread, type CommitThreadState } from './commit-thread.js';
+import { sqliteContext } from './sqlite-context.js';
 
 export type { Committed } from './group-commit.js';
-import { WalSync } from './wal-sync.js';
 import { DatabaseError } from './errors.js';
 import { JobQueue, type JobQueueOptions } from './job-queue.js';
 import { MIGRATIONS } from './migrations/index.js';
 import type { AtriumSchema } from './schema.js';
-
-/**
- * How long the flush of commits answered before it (`batchedCommitted`) may wait to be shared with later ones. Their
- * answers do not wait for it; what waits is the move of ingested bytes to their keys (served from staging meanwhile)
- * and the clearing of intents. On the test machine's virtual disk a WAL flush costs 150-250 us of kernel time and a
- * device flush, and while it runs it holds the WAL's inode lock against the next commit's writes: one per commit
- * at 1 association cost more than the rest of the commit. Every device flush also delays the one an answer waits
- * for (the staged bytes'): 100 ms rather than 20 gave 1.3-1.6x the rate at 4 associations in alternated runs.
- */
-const DEFERRED_FLUSH_DELAY_MS = 100;
 
 /** Name of the table recording applied migrations. */
 export const MIGRATION_TABLE = 'atrium_migration';
@@ -30,6 +21,12 @@ export type DatabaseOptions = SqliteDatabaseOptions & {
   /** The clock for timestamps, leases and backoff; tests pass a fake one. */
   now?: () => Date;
   jobs?: JobQueueOptions;
+  /**
+   * Ingest's index commits and blob intent clearings run on a thread of their own with its own connection (see
+   * `CommitThread`), off the event loop; default true. Never for `:memory:`, which a second connection cannot
+   * share.
+   */
+  commitThread?: boolean;
 };
 
 /** What repositories need from an open database: the query builder, the dialect's pieces and a clock. */
@@ -68,6 +65,8 @@ export interface AtriumDatabase extends DatabaseContext {
   readonly jobs: JobQueue;
   /** Names of the migrations applied by this open (empty when the schema was current). */
   readonly appliedMigrations: readonly string[];
+  /** The commit thread, for logs and tests; undefined when commits run on the event loop. */
+  readonly commitThread: CommitThreadState | undefined;
   close(): Promise<void>;
 }
 
@@ -102,63 +101,32 @@ export async function openDatabase(options: DatabaseOptions): Promise<AtriumData
   if (options.kind !== 'sqlite') {
     throw new DatabaseError('ATRIUM_ERR_DB_OPEN', `Cannot open database: kind '${String(options.kind)}' is not supported`);
   }
-  const { kysely, dialect, gate, durability } = createSqliteKysely(options);
+  const opened = createSqliteKysely(options);
+  const { kysely, dialect } = opened;
   let appliedMigrations: string[];
+  let commitThread: CommitThread | undefined;
   try {
     appliedMigrations = await migrateToLatest(kysely, dialect);
+    // Started after the migrations: its connection prepares statements against the current schema.
+    if (options.path !== ':memory:' && options.commitThread !== false) commitThread = await CommitThread.start(options);
   } catch (error) {
     await kysely.destroy();
     throw error;
   }
-  const now = options.now ?? (() => new Date());
-  const synchronous = options.synchronous ?? 'FULL';
-  // Group commit only where a flush would otherwise happen at each commit, and only for a file database.
-  const walSync = options.path !== ':memory:' && (synchronous === 'FULL' || synchronous === 'EXTRA') ? new WalSync(options.path) : undefined;
-  const groupCommit = new GroupCommit({
-    gate,
-    sql: dialect.transactionSql,
-    ...(walSync
-      ? { relax: () => durability.relax(), flush: () => walSync.sync(), flushSoon: () => walSync.syncSoon(DEFERRED_FLUSH_DELAY_MS) }
-      : {}),
-  });
-  const context: DatabaseContext = {
-    kind: 'sqlite',
-    kysely,
-    dialect,
-    now,
-    async transaction(fn, transactionOptions) {
-      if (!walSync || !transactionOptions?.groupCommit) return kysely.transaction().execute(fn);
-      // The connection is held from here on: the transaction begun next is this one.
-      const result = await kysely.connection().execute((connection) => {
-        durability.relaxNextTransaction();
-        return connection.transaction().execute(fn);
-      });
-      await walSync.sync();
-      return result;
-    },
-    batched: (work) => groupCommit.run(work),
-    batchedCommitted: (work) => groupCommit.runCommitted(work),
-    async read(work) {
-      const connection = gate.tryAcquire() ?? (await gate.acquire());
-      try {
-        return await work(connection);
-      } finally {
-        gate.release();
-      }
-    },
-  };
+  const main = sqliteContext(opened, options, options.now ?? (() => new Date()));
+  const context = main.context;
   let closed = false;
   return {
     ...context,
-    archive: new ArchiveRepository(context),
+    archive: new ArchiveRepository(context, commitThread),
     jobs: new JobQueue(context, options.jobs),
     appliedMigrations,
+    commitThread,
     async close() {
       if (closed) return;
       closed = true;
-      await groupCommit.drained();
-      await walSync?.close();
-      await kysely.destroy();
+      await commitThread?.close();
+      await main.close();
     },
   };
 }

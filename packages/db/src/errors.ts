@@ -8,6 +8,7 @@ export type DbErrorCode =
   | 'ATRIUM_ERR_DB_MIGRATION'
   | 'ATRIUM_ERR_DB_MISSING_ATTRIBUTE'
   | 'ATRIUM_ERR_DB_NOT_FOUND'
+  | 'ATRIUM_ERR_DB_COMMIT_THREAD'
   | 'ATRIUM_ERR_INGEST_CONFLICT'
   | 'ATRIUM_ERR_INGEST_DUPLICATE_REJECTED';
 
@@ -18,12 +19,15 @@ const STATUS_DATASET_MISMATCH = 0xa900;
 /** Duplicate SOP Instance (PS3.7 Annex C, 0111). */
 const STATUS_DUPLICATE_SOP_INSTANCE = 0x0111;
 
-/** The database cannot be opened or migrated; the cause is kept. */
+/**
+ * The database cannot be opened or migrated, a row the index must hold is missing, or its commit thread failed or
+ * was closed under a commit; the cause is kept.
+ */
 export class DatabaseError extends Error {
   readonly dicomStatus = STATUS_PROCESSING_FAILURE;
   readonly httpStatus = 500;
   constructor(
-    readonly code: 'ATRIUM_ERR_DB_OPEN' | 'ATRIUM_ERR_DB_MIGRATION' | 'ATRIUM_ERR_DB_NOT_FOUND',
+    readonly code: 'ATRIUM_ERR_DB_OPEN' | 'ATRIUM_ERR_DB_MIGRATION' | 'ATRIUM_ERR_DB_NOT_FOUND' | 'ATRIUM_ERR_DB_COMMIT_THREAD',
     message: string,
     options?: { cause?: unknown },
   ) {
