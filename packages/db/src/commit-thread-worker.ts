@@ -2,13 +2,28 @@
 // same pragmas, group commit and WAL flush as the main one, running `ArchiveRepository`'s own commit code.
 import { parentPort, workerData } from 'node:worker_threads';
 import { ArchiveRepository } from './archive-repository.js';
-import type { CommitThreadData, CommitThreadReply, CommitThreadRequest } from './commit-thread.js';
+import type { CommitThreadAnswer, CommitThreadData, CommitThreadReply, CommitThreadRequest } from './commit-thread.js';
 import { toErrorData } from './commit-thread.js';
 import { createSqliteKysely } from './dialect.js';
 import { sqliteContext, type SqliteContext } from './sqlite-context.js';
 
 const port = parentPort!;
 const post = (reply: CommitThreadReply): void => port.postMessage(reply);
+
+let answers: CommitThreadAnswer[] = [];
+
+/**
+ * Answers go back together once the batch that settled them is done (its members settle in one turn), so that the
+ * event loop is woken once per batch rather than once per commit.
+ */
+function answer(reply: CommitThreadAnswer): void {
+  if (answers.push(reply) > 1) return;
+  setImmediate(() => {
+    const ready = answers;
+    answers = [];
+    post({ type: 'answers', answers: ready });
+  });
+}
 
 function open(): { connection: SqliteContext; archive: ArchiveRepository } | undefined {
   try {
@@ -40,11 +55,11 @@ function whenDurable(id: number, durable: Promise<void>): void {
   durable.then(
     () => {
       awaitingFlush.delete(durable);
-      post({ type: 'durable', ids: batch });
+      answer({ type: 'durable', ids: batch });
     },
     (error: unknown) => {
       awaitingFlush.delete(durable);
-      post({ type: 'durable', ids: batch, error: toErrorData(error) });
+      answer({ type: 'durable', ids: batch, error: toErrorData(error) });
     },
   );
 }
@@ -54,25 +69,27 @@ function serve(connection: SqliteContext, archive: ArchiveRepository): void {
 
   port.on('message', (request: CommitThreadRequest) => {
     switch (request.type) {
-      case 'commit': {
-        const { id, commit } = request;
-        archive.commitPrepared(commit).then(
-          ({ durable, ...value }) => {
-            post({ type: 'done', id, value });
-            if (commit.deferFlush) whenDurable(id, durable);
-          },
-          (error: unknown) => post({ type: 'failed', id, error: toErrorData(error) }),
-        );
+      case 'work':
+        // In order: each call joins the group commit's pending members before the next.
+        for (const work of request.work) {
+          if (work.type === 'commit') {
+            const { id, commit } = work;
+            archive.commitPrepared(commit).then(
+              ({ durable, ...value }) => {
+                answer({ type: 'done', id, value });
+                if (commit.deferFlush) whenDurable(id, durable);
+              },
+              (error: unknown) => answer({ type: 'failed', id, error: toErrorData(error) }),
+            );
+          } else {
+            const { id, blobKeys } = work;
+            archive.clearBlobIntentsHere(blobKeys).then(
+              () => answer({ type: 'done', id }),
+              (error: unknown) => answer({ type: 'failed', id, error: toErrorData(error) }),
+            );
+          }
+        }
         return;
-      }
-      case 'clear': {
-        const { id, blobKeys } = request;
-        archive.clearBlobIntentsHere(blobKeys).then(
-          () => post({ type: 'done', id }),
-          (error: unknown) => post({ type: 'failed', id, error: toErrorData(error) }),
-        );
-        return;
-      }
       case 'close':
         if (closing) return;
         closing = true;

@@ -10,7 +10,7 @@ import { openDatabase } from './database.js';
 import { DatabaseError, DuplicateInstanceError, IngestConflictError } from './errors.js';
 import { syntheticParsed, type SyntheticInstance } from './test-support.js';
 
-async function open(t: TestContext, options: { commitThread?: boolean } = {}): Promise<AtriumDatabase> {
+async function open(t: TestContext, options: { commitThread?: boolean; synchronous?: 'NORMAL' } = {}): Promise<AtriumDatabase> {
   const dir = await mkdtemp(join(tmpdir(), 'atrium-commit-thread-'));
   const db = await openDatabase({ kind: 'sqlite', path: join(dir, 'index.sqlite'), ...options });
   t.after(async () => {
@@ -82,16 +82,19 @@ test('commit thread - concurrent commits all settle; a conflict and a rejected d
   assert.deepEqual([stats.patients, stats.instances], [1, 3]);
 });
 
-test('commit thread - a deferFlush commit answers with a durable that settles', async (t) => {
-  const db = await open(t);
-  const results = await Promise.all(
-    Array.from({ length: 5 }, (_, i) => db.archive.commitInstance(input({ sopInstanceUid: `D.${i}` }, { deferFlush: true }))),
-  );
-  await Promise.all(results.map((r) => r.durable));
-  const flushed = await db.archive.commitInstance(input({ sopInstanceUid: 'F.1' }));
-  await flushed.durable;
-  assert.equal((await db.archive.stats()).instances, 6);
-});
+for (const synchronous of ['FULL', 'NORMAL'] as const) {
+  test(`commit thread - a deferFlush commit answers with a durable that settles (synchronous ${synchronous})`, async (t) => {
+    // NORMAL: no flush, so the thread knows each commit durable as soon as it is committed.
+    const db = await open(t, synchronous === 'NORMAL' ? { synchronous } : {});
+    const results = await Promise.all(
+      Array.from({ length: 5 }, (_, i) => db.archive.commitInstance(input({ sopInstanceUid: `D.${i}` }, { deferFlush: true }))),
+    );
+    await Promise.all(results.map((r) => r.durable));
+    const flushed = await db.archive.commitInstance(input({ sopInstanceUid: 'F.1' }));
+    await flushed.durable;
+    assert.equal((await db.archive.stats()).instances, 6);
+  });
+}
 
 test('commit thread - close settles the commits in flight, ends the thread, and refuses later commits', async (t) => {
   const dir = await mkdtemp(join(tmpdir(), 'atrium-commit-thread-'));

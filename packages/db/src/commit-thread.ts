@@ -13,21 +13,28 @@ export interface ErrorData {
   stack?: string;
 }
 
-/** What the event loop posts to the commit thread. */
-export type CommitThreadRequest =
+/** Work for the commit thread. */
+export type CommitThreadWork =
   | { type: 'commit'; id: number; commit: PreparedCommit }
-  | { type: 'clear'; id: number; blobKeys: readonly string[] }
-  | { type: 'close' };
+  | { type: 'clear'; id: number; blobKeys: readonly string[] };
+
+/** What the event loop posts to the commit thread: the work asked for in one turn of the event loop, in call order. */
+export type CommitThreadRequest = { type: 'work'; work: CommitThreadWork[] } | { type: 'close' };
+
+/**
+ * A commit or clearing done (committed for `deferFlush`, else durable), or failed; or the flush of `deferFlush`
+ * commits done (failed with `error`), always after their `done`.
+ */
+export type CommitThreadAnswer =
+  | { type: 'done'; id: number; value?: CommitValue }
+  | { type: 'failed'; id: number; error: ErrorData }
+  | { type: 'durable'; ids: number[]; error?: ErrorData };
 
 /** What the commit thread posts back. */
 export type CommitThreadReply =
   | { type: 'ready' }
   | { type: 'open-failed'; error: ErrorData }
-  /** A commit or clearing done: committed (`deferFlush`) or durable (otherwise). */
-  | { type: 'done'; id: number; value?: CommitValue }
-  | { type: 'failed'; id: number; error: ErrorData }
-  /** The flush of these `deferFlush` commits is done, or failed with `error`. */
-  | { type: 'durable'; ids: number[]; error?: ErrorData }
+  | { type: 'answers'; answers: CommitThreadAnswer[] }
   /** The connection is closed, or failed to close with `error`. */
   | { type: 'closed'; error?: ErrorData };
 
@@ -133,6 +140,8 @@ export class CommitThread implements CommitThreadState {
   #outstanding = 0;
   #idle: (() => void) | undefined;
   #nextId = 1;
+  /** Work asked for in this turn of the event loop, posted together at its end. */
+  #outbox: CommitThreadWork[] = [];
   #running = true;
   #closing = false;
   #closed: { promise: Promise<void>; resolve: () => void; reject: (error: unknown) => void } | undefined;
@@ -240,7 +249,7 @@ export class CommitThread implements CommitThreadState {
 
   #post<T>(
     deferFlush: boolean,
-    request: (id: number) => CommitThreadRequest,
+    request: (id: number) => CommitThreadWork,
   ): { result: Promise<T>; durable: Promise<void> | undefined } {
     const refused = this.#failure ?? (this.#closing ? this.#error('the database is closed') : undefined);
     if (refused) return { result: Promise.reject(refused), durable: undefined };
@@ -266,37 +275,49 @@ export class CommitThread implements CommitThreadState {
       this.#hold();
     }
     this.#pending.set(id, entry);
-    this.#worker.postMessage(request(id));
+    // Posted at the next turn, as the group commit starts a batch: what arrives meanwhile reaches the thread in one
+    // message and shares its transaction there, instead of waking it once per commit.
+    if (this.#outbox.push(request(id)) === 1) setImmediate(() => this.#flushOutbox());
     return { result, durable: entry.durable?.promise };
+  }
+
+  #flushOutbox(): void {
+    const work = this.#outbox;
+    this.#outbox = [];
+    // The thread failed meanwhile: `#fail` has rejected this work already.
+    if (this.#failure) return;
+    this.#worker.postMessage({ type: 'work', work } satisfies CommitThreadRequest);
+  }
+
+  #answer(answer: CommitThreadAnswer): void {
+    if (answer.type === 'durable') {
+      const error = answer.error ? fromErrorData(answer.error) : undefined;
+      for (const id of answer.ids) {
+        const entry = this.#pending.get(id);
+        if (entry?.durable) this.#settleDurable(entry, error);
+        this.#pending.delete(id);
+      }
+      return;
+    }
+    const entry = this.#pending.get(answer.id);
+    if (!entry || entry.answered) return;
+    entry.answered = true;
+    if (answer.type === 'done') {
+      entry.resolve(answer.value);
+    } else {
+      entry.reject(fromErrorData(answer.error));
+      // A commit that failed has nothing to flush.
+      if (entry.durable) this.#settleDurable(entry, undefined);
+    }
+    if (!entry.durable) this.#pending.delete(answer.id);
+    this.#release();
   }
 
   #receive(reply: CommitThreadReply): void {
     switch (reply.type) {
-      case 'done':
-      case 'failed': {
-        const entry = this.#pending.get(reply.id);
-        if (!entry || entry.answered) return;
-        entry.answered = true;
-        if (reply.type === 'done') {
-          entry.resolve(reply.value);
-        } else {
-          entry.reject(fromErrorData(reply.error));
-          // A commit that failed has nothing to flush.
-          if (entry.durable) this.#settleDurable(entry, undefined);
-        }
-        if (!entry.durable) this.#pending.delete(reply.id);
-        this.#release();
+      case 'answers':
+        for (const answer of reply.answers) this.#answer(answer);
         return;
-      }
-      case 'durable': {
-        const error = reply.error ? fromErrorData(reply.error) : undefined;
-        for (const id of reply.ids) {
-          const entry = this.#pending.get(id);
-          if (entry?.durable) this.#settleDurable(entry, error);
-          this.#pending.delete(id);
-        }
-        return;
-      }
       case 'closed': {
         const error = reply.error;
         void this.#worker.terminate().then(() => {
