@@ -1,11 +1,15 @@
 // Measures ArchiveRepository.commitInstance on small CT slices as C-STORE brings them (64x64, 100 slices per
 // series, a new patient every 2 series, stagingId set as the ingest pipeline sets it): CPU per commit (all threads,
-// so the WAL flushes in the thread pool count) and commits/s, one at a time and then with 4 in flight.
+// so the WAL flushes in the thread pool and the commit thread count), CPU of the main thread alone (Linux: from
+// /proc, in clock ticks, so only the totals of a phase are meaningful), time the event loop was busy per commit,
+// and commits/s, one at a time and then with 4 in flight.
 //   node --import tsx --conditions=source packages/db/scripts/measure-commit.ts
 // Environment: N (commits per phase, default 2000), ROUNDS (default 1; each on a fresh database), FIND=1 (call
 // findInstance before each commit, as the pipeline does), ATRIUM_DB_SRC (another copy of packages/db/src to measure,
-// for a before/after comparison run in alternation), SYNC (default FULL).
-import { mkdtempSync, rmSync } from 'node:fs';
+// for a before/after comparison run in alternation), SYNC (default FULL), COMMIT_THREAD=0 (commits on the event loop;
+// a source without the commit thread ignores it).
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { PerformanceObserver } from 'node:perf_hooks';
@@ -18,6 +22,15 @@ const N = Number(process.env['N'] ?? 2000);
 const ROUNDS = Number(process.env['ROUNDS'] ?? 1);
 const FIND = process.env['FIND'] === '1';
 const SYNC = (process.env['SYNC'] ?? 'FULL') as Db.SqliteSynchronous;
+const COMMIT_THREAD = process.env['COMMIT_THREAD'] !== '0';
+const CLOCK_TICKS = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
+
+/** CPU time of the main thread (the event loop's) so far, in microseconds; utime and stime of its /proc stat. */
+function mainThreadCpuUs(): number {
+  const stat = readFileSync(`/proc/self/task/${process.pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return ((Number(fields[11]) + Number(fields[12])) * 1e6) / CLOCK_TICKS;
+}
 const source = process.env['ATRIUM_DB_SRC'] ? resolve(process.env['ATRIUM_DB_SRC']) : new URL('../src', import.meta.url).pathname;
 const { openDatabase } = (await import(pathToFileURL(join(source, 'index.ts')).href)) as typeof Db;
 
@@ -68,6 +81,8 @@ const CHUNK = 250;
 
 interface Measured {
   cpuUs: number;
+  mainCpuUs: number;
+  loopBusyUs: number;
   userUs: number;
   gcUs: number;
   rate: number;
@@ -83,6 +98,8 @@ new PerformanceObserver((list) => {
 async function phase(db: Db.AtriumDatabase, work: Slice[], inFlight: number, tag: string): Promise<Measured> {
   let user = 0;
   let system = 0;
+  let main = 0;
+  let busy = 0;
   let seconds = 0;
   const gcBefore = gcMs;
   for (let first = 0; first < work.length; first += CHUNK) {
@@ -104,11 +121,15 @@ async function phase(db: Db.AtriumDatabase, work: Slice[], inFlight: number, tag
       }
     };
     const cpu = process.cpuUsage();
+    const mainBefore = mainThreadCpuUs();
+    const loop = performance.eventLoopUtilization();
     const started = performance.now();
     counting = true;
     await Promise.all(Array.from({ length: inFlight }, worker));
     counting = false;
     seconds += (performance.now() - started) / 1000;
+    busy += performance.eventLoopUtilization(loop).active * 1000;
+    main += mainThreadCpuUs() - mainBefore;
     const used = process.cpuUsage(cpu);
     user += used.user;
     system += used.system;
@@ -117,6 +138,8 @@ async function phase(db: Db.AtriumDatabase, work: Slice[], inFlight: number, tag
   await new Promise<void>((done) => setImmediate(done));
   return {
     cpuUs: (user + system) / work.length,
+    mainCpuUs: main / work.length,
+    loopBusyUs: busy / work.length,
     userUs: user / work.length,
     gcUs: ((gcMs - gcBefore) * 1000) / work.length,
     rate: work.length / seconds,
@@ -136,6 +159,8 @@ async function lookups(db: Db.AtriumDatabase, uids: string[]): Promise<number> {
 function report(m: Measured) {
   return {
     cpuUsPerCommit: Math.round(m.cpuUs),
+    mainThreadCpuUsPerCommit: Math.round(m.mainCpuUs),
+    eventLoopBusyUsPerCommit: Math.round(m.loopBusyUs),
     userUsPerCommit: Math.round(m.userUs),
     gcUsPerCommit: Math.round(m.gcUs),
     commitsPerSecond: Math.round(m.rate),
@@ -145,7 +170,7 @@ function report(m: Measured) {
 for (let round = 0; round < ROUNDS; round++) {
   const dir = mkdtempSync(join(tmpdir(), 'atrium-measure-'));
   try {
-    const db = await openDatabase({ kind: 'sqlite', path: join(dir, 'index.sqlite'), synchronous: SYNC });
+    const db = await openDatabase({ kind: 'sqlite', path: join(dir, 'index.sqlite'), synchronous: SYNC, commitThread: COMMIT_THREAD });
     // A first few commits warm the statement caches and the JIT; not counted.
     const warm = slices(50, 'WARM');
     await phase(db, warm, 1, 'warm');
@@ -158,6 +183,7 @@ for (let round = 0; round < ROUNDS; round++) {
     console.log(
       JSON.stringify({
         source,
+        commitThread: db.commitThread !== undefined,
         find: FIND,
         sequential: report(one),
         inFlight4: report(four),
