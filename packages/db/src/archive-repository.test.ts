@@ -23,7 +23,7 @@ const open: Open = async (t) => {
 const openWithCommitThread: Open = async (t) => {
   const dir = await mkdtemp(join(tmpdir(), 'atrium-thread-'));
   let tick = Date.parse('2024-03-01T10:00:00.000Z');
-  const db = await openDatabase({ kind: 'sqlite', path: join(dir, 'index.sqlite'), now: () => new Date((tick += 1000)) });
+  const db = await openDatabase({ kind: 'sqlite', path: join(dir, 'index.sqlite'), now: () => new Date((tick += 1000)), commitThread: true });
   t.after(async () => {
     await db.close();
     await rm(dir, { recursive: true, force: true });

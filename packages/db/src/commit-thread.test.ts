@@ -12,7 +12,7 @@ import { syntheticParsed, type SyntheticInstance } from './test-support.js';
 
 async function open(t: TestContext, options: { commitThread?: boolean; synchronous?: 'NORMAL' } = {}): Promise<AtriumDatabase> {
   const dir = await mkdtemp(join(tmpdir(), 'atrium-commit-thread-'));
-  const db = await openDatabase({ kind: 'sqlite', path: join(dir, 'index.sqlite'), ...options });
+  const db = await openDatabase({ kind: 'sqlite', path: join(dir, 'index.sqlite'), commitThread: true, ...options });
   t.after(async () => {
     await db.close();
     await rm(dir, { recursive: true, force: true });
@@ -32,12 +32,17 @@ function input(spec: SyntheticInstance, over: Partial<CommitInstanceInput> = {})
   };
 }
 
-test('commit thread - started for a file database, not when turned off', async (t) => {
+test('commit thread - started for a file database when asked, not by default', async (t) => {
   const db = await open(t);
   assert.ok(db.commitThread?.running);
   const off = await open(t, { commitThread: false });
   assert.equal(off.commitThread, undefined);
-  const memory = await openDatabase({ kind: 'sqlite', path: ':memory:' });
+  const dir = await mkdtemp(join(tmpdir(), 'atrium-commit-thread-'));
+  const byDefault = await openDatabase({ kind: 'sqlite', path: join(dir, 'index.sqlite') });
+  assert.equal(byDefault.commitThread, undefined);
+  await byDefault.close();
+  await rm(dir, { recursive: true, force: true });
+  const memory = await openDatabase({ kind: 'sqlite', path: ':memory:', commitThread: true });
   assert.equal(memory.commitThread, undefined, 'a database in memory cannot be shared with a second connection');
   await memory.close();
 });
@@ -100,7 +105,7 @@ test('commit thread - close settles the commits in flight, ends the thread, and 
   const dir = await mkdtemp(join(tmpdir(), 'atrium-commit-thread-'));
   t.after(() => rm(dir, { recursive: true, force: true }));
   const path = join(dir, 'index.sqlite');
-  const db = await openDatabase({ kind: 'sqlite', path });
+  const db = await openDatabase({ kind: 'sqlite', path, commitThread: true });
   const thread = db.commitThread!;
   const inFlight = Array.from({ length: 20 }, (_, i) =>
     db.archive.commitInstance(input({ sopInstanceUid: `I.${i}` }, { deferFlush: i % 2 === 0, stagingId: `s${i}` })),

@@ -23,8 +23,8 @@ export type DatabaseOptions = SqliteDatabaseOptions & {
   jobs?: JobQueueOptions;
   /**
    * Ingest's index commits and blob intent clearings run on a thread of their own with its own connection (see
-   * `CommitThread`), off the event loop; default true. Never for `:memory:`, which a second connection cannot
-   * share.
+   * `CommitThread`), off the event loop. Default false: on the 2-core test machine the hand-offs cost more than
+   * they free (docs/database.md, commit thread). Never for `:memory:`, which a second connection cannot share.
    */
   commitThread?: boolean;
 };
@@ -108,7 +108,7 @@ export async function openDatabase(options: DatabaseOptions): Promise<AtriumData
   try {
     appliedMigrations = await migrateToLatest(kysely, dialect);
     // Started after the migrations: its connection prepares statements against the current schema.
-    if (options.path !== ':memory:' && options.commitThread !== false) commitThread = await CommitThread.start(options);
+    if (options.path !== ':memory:' && options.commitThread === true) commitThread = await CommitThread.start(options);
   } catch (error) {
     await kysely.destroy();
     throw error;

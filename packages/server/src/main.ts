@@ -49,6 +49,7 @@ export async function openArchive(config: AtriumConfig, logger: Logger = createL
     path: config.database.path,
     synchronous: config.database.synchronous,
     cacheSizeKib: config.database.cacheMib * 1024,
+    commitThread: config.database.commitThread,
   });
   let store: FilesystemBlobStore;
   try {

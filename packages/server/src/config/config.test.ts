@@ -61,3 +61,10 @@ test('loadConfig - durability: power-loss by default, process-crash relaxes flus
   assert.equal(relaxed.database.synchronous, 'NORMAL');
   assert.throws(() => loadConfig({ ATRIUM_DURABILITY: 'none' }, cwd), /ATRIUM_DURABILITY 'none'/);
 });
+
+test('loadConfig - the index commit thread is off unless asked for', (t) => {
+  const cwd = emptyDir(t);
+  assert.equal(loadConfig({}, cwd).database.commitThread, false);
+  assert.equal(loadConfig({ ATRIUM_DB_COMMIT_THREAD: 'true' }, cwd).database.commitThread, true);
+  assert.throws(() => loadConfig({ ATRIUM_DB_COMMIT_THREAD: 'sometimes' }, cwd), /ATRIUM_DB_COMMIT_THREAD/);
+});

@@ -69,7 +69,7 @@ export interface AtriumConfig {
    */
   durability: 'power-loss' | 'process-crash';
   /** `cacheMib`: SQLite's page cache; larger archives query faster with more, small machines keep memory low with less. */
-  database: { kind: 'sqlite'; path: string; synchronous: 'FULL' | 'NORMAL'; cacheMib: number };
+  database: { kind: 'sqlite'; path: string; synchronous: 'FULL' | 'NORMAL'; cacheMib: number; commitThread: boolean };
   store: { kind: 'filesystem'; root: string; fsync: boolean };
   ingest: {
     duplicatePolicy: DuplicatePolicy;
@@ -283,6 +283,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd: string = p
         ['FULL', 'NORMAL'] as const,
       ),
       cacheMib: positiveInt('ATRIUM_DB_CACHE_MB', env.ATRIUM_DB_CACHE_MB ?? file.database?.cacheMib ?? 64),
+      commitThread: bool('ATRIUM_DB_COMMIT_THREAD', env.ATRIUM_DB_COMMIT_THREAD ?? file.database?.commitThread ?? false),
     },
     store: {
       kind: 'filesystem',

@@ -94,36 +94,39 @@ test('C-ECHO - ATRIUM_ACCEPT_ANY_AE accepts an unknown calling AE; a remote AE a
   }
 });
 
-test('C-STORE - instances go through ingest and are in the index when the response arrives', async () => {
-  const node = await startTestNode({ ATRIUM_REMOTE_AES: 'CT01@127.0.0.1:104' });
-  try {
-    const slices = smallCtSeries();
-    await withAssociation(
-      { host: '127.0.0.1', port: node.dimse.port, callingAeTitle: 'CT01', calledAeTitle: 'ATRIUM', presentationContexts: storeContexts() },
-      async (a) => {
-        for (const slice of slices) {
-          const result = await cStore(a, { sopClassUid: CT, sopInstanceUid: slice.sopInstanceUid, transferSyntaxUid: ExplicitVrLittleEndian, dataset: datasetOf(slice.bytes) });
-          assert.equal(result.status, 0);
-          // Durable before the answer: the index already holds it.
-          const stored = await node.archive.archive.findInstance(slice.sopInstanceUid);
-          assert.equal(stored?.sopClassUid, CT);
-          assert.equal(stored?.studyInstanceUid, slice.studyInstanceUid);
-        }
-      },
-    );
-    const stats = await node.archive.archive.stats();
-    assert.equal(stats.instances, 3);
-    const ref = (await node.archive.archive.findInstance(slices[0]!.sopInstanceUid))!;
-    const part10 = await collect(await node.archive.store.get(ref.blobKey));
-    const parsed = await readPart10([part10]);
-    assert.equal(parsed.fileMetaInformation['00020002']?.Value?.[0], CT);
-    assert.equal(parsed.fileMetaInformation['00020010']?.Value?.[0], ExplicitVrLittleEndian);
-    assert.equal(parsed.fileMetaInformation['00020016']?.Value?.[0], 'CT01', 'Source Application Entity Title');
-    assert.deepEqual(datasetOf(part10), datasetOf(slices[0]!.bytes), 'the data set is stored byte for byte');
-  } finally {
-    await node.close();
-  }
-});
+for (const commitThread of [false, true]) {
+  test(`C-STORE - instances go through ingest and are in the index when the response arrives${commitThread ? ' (index commit thread)' : ''}`, async () => {
+    const node = await startTestNode({ ATRIUM_REMOTE_AES: 'CT01@127.0.0.1:104', ATRIUM_DB_COMMIT_THREAD: String(commitThread) });
+    assert.equal(node.archive.database.commitThread !== undefined, commitThread);
+    try {
+      const slices = smallCtSeries();
+      await withAssociation(
+        { host: '127.0.0.1', port: node.dimse.port, callingAeTitle: 'CT01', calledAeTitle: 'ATRIUM', presentationContexts: storeContexts() },
+        async (a) => {
+          for (const slice of slices) {
+            const result = await cStore(a, { sopClassUid: CT, sopInstanceUid: slice.sopInstanceUid, transferSyntaxUid: ExplicitVrLittleEndian, dataset: datasetOf(slice.bytes) });
+            assert.equal(result.status, 0);
+            // Durable before the answer: the index already holds it.
+            const stored = await node.archive.archive.findInstance(slice.sopInstanceUid);
+            assert.equal(stored?.sopClassUid, CT);
+            assert.equal(stored?.studyInstanceUid, slice.studyInstanceUid);
+          }
+        },
+      );
+      const stats = await node.archive.archive.stats();
+      assert.equal(stats.instances, 3);
+      const ref = (await node.archive.archive.findInstance(slices[0]!.sopInstanceUid))!;
+      const part10 = await collect(await node.archive.store.get(ref.blobKey));
+      const parsed = await readPart10([part10]);
+      assert.equal(parsed.fileMetaInformation['00020002']?.Value?.[0], CT);
+      assert.equal(parsed.fileMetaInformation['00020010']?.Value?.[0], ExplicitVrLittleEndian);
+      assert.equal(parsed.fileMetaInformation['00020016']?.Value?.[0], 'CT01', 'Source Application Entity Title');
+      assert.deepEqual(datasetOf(part10), datasetOf(slices[0]!.bytes), 'the data set is stored byte for byte');
+    } finally {
+      await node.close();
+    }
+  });
+}
 
 test('C-STORE - failures answer their status with a reason: C000 for bytes that are not a data set, B007 for a UID mismatch', async () => {
   const node = await startTestNode({ ATRIUM_ACCEPT_ANY_AE: 'true' });
