@@ -7,7 +7,7 @@ import { sql } from 'kysely';
 import type { AtriumDatabase } from './database.js';
 import { openDatabase } from './database.js';
 import type { CommitInstanceInput, CommitInstanceResult } from './archive-repository.js';
-import { syntheticParsed, type SyntheticInstance } from './test-support.js';
+import { commitInput as input } from './test-support.js';
 
 type Open = (t: { after(fn: () => Promise<void>): void }) => Promise<AtriumDatabase>;
 
@@ -36,18 +36,6 @@ const openWithCommitThread: Open = async (t) => {
 function both(name: string, fn: (t: TestContext, open: Open) => Promise<void>): void {
   test(name, (t) => fn(t, open));
   test(`${name} (commit thread)`, (t) => fn(t, openWithCommitThread));
-}
-
-function input(spec: SyntheticInstance, over: Partial<CommitInstanceInput> = {}): CommitInstanceInput {
-  return {
-    parsed: syntheticParsed(spec),
-    blobKey: `dicom/${spec.sopInstanceUid}-${over.digest ?? 'd1'}.dcm`,
-    size: 1000,
-    digest: 'd1',
-    source: { kind: 'dimse', callingAeTitle: 'MODALITY1' },
-    duplicatePolicy: 'keep',
-    ...over,
-  };
 }
 
 async function row<T>(db: AtriumDatabase, table: 'patient' | 'study' | 'series', where: [string, string]): Promise<T> {

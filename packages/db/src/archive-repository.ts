@@ -90,16 +90,11 @@ export interface CommitInstanceResult {
  * A commit as its transaction needs it: the index record extracted and the metadata serialised on the caller's
  * thread, and nothing but plain data, so that it can be posted to the commit thread (see `CommitThread`).
  */
-export interface PreparedCommit {
+export interface PreparedCommit
+  extends Pick<CommitInstanceInput, 'blobKey' | 'size' | 'digest' | 'source' | 'duplicatePolicy' | 'stagingId'> {
   record: IndexRecord;
   metadata: MetadataColumns;
   transferSyntaxUid: string;
-  blobKey: string;
-  size: number;
-  digest: string;
-  source: { kind: IngestSourceKind; callingAeTitle?: string };
-  duplicatePolicy: DuplicatePolicy;
-  stagingId?: string;
   owner: string;
   /** The commit's timestamp, ISO 8601; taken in the transaction from the database's clock when absent. */
   now?: string;

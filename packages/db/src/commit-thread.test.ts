@@ -3,12 +3,11 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test, type TestContext } from 'node:test';
-import type { CommitInstanceInput } from './archive-repository.js';
 import { fromErrorData, toErrorData } from './commit-thread.js';
 import type { AtriumDatabase } from './database.js';
 import { openDatabase } from './database.js';
 import { DatabaseError, DuplicateInstanceError, IngestConflictError } from './errors.js';
-import { syntheticParsed, type SyntheticInstance } from './test-support.js';
+import { commitInput as input } from './test-support.js';
 
 async function open(t: TestContext, options: { commitThread?: boolean; synchronous?: 'NORMAL' } = {}): Promise<AtriumDatabase> {
   const dir = await mkdtemp(join(tmpdir(), 'atrium-commit-thread-'));
@@ -18,18 +17,6 @@ async function open(t: TestContext, options: { commitThread?: boolean; synchrono
     await rm(dir, { recursive: true, force: true });
   });
   return db;
-}
-
-function input(spec: SyntheticInstance, over: Partial<CommitInstanceInput> = {}): CommitInstanceInput {
-  return {
-    parsed: syntheticParsed(spec),
-    blobKey: `dicom/${spec.sopInstanceUid}-${over.digest ?? 'd1'}.dcm`,
-    size: 1000,
-    digest: 'd1',
-    source: { kind: 'dimse', callingAeTitle: 'MODALITY1' },
-    duplicatePolicy: 'keep',
-    ...over,
-  };
 }
 
 test('commit thread - started for a file database when asked, not by default', async (t) => {

@@ -1,4 +1,5 @@
 import type { DicomJsonDataset, ParsedInstance } from '@atrium/dicom';
+import type { CommitInstanceInput } from './archive-repository.js';
 
 /** Attributes of a synthetic instance; anything not given gets a plausible CT value. */
 export interface SyntheticInstance {
@@ -52,5 +53,18 @@ export function syntheticParsed(spec: SyntheticInstance): ParsedInstance {
     },
     frames: [{ fragments: [{ offset: 1000, length: 524288 }] }],
     byteLength: 525288,
+  };
+}
+
+/** A commit of `spec` as the ingest pipeline asks for one: sent by a modality, stored under the 'keep' policy. */
+export function commitInput(spec: SyntheticInstance, over: Partial<CommitInstanceInput> = {}): CommitInstanceInput {
+  return {
+    parsed: syntheticParsed(spec),
+    blobKey: `dicom/${spec.sopInstanceUid}-${over.digest ?? 'd1'}.dcm`,
+    size: 1000,
+    digest: 'd1',
+    source: { kind: 'dimse', callingAeTitle: 'MODALITY1' },
+    duplicatePolicy: 'keep',
+    ...over,
   };
 }
