@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { test } from 'node:test';
+import { test, type TestContext } from 'node:test';
 import { sql } from 'kysely';
 import { openDatabase } from './database.js';
 import { syntheticParsed } from './test-support.js';
@@ -65,47 +65,45 @@ test('transaction groupCommit - commits at synchronous NORMAL; every other trans
   }
 });
 
-test('WalSync - concurrent callers share flushes, and a closed one refuses', async (t) => {
+/** A `WalSync` on the WAL of a new file database, which the test's end closes and removes. */
+async function walSyncOfNewDatabase(t: TestContext): Promise<WalSync> {
   const dir = await mkdtemp(join(tmpdir(), 'atrium-wal-'));
-  t.after(() => rm(dir, { recursive: true, force: true }));
   const path = join(dir, 'index.sqlite');
   const db = await openDatabase({ kind: 'sqlite', path });
   const walSync = new WalSync(path);
-  try {
-    const calls = Array.from({ length: 50 }, () => walSync.sync());
-    // At most two flushes serve fifty callers: the one running and the one queued behind it.
-    assert.ok(new Set(calls).size <= 2, `${new Set(calls).size} distinct flushes`);
-    await Promise.all(calls);
-  } finally {
+  t.after(async () => {
     await walSync.close();
     await db.close();
-  }
+    await rm(dir, { recursive: true, force: true });
+  });
+  return walSync;
+}
+
+test('WalSync - concurrent callers share flushes, and a closed one refuses', async (t) => {
+  const walSync = await walSyncOfNewDatabase(t);
+  const calls = Array.from({ length: 50 }, () => walSync.sync());
+  // At most two flushes serve fifty callers: the one running and the one queued behind it.
+  assert.ok(new Set(calls).size <= 2, `${new Set(calls).size} distinct flushes`);
+  await Promise.all(calls);
+  await walSync.close();
   await assert.rejects(walSync.sync(), /closed/);
 });
 
 test('WalSync - syncSoon waits to share one flush, which a sync starts at once; close makes an owed flush', async (t) => {
-  const dir = await mkdtemp(join(tmpdir(), 'atrium-wal-'));
-  t.after(() => rm(dir, { recursive: true, force: true }));
-  const path = join(dir, 'index.sqlite');
-  const db = await openDatabase({ kind: 'sqlite', path });
-  const walSync = new WalSync(path);
-  try {
-    const soon = Array.from({ length: 10 }, () => walSync.syncSoon(60_000));
-    assert.equal(new Set(soon).size, 1, 'callers within the delay share one flush');
-    let settled = false;
-    void soon[0]!.then(() => (settled = true));
-    await new Promise((resolve) => setTimeout(resolve, 20));
-    assert.equal(settled, false, 'not before the delay');
-    // Someone who needs durability now starts it, and the waiting callers are served by it.
-    await walSync.sync();
-    await Promise.all(soon);
-    const started = Date.now();
-    await walSync.syncSoon(30);
-    assert.ok(Date.now() - started >= 25, 'alone, it starts when the delay is over');
-    const owed = walSync.syncSoon(60_000);
-    await walSync.close();
-    await owed;
-  } finally {
-    await db.close();
-  }
+  const walSync = await walSyncOfNewDatabase(t);
+  const soon = Array.from({ length: 10 }, () => walSync.syncSoon(60_000));
+  assert.equal(new Set(soon).size, 1, 'callers within the delay share one flush');
+  let settled = false;
+  void soon[0]!.then(() => (settled = true));
+  await new Promise((resolve) => setTimeout(resolve, 20));
+  assert.equal(settled, false, 'not before the delay');
+  // Someone who needs durability now starts it, and the waiting callers are served by it.
+  await walSync.sync();
+  await Promise.all(soon);
+  const started = Date.now();
+  await walSync.syncSoon(30);
+  assert.ok(Date.now() - started >= 25, 'alone, it starts when the delay is over');
+  const owed = walSync.syncSoon(60_000);
+  await walSync.close();
+  await owed;
 });

@@ -185,22 +185,28 @@ test('multipart parser - limits and malformed bodies throw coded errors', async 
   await assert.rejects(readParts(chunked(longHeader, 1000), boundary), MultipartLimitError);
 });
 
-test('multipart parser - reads the source only as fast as parts are consumed (backpressure)', async () => {
-  const boundary = 'bp';
-  const written = await collect(writeMultipart([{ headers: {}, body: randomBytes(1 << 20) }, { headers: {}, body: randomBytes(10) }], boundary));
+/** `bytes` in chunks of `size`, counting how many bytes the parser has pulled so far. */
+function countingSource(bytes: Buffer, size: number): { chunks: AsyncGenerator<Buffer>; pulled(): number } {
   let pulled = 0;
   async function* counting(): AsyncGenerator<Buffer> {
-    for await (const c of chunked(written, 16384)) {
+    for await (const c of chunked(bytes, size)) {
       pulled += c.length;
       yield c;
     }
   }
-  const parts = parseMultipart(counting(), boundary);
+  return { chunks: counting(), pulled: () => pulled };
+}
+
+test('multipart parser - reads the source only as fast as parts are consumed (backpressure)', async () => {
+  const boundary = 'bp';
+  const written = await collect(writeMultipart([{ headers: {}, body: randomBytes(1 << 20) }, { headers: {}, body: randomBytes(10) }], boundary));
+  const source = countingSource(written, 16384);
+  const parts = parseMultipart(source.chunks, boundary);
   const first = await parts.next();
   assert.ok(!first.done);
   const it = first.value.body[Symbol.asyncIterator]();
   await it.next();
-  assert.ok(pulled <= 3 * 16384, `pulled ${pulled} bytes to give the first chunk`);
+  assert.ok(source.pulled() <= 3 * 16384, `pulled ${source.pulled()} bytes to give the first chunk`);
   await parts.return(undefined);
 });
 
@@ -248,21 +254,15 @@ test('multipart parser - collect holds views of the source chunks, not copies', 
 test('multipart parser - collect reads no more than about maxBytes of a long part before it turns to a stream (backpressure)', async () => {
   const boundary = 'collect-bp';
   const written = await collect(writeMultipart([{ headers: {}, body: randomBytes(4 << 20) }, { headers: {}, body: Buffer.from('next') }], boundary));
-  let pulled = 0;
-  async function* counting(): AsyncGenerator<Buffer> {
-    for await (const c of chunked(written, 16384)) {
-      pulled += c.length;
-      yield c;
-    }
-  }
-  const parts = parseMultipart(counting(), boundary);
+  const source = countingSource(written, 16384);
+  const parts = parseMultipart(source.chunks, boundary);
   const first = await parts.next();
   assert.ok(!first.done);
   let consumed = false;
   void first.value.consumed.then(() => (consumed = true));
   const rest = await first.value.collect(1 << 20);
   assert.ok(!Array.isArray(rest));
-  assert.ok(pulled <= (1 << 20) + 3 * 16384, `pulled ${pulled} bytes before streaming`);
+  assert.ok(source.pulled() <= (1 << 20) + 3 * 16384, `pulled ${source.pulled()} bytes before streaming`);
   await new Promise((r) => setImmediate(r));
   assert.equal(consumed, false, 'a part that goes on as a stream is not consumed yet');
   const bytes = await collect(rest as AsyncIterable<Buffer>);
