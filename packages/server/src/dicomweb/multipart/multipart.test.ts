@@ -69,21 +69,27 @@ test('multipart parser - a body split in two or three chunks at every position r
   }
 });
 
-test('multipart parser - part bodies are views of the source chunks, not copies', async () => {
-  const boundary = 'zero-copy';
-  const payload = randomBytes(50_000);
-  const written = await collect(writeMultipart([{ headers: {}, body: payload }, { headers: {}, body: payload }], boundary));
+/** `bytes` in chunks of `size`, each in a buffer of its own, and the set of those buffers (to tell views from copies). */
+function ownBufferSource(bytes: Buffer, size: number): { chunks: AsyncGenerator<Buffer>; sources: Set<ArrayBufferLike> } {
   const sources = new Set<ArrayBufferLike>();
-  async function* source(): AsyncGenerator<Buffer> {
-    for (let i = 0; i < written.length; i += 8192) {
-      const chunk = Buffer.from(written.subarray(i, i + 8192));
+  async function* own(): AsyncGenerator<Buffer> {
+    for (let i = 0; i < bytes.length; i += size) {
+      const chunk = Buffer.from(bytes.subarray(i, i + size));
       sources.add(chunk.buffer);
       yield chunk;
     }
   }
+  return { chunks: own(), sources };
+}
+
+test('multipart parser - part bodies are views of the source chunks, not copies', async () => {
+  const boundary = 'zero-copy';
+  const payload = randomBytes(50_000);
+  const written = await collect(writeMultipart([{ headers: {}, body: payload }, { headers: {}, body: payload }], boundary));
+  const { chunks: source, sources } = ownBufferSource(written, 8192);
   let chunks = 0;
   let views = 0;
-  for await (const part of parseMultipart(source(), boundary)) {
+  for await (const part of parseMultipart(source, boundary)) {
     const got: Buffer[] = [];
     for await (const c of part.body) {
       chunks++;
@@ -234,15 +240,8 @@ test('multipart parser - collect holds views of the source chunks, not copies', 
   const boundary = 'collect-views';
   const payload = randomBytes(50_000);
   const written = await collect(writeMultipart([{ headers: {}, body: payload }], boundary));
-  const sources = new Set<ArrayBufferLike>();
-  async function* source(): AsyncGenerator<Buffer> {
-    for (let i = 0; i < written.length; i += 8192) {
-      const chunk = Buffer.from(written.subarray(i, i + 8192));
-      sources.add(chunk.buffer);
-      yield chunk;
-    }
-  }
-  for await (const part of parseMultipart(source(), boundary)) {
+  const { chunks: source, sources } = ownBufferSource(written, 8192);
+  for await (const part of parseMultipart(source, boundary)) {
     const chunks = await part.collect(1 << 20);
     assert.ok(Array.isArray(chunks));
     assert.ok(Buffer.concat(chunks).equals(payload));
