@@ -58,8 +58,15 @@ export interface AcceptorPolicy {
    * Full control of the choice for one proposed context (PS3.8 §9.3.2.2): given the syntaxes in the requestor's
    * order, return the one to accept or undefined to refuse the context (result 4). Takes precedence over the
    * preference lists, e.g. to keep the requestor's order so that instances are stored as they were sent.
+   * `roles` is the requestor's SCP/SCU role proposal for the abstract syntax (PS3.7 D.3.3.4), if it made one: a
+   * requestor taking the SCP role of a storage class (C-GET) will receive instances over the context, not send
+   * them.
    */
-  chooseTransferSyntax?: (abstractSyntaxUid: string, proposedTransferSyntaxUids: readonly string[]) => string | undefined;
+  chooseTransferSyntax?: (
+    abstractSyntaxUid: string,
+    proposedTransferSyntaxUids: readonly string[],
+    roles?: RoleSelection,
+  ) => string | undefined;
   /** Answer to an SCP/SCU role proposal; default grants what was proposed. Undefined leaves it unanswered. */
   acceptRoleSelection?: (proposal: RoleSelection) => RoleSelection | undefined;
   /** Answer to a SOP Class Extended Negotiation item; default: none (the SOP class's default behaviour). */
@@ -235,12 +242,13 @@ export class DimseServer {
     if (open >= maxAssociations) return association.rejectAssociation(RejectReason.LocalLimitExceeded);
 
     const accepts = policy.isAbstractSyntaxAccepted ?? ((uid: string) => this.defaultAccepts(uid));
+    const proposedRoles = new Map((rq.userInformation.roleSelections ?? []).map((r) => [r.sopClassUid, r]));
     const answers: PresentationContextAnswer[] = rq.presentationContexts.map((pc) => {
       if (!accepts(pc.abstractSyntaxUid)) {
         return { id: pc.id, result: PresentationContextResult.AbstractSyntaxNotSupported, transferSyntaxUid: ImplicitVrLittleEndian };
       }
       const chosen = policy.chooseTransferSyntax
-        ? policy.chooseTransferSyntax(pc.abstractSyntaxUid, pc.transferSyntaxUids)
+        ? policy.chooseTransferSyntax(pc.abstractSyntaxUid, pc.transferSyntaxUids, proposedRoles.get(pc.abstractSyntaxUid))
         : this.preferences(pc.abstractSyntaxUid).find((ts) => pc.transferSyntaxUids.includes(ts));
       if (!chosen) {
         return { id: pc.id, result: PresentationContextResult.TransferSyntaxesNotSupported, transferSyntaxUid: ImplicitVrLittleEndian };

@@ -209,6 +209,29 @@ test('DCMTK movescu and getscu - C-MOVE to a storescp and C-GET deliver every in
   }
 });
 
+test('DCMTK getscu +xy - 16-bit CT comes back whole and lossless although JPEG Baseline is proposed first (regression: bench-pacs cget-xy)', { skip }, async () => {
+  // getscu +xy puts JPEG Baseline first for every storage class; accepting it made every sub-operation for an image
+  // of more than 8 bits fail, since no lossless image can be re-encoded into it.
+  const f = await fixture();
+  try {
+    await storeAll(f);
+    const got = mkdtempSync(join(f.work, 'got-'));
+    const get = await run('getscu', ['-v', '+xy', '-S', '-od', got, '-k', 'QueryRetrieveLevel=STUDY', '-k', `StudyInstanceUID=${f.slices[0]!.studyInstanceUid}`, ...scu(f.node)]);
+    assert.equal(get.code, 0, get.out);
+    assert.match(get.out, /Number of Completed Suboperations\s*:\s*4/, get.out);
+    assert.match(get.out, /Number of Failed Suboperations\s*:\s*0/, get.out);
+    const files = readdirSync(got);
+    assert.equal(files.length, 4, get.out);
+    for (const name of files) {
+      const text = await dump(join(got, name), '0002,0010', '0028,0100');
+      assert.match(text, /LittleEndianExplicit/);
+      assert.match(text, /\(0028,0100\) US 16/);
+    }
+  } finally {
+    await f.close();
+  }
+});
+
 test('DCMTK getscu - an instance of a class getscu did not propose fails, and the association still releases cleanly', { skip }, async () => {
   // Regression: the final C-GET response carries the Failed SOP Instance UID List as a data set; sent in a PDU of
   // its own it reached getscu while getscu was already releasing, and getscu aborted the association.

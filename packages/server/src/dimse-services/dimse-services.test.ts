@@ -187,6 +187,53 @@ test('C-STORE - the requestor order decides among storable syntaxes; unstorable 
   }
 });
 
+test('C-GET negotiation - a requestor taking the SCP role of a storage class gets its first lossless syntax rather than a lossy one Atrium would encode into; without the role, its first storable one', async () => {
+  const MR = '1.2.840.10008.5.1.4.1.1.4';
+  const US = '1.2.840.10008.5.1.4.1.1.6.1';
+  const VideoEndoscopic = '1.2.840.10008.5.1.4.1.1.77.1.1.1';
+  const JpegBaseline = '1.2.840.10008.1.2.4.50';
+  const H264 = '1.2.840.10008.1.2.4.102';
+  const node = await startTestNode({ ATRIUM_ACCEPT_ANY_AE: 'true' });
+  try {
+    const association = await connect({
+      host: '127.0.0.1',
+      port: node.dimse.port,
+      callingAeTitle: 'WS1',
+      calledAeTitle: 'ATRIUM',
+      presentationContexts: [
+        { abstractSyntaxUid: SopClass.StudyRootGet },
+        // As getscu +xy proposes: JPEG Baseline first. A 16-bit image cannot travel in it.
+        { abstractSyntaxUid: CT, transferSyntaxUids: [JpegBaseline, RleLossless, ExplicitVrLittleEndian] },
+        { abstractSyntaxUid: US, transferSyntaxUids: [JpegBaseline] },
+        { abstractSyntaxUid: MR, transferSyntaxUids: [JpegBaseline, ExplicitVrLittleEndian] },
+        // Clips are only ever sent as stored: asking for H.264 first is asking for them as they are.
+        { abstractSyntaxUid: VideoEndoscopic, transferSyntaxUids: [H264, ExplicitVrLittleEndian] },
+      ],
+      roleSelections: [
+        { sopClassUid: CT, scuRole: false, scpRole: true },
+        { sopClassUid: US, scuRole: false, scpRole: true },
+        { sopClassUid: VideoEndoscopic, scuRole: false, scpRole: true },
+      ],
+    });
+    try {
+      assert.deepEqual(
+        [...association.presentationContexts.values()].map((c) => [c.abstractSyntaxUid, c.transferSyntaxUid]),
+        [
+          [SopClass.StudyRootGet, ExplicitVrLittleEndian],
+          [CT, RleLossless],
+          [US, JpegBaseline],
+          [MR, JpegBaseline],
+          [VideoEndoscopic, H264],
+        ],
+      );
+    } finally {
+      await association.release();
+    }
+  } finally {
+    await node.close();
+  }
+});
+
 test('C-STORE - a service the calling AE is not allowed answers 0124', async () => {
   const node = await startTestNode({}, {});
   try {

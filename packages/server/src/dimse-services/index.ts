@@ -182,7 +182,7 @@ export async function startDimse(archive: Archive, options: DimseServicesOptions
         },
         isAbstractSyntaxAccepted: (uid) => catalogue.isServed(uid, { find: true, acceptUnknown: dicom.acceptUnknownSopClasses }),
         answerExtendedNegotiation: answerFindExtendedNegotiation,
-        chooseTransferSyntax: (uid, proposed) => catalogue.chooseTransferSyntax(uid, proposed, dicom.acceptUnknownSopClasses),
+        chooseTransferSyntax: (uid, proposed, roles) => catalogue.chooseTransferSyntax(uid, proposed, dicom.acceptUnknownSopClasses, roles),
       },
       handlers: {
         echo: async (request) => {

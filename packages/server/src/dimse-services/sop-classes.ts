@@ -7,7 +7,8 @@ import {
   lookupTransferSyntax,
   type DataDictionary,
 } from '@atrium/dicom';
-import { SopClass, VerificationSopClass } from '@atrium/dimse';
+import { SopClass, VerificationSopClass, type RoleSelection } from '@atrium/dimse';
+import { ENCODABLE_TRANSFER_SYNTAXES, NATIVE_TRANSFER_SYNTAXES } from '../retrieve/transfer-syntax-support.js';
 
 /** The Query/Retrieve information models Atrium serves (PS3.4 C.6.1, C.6.2). */
 export type InformationModel = 'PATIENT' | 'STUDY';
@@ -31,6 +32,17 @@ const QUERY_TRANSFER_SYNTAXES = [ExplicitVrLittleEndian, ImplicitVrLittleEndian,
 /** Whether Atrium can store (and so accept) an instance in this syntax: its reader can walk the data set. */
 export function isStorableTransferSyntax(uid: string): boolean {
   return lookupTransferSyntax(uid) !== undefined && isReadableTransferSyntax(uid);
+}
+
+/** Whether Atrium can send any instance it holds in this syntax without loss: native, or a lossless codec. */
+function isLosslessForEveryInstance(uid: string): boolean {
+  const syntax = lookupTransferSyntax(uid);
+  return syntax !== undefined && !syntax.lossy && (NATIVE_TRANSFER_SYNTAXES.has(uid) || ENCODABLE_TRANSFER_SYNTAXES.has(uid));
+}
+
+/** A lossy syntax Atrium encodes into when an instance is not stored in it. */
+function isLossyEncoding(uid: string): boolean {
+  return lookupTransferSyntax(uid)?.lossy === true && ENCODABLE_TRANSFER_SYNTAXES.has(uid);
 }
 
 /**
@@ -65,10 +77,24 @@ export class SopClassCatalogue {
    * The context answer (PS3.8 §9.3.3.2): for storage, the first syntax in the requestor's order that Atrium can
    * store, so an instance is kept in the syntax its sender prefers (usually the one it holds); for everything
    * else, Atrium's preference among the uncompressed syntaxes.
+   *
+   * A requestor that takes the SCP role of a storage class (C-GET, PS3.4 C.4.3) receives over the context, and one
+   * syntax serves every instance of the class it may ask for. When its first choice is a lossy syntax Atrium would
+   * have to encode into, the first lossless one it proposes that Atrium can produce from anything it holds wins
+   * instead: no sub-operation then fails for want of a possible encoding (a 16-bit MR cannot travel as JPEG
+   * Baseline) and no image is degraded by a compression it was not stored with. Other first choices stand: a video
+   * syntax, say, is only ever sent as stored, and the requestor asking for it wants the clips as they are.
    */
-  chooseTransferSyntax(abstractSyntaxUid: string, proposed: readonly string[], acceptUnknown: boolean): string | undefined {
+  chooseTransferSyntax(
+    abstractSyntaxUid: string,
+    proposed: readonly string[],
+    acceptUnknown: boolean,
+    roles?: RoleSelection,
+  ): string | undefined {
     if (this.isStorage(abstractSyntaxUid) || (acceptUnknown && this.isUnknown(abstractSyntaxUid))) {
-      return proposed.find(isStorableTransferSyntax);
+      const first = proposed.find(isStorableTransferSyntax);
+      if (roles?.scpRole && first !== undefined && isLossyEncoding(first)) return proposed.find(isLosslessForEveryInstance) ?? first;
+      return first;
     }
     return QUERY_TRANSFER_SYNTAXES.find((ts) => proposed.includes(ts));
   }
