@@ -136,6 +136,16 @@ export function describeBlobStoreContract(
       });
     });
 
+    test('getBytes - reads the object or an inclusive range whole, refusing more than maxBytes', async () => {
+      await store.put('bytes/b', chunksOf('0123456789'));
+      assert.equal((await store.getBytes('bytes/b', undefined, { maxBytes: 10 })).toString(), '0123456789');
+      assert.equal((await store.getBytes('bytes/b', { start: 2, end: 5 }, { maxBytes: 4 })).toString(), '2345');
+      assert.equal((await store.getBytes('bytes/b', { start: 8, end: 100 }, { maxBytes: 10 })).toString(), '89');
+      await assert.rejects(store.getBytes('bytes/b', undefined, { maxBytes: 9 }), { code: 'ATRIUM_ERR_STORE_TOO_LARGE', name: 'BlobTooLargeError' });
+      await assert.rejects(store.getBytes('bytes/b', { start: 10 }, { maxBytes: 10 }), { code: 'ATRIUM_ERR_STORE_RANGE_NOT_SATISFIABLE' });
+      await assert.rejects(store.getBytes('bytes/missing', undefined, { maxBytes: 10 }), { code: 'ATRIUM_ERR_STORE_NOT_FOUND' });
+    });
+
     test('head - reports size and modification time, undefined when absent', async () => {
       const before = Date.now();
       await store.put('head/h', chunksOf('12345'));
@@ -260,6 +270,7 @@ export function describeBlobStoreContract(
       assert.equal((await readAll(await store.get('pending/one'))).toString(), 'answered before the move');
       assert.equal((await store.head('pending/one'))?.size, 24);
       assert.equal((await readAll(await store.get('pending/one', { start: 9, end: 14 }))).toString(), 'before');
+      assert.equal((await store.getBytes('pending/one', { start: 9, end: 14 }, { maxBytes: 6 })).toString(), 'before');
       ready();
       await published;
       assert.equal((await readAll(await store.get('pending/one'))).toString(), 'answered before the move');

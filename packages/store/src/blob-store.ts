@@ -102,6 +102,12 @@ export interface BlobStore {
   createStagingWriter(opts?: BlobWriteOptions): StagingWriter;
   /** Opens the object (or a range of it); `BlobNotFoundError` when absent, `BlobRangeError` when unsatisfiable. */
   get(key: string, range?: ByteRange): Promise<Readable>;
+  /**
+   * The object (or a range of it) read whole into one buffer, for small objects read many at a time (a retrieve
+   * reads a few instances ahead): cheaper than a stream per object. `BlobTooLargeError` when the bytes asked for
+   * are more than `maxBytes` (nothing is read), and the errors of `get`.
+   */
+  getBytes(key: string, range: ByteRange | undefined, options: { maxBytes: number }): Promise<Buffer>;
   head(key: string): Promise<BlobInfo | undefined>;
   /**
    * Moves the object at `fromKey` to `toKey`, replacing any object there; `BlobNotFoundError` when `fromKey` is

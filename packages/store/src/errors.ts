@@ -41,13 +41,23 @@ export class InvalidBlobKeyError extends TypeError {
   }
 }
 
-/** The object grew past `maxBytes`; nothing was stored. */
+/**
+ * The object grew past `maxBytes`; nothing was stored. Also thrown by `BlobStore.getBytes` when the bytes asked
+ * for are more than its `maxBytes` (then `read` says which); nothing was read.
+ */
 export class BlobTooLargeError extends RangeError {
   readonly code: StoreErrorCode = 'ATRIUM_ERR_STORE_TOO_LARGE';
   readonly httpStatus = 413;
   readonly dicomStatus = STATUS_OUT_OF_RESOURCES;
-  constructor(readonly maxBytes: number) {
-    super(`Cannot store blob: it is larger than the limit of ${maxBytes} bytes`);
+  constructor(
+    readonly maxBytes: number,
+    read?: { key: string; length: number },
+  ) {
+    super(
+      read
+        ? `Cannot read blob '${read.key}' whole: its ${read.length} bytes are more than the limit of ${maxBytes} bytes`
+        : `Cannot store blob: it is larger than the limit of ${maxBytes} bytes`,
+    );
     this.name = 'BlobTooLargeError';
   }
 }

@@ -789,16 +789,10 @@ export class FilesystemBlobStore implements BlobStore {
 
   async get(key: string, range?: ByteRange): Promise<Readable> {
     validateBlobKey(key);
-    const handle = await this.#openForRead(key);
+    const { handle, size } = await this.#openForRead(key);
     try {
-      const { size } = await handle.stat();
       if (range === undefined) return handle.createReadStream({ autoClose: true });
-      const { start } = range;
-      if (!Number.isSafeInteger(start) || start < 0 || start >= size) {
-        throw new BlobRangeError(key, start, range.end, size);
-      }
-      const end = Math.min(range.end ?? size - 1, size - 1);
-      if (!Number.isSafeInteger(end) || end < start) throw new BlobRangeError(key, start, range.end, size);
+      const { start, end } = byteSpan(key, range, size);
       return handle.createReadStream({ start, end, autoClose: true });
     } catch (error) {
       await handle.close();
@@ -806,7 +800,29 @@ export class FilesystemBlobStore implements BlobStore {
     }
   }
 
-  async #openForRead(key: string): Promise<FileHandle> {
+  async getBytes(key: string, range: ByteRange | undefined, options: { maxBytes: number }): Promise<Buffer> {
+    validateBlobKey(key);
+    const { handle, size } = await this.#openForRead(key);
+    try {
+      const { start, end } = range === undefined ? { start: 0, end: size - 1 } : byteSpan(key, range, size);
+      const length = end - start + 1;
+      if (length > options.maxBytes) throw new BlobTooLargeError(options.maxBytes, { key, length });
+      const buffer = Buffer.allocUnsafe(length);
+      let filled = 0;
+      while (filled < length) {
+        const { bytesRead } = await handle.read(buffer, filled, length - filled, start + filled);
+        // Objects are replaced by rename, never truncated in place: a short read means the file is not ours.
+        if (bytesRead === 0) throw new BlobStoreIoError(`Cannot read blob '${key}': it ended after ${filled} of ${length} bytes`, { cause: undefined });
+        filled += bytesRead;
+      }
+      return buffer;
+    } finally {
+      await handle.close();
+    }
+  }
+
+  /** The file under `key` (or where its publish keeps it meanwhile), opened, with its size. */
+  async #openForRead(key: string): Promise<{ handle: FileHandle; size: number }> {
     const pending = this.#pending.get(key);
     if (pending) {
       // Its publish may move the file while this opens it: then it is under the key.
@@ -814,16 +830,16 @@ export class FilesystemBlobStore implements BlobStore {
         if (isErrno(error, 'ENOENT')) return undefined;
         throw error;
       });
-      if (handle) return handle;
+      if (handle) return { handle, size: await statOrClose(handle).then((info) => info.size) };
     }
     try {
       const handle = await open(join(this.root, key), 'r');
-      const info = await handle.stat();
+      const info = await statOrClose(handle);
       if (!info.isFile()) {
         await handle.close();
         throw new BlobNotFoundError(key);
       }
-      return handle;
+      return { handle, size: info.size };
     } catch (error) {
       if (isErrno(error, 'ENOENT', 'ENOTDIR', 'EISDIR')) throw new BlobNotFoundError(key, { cause: error });
       throw error;
@@ -938,6 +954,24 @@ export class FilesystemBlobStore implements BlobStore {
 }
 
 /** Opens (creating when missing) a `FilesystemBlobStore`; the same as `FilesystemBlobStore.open`. */
+/** The inclusive span of `range` in an object of `size` bytes, as HTTP reads it; `BlobRangeError` when unsatisfiable. */
+function byteSpan(key: string, range: ByteRange, size: number): { start: number; end: number } {
+  const { start } = range;
+  if (!Number.isSafeInteger(start) || start < 0 || start >= size) throw new BlobRangeError(key, start, range.end, size);
+  const end = Math.min(range.end ?? size - 1, size - 1);
+  if (!Number.isSafeInteger(end) || end < start) throw new BlobRangeError(key, start, range.end, size);
+  return { start, end };
+}
+
+async function statOrClose(handle: FileHandle): Promise<{ size: number; isFile(): boolean }> {
+  try {
+    return await handle.stat();
+  } catch (error) {
+    await handle.close();
+    throw error;
+  }
+}
+
 export function openFileSystemBlobStore(options: FilesystemBlobStoreOptions): Promise<FilesystemBlobStore> {
   return FilesystemBlobStore.open(options);
 }
