@@ -8,3 +8,4 @@ export * from './errors.js';
 export * from './byte-order.js';
 export type { PixelModule } from './codec-tasks.js';
 export * from './zip-writer.js';
+export * from './read-ahead.js';

@@ -2,6 +2,7 @@ import type { Readable } from 'node:stream';
 import type { FrameRef } from '@atrium/dicom';
 import type { ByteRange } from '@atrium/store';
 import type { Archive } from '../main.js';
+import { readAhead, type ReadAheadItem, type ReadAheadLimits } from './read-ahead.js';
 
 /** Which instances a retrieve asks for: a study, a series of it, or listed instances (PS3.4 C.4, PS3.18 10.4). */
 export interface RetrieveScope {
@@ -155,6 +156,27 @@ export class RetrieveService {
   /** The stored Part 10 bytes, whole or a byte range. */
   openPart10(ref: Pick<StoredInstanceRef, 'blobKey'>, range?: ByteRange): Promise<Readable> {
     return this.archive.store.get(ref.blobKey, range);
+  }
+
+  /**
+   * `refs` in their order, the stored bytes of the small ones read ahead while earlier ones are sent (`readAhead`:
+   * bounded by `limits`): the whole Part 10 object, or with `form: 'dataset'` the data set as DIMSE sends it.
+   * Instances that `wanted` declines (those to be converted) and large ones come without bytes: open them with
+   * `openPart10` / `openDataset` or the transcoder. The shared way C-MOVE, C-GET and WADO-RS send a study.
+   */
+  withStoredBytes<T extends Pick<StoredInstanceRef, 'blobKey' | 'datasetOffset' | 'size'>>(
+    refs: AsyncIterable<T> | Iterable<T>,
+    options: { form?: 'part10' | 'dataset'; wanted?: (ref: T) => boolean } & ReadAheadLimits = {},
+  ): AsyncGenerator<ReadAheadItem<T>> {
+    const dataset = options.form === 'dataset';
+    const start = (ref: T) => (dataset ? ref.datasetOffset : 0);
+    return readAhead(refs, {
+      ...options,
+      sizeOf: (ref) => ref.size - start(ref),
+      // A data set of no bytes (the file meta information alone) is not a range the store can serve.
+      wanted: (ref) => ref.size > start(ref) && (options.wanted?.(ref) ?? true),
+      read: (ref) => this.archive.store.getBytes(ref.blobKey, { start: start(ref) }, { maxBytes: ref.size - start(ref) }),
+    });
   }
 
   /** The data set without preamble and file meta information, as DIMSE sends it (PS3.7 §9.3.1). */

@@ -52,7 +52,7 @@ export function instanceAcceptOf(accept: string | string[] | undefined, singleIn
 /**
  * WADO-RS retrieve of a study, a series or an instance (PS3.18 §10.4.1.1.1) as `multipart/related;
  * type="application/dicom"` or as `application/zip` (`<series UID>/<SOP instance UID>.dcm` entries): instances are opened one after the other as the client reads, each streamed from
- * the blob store (bounded memory whatever the study size) or, when its stored syntax is not acceptable,
+ * the blob store (bounded memory whatever the study size; small ones read a few ahead, `withStoredBytes`) or, when its stored syntax is not acceptable,
  * transcoded in the worker pool. The response is refused with 406 before the first byte when some instance in
  * scope cannot be produced in any accepted syntax.
  */
@@ -85,10 +85,13 @@ async function retrieve(request: FastifyRequest<{ Params: Params }>, reply: Fast
     }
   }
   const origin = originOf(request);
+  // Instances sent as stored are read a few ahead (bounded), the others converted when reached.
+  const asStored = (ref: { transferSyntaxUid: string }) => targets.includes('*') || targets.includes(ref.transferSyntaxUid);
   if (accept.form === 'zip') {
     const entries = async function* (): AsyncGenerator<ZipEntry> {
-      for await (const ref of archive.retrieve.instances(scope)) {
-        yield { name: `${ref.seriesInstanceUid}/${ref.sopInstanceUid}.dcm`, open: async () => (await transcoder.transcode(ref, targets)).stream };
+      for await (const { item: ref, bytes } of archive.retrieve.withStoredBytes(archive.retrieve.instances(scope), { wanted: asStored })) {
+        const name = `${ref.seriesInstanceUid}/${ref.sopInstanceUid}.dcm`;
+        yield { name, open: async () => (bytes ? Readable.from([bytes]) : (await transcoder.transcode(ref, targets)).stream) };
       }
     };
     return reply.type('application/zip').send(Readable.from(zipStream(entries())));
@@ -101,8 +104,10 @@ async function retrieve(request: FastifyRequest<{ Params: Params }>, reply: Fast
     }
   }
   async function* parts(): AsyncGenerator<OutgoingPart> {
-    for await (const ref of archive.retrieve.instances(scope)) {
-      const result = await transcoder.transcode(ref, targets);
+    for await (const { item: ref, bytes } of archive.retrieve.withStoredBytes(archive.retrieve.instances(scope), { wanted: asStored })) {
+      const result = bytes
+        ? { transferSyntaxUid: ref.transferSyntaxUid, stream: bytes, size: bytes.length }
+        : await transcoder.transcode(ref, targets);
       const headers: Record<string, string> = {
         'Content-Type': formatMediaType('application/dicom', { 'transfer-syntax': result.transferSyntaxUid }),
         'Content-Location': instanceUrl(origin, ref.studyInstanceUid, ref.seriesInstanceUid, ref.sopInstanceUid),
