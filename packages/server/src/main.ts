@@ -66,7 +66,8 @@ export async function openArchive(config: AtriumConfig, logger: Logger = createL
   }
   const archive = database.archive;
   const ingest = new IngestPipeline({ config, store, archive, dictionary, logger });
-  const transcoder = new TranscoderPool({ store });
+  const retrieve = new RetrieveService({ database, store });
+  const transcoder = new TranscoderPool({ store, pixelLayout: (ref) => retrieve.pixelLayout(ref) });
   try {
     await recoverBlobIntents(store, archive, logger);
     await recoverStagedInstances(store, ingest, logger);
@@ -84,7 +85,7 @@ export async function openArchive(config: AtriumConfig, logger: Logger = createL
     archive,
     store,
     ingest,
-    retrieve: new RetrieveService({ database, store }),
+    retrieve,
     query: createQueryEngine({ database, config }),
     transcoder,
     policy: openDevelopmentPolicy(),

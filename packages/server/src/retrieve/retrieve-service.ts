@@ -1,5 +1,5 @@
 import type { Readable } from 'node:stream';
-import type { FrameRef } from '@atrium/dicom';
+import type { FrameRef, PixelDataInfo } from '@atrium/dicom';
 import type { ByteRange } from '@atrium/store';
 import type { Archive } from '../main.js';
 import { readAhead, type ReadAheadItem, type ReadAheadLimits } from './read-ahead.js';
@@ -108,6 +108,23 @@ export class RetrieveService {
       deflated: deflated !== 0,
       frames: JSON.parse(framesJson) as FrameRef[],
     };
+  }
+
+  /**
+   * Where the pixel data and the frames of a stored instance are, as ingest recorded them: what a decoder that
+   * streams an instance frame by frame needs. Undefined when the instance (with this blob) or its pixel data is
+   * not in the index.
+   */
+  async pixelLayout(ref: Pick<StoredInstanceRef, 'sopInstanceUid' | 'blobKey'>): Promise<{ pixelData: PixelDataInfo; frames: FrameRef[] } | undefined> {
+    const row = await this.archive.database.kysely
+      .selectFrom('instance')
+      .innerJoin('instance_metadata', 'instance_metadata.instance_fk', 'instance.id')
+      .select(['instance_metadata.pixel_data_json as pixelDataJson', 'instance_metadata.frames_json as framesJson'])
+      .where('instance.sop_instance_uid', '=', ref.sopInstanceUid)
+      .where('instance.blob_key', '=', ref.blobKey)
+      .executeTakeFirst();
+    if (!row?.pixelDataJson) return undefined;
+    return { pixelData: JSON.parse(row.pixelDataJson) as PixelDataInfo, frames: JSON.parse(row.framesJson) as FrameRef[] };
   }
 
   /** The distinct stored transfer syntaxes in scope, so a retrieve can refuse (406, A702) before it starts sending. */

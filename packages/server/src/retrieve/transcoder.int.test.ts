@@ -126,3 +126,35 @@ test('TranscoderPool - Deflated and Implicit VR Little Endian corpus files re-en
     await archive.cleanup();
   }
 });
+
+test('TranscoderPool - JPEG Baseline corpus files decoded frame by frame (as the server wires it) equal DCMTK dcmdjpeg pixel for pixel, in both native syntaxes', {
+  skip: (!existsSync(dir) && 'corpus absent') || (!hasDcmtk && 'DCMTK absent'),
+}, async () => {
+  const archive = await openTestArchive();
+  const scratch = mkdtempSync(join(tmpdir(), 'atrium-transcode-'));
+  try {
+    // YBR_FULL_422 single and multi-frame (the 87-frame GE clip is the benchmark's), and YBR_FULL.
+    for (const file of [join(dir, '1.2.840.10008.1.2.4.50.dcm'), join(corpus, 'orthanc-tests/Issue164.dcm'), join(corpus, 'pydicom/examples_ybr_color.dcm'), join(corpus, 'pydicom/SC_rgb_jpeg_dcmtk.dcm')]) {
+      if (!existsSync(file)) continue;
+      const name = file.split('/').pop()!;
+      const result = await archive.ingest.ingest([readFileSync(file)], { kind: 'import' });
+      const meta = (await archive.archive.getInstanceMetadata(result.sopInstanceUid))!;
+      const reference = join(scratch, `${name}.dcm`);
+      execFileSync('dcmdjpeg', ['+te', file, reference], { stdio: 'ignore' });
+      for (const target of [ExplicitVrLittleEndian, ImplicitVrLittleEndian]) {
+        const out = await archive.transcoder.transcode(meta, [target]);
+        const chunks: Buffer[] = [];
+        for await (const c of out.stream) chunks.push(c as Buffer);
+        const ours = Buffer.concat(chunks);
+        assert.equal(out.size, ours.length, `${name} to ${target}: size known in advance`);
+        const parsed = await readPart10([ours]);
+        assert.equal(parsed.transferSyntaxUid, target);
+        assert.equal(parsed.dataset['00280004']?.Value?.[0], 'RGB', `${name}: decoded colour is RGB, as dcmdjpeg writes it`);
+        assert.deepEqual(await pixels(ours), await pixels(readFileSync(reference)), `${name} to ${target}: pixels equal dcmdjpeg's`);
+      }
+    }
+  } finally {
+    rmSync(scratch, { recursive: true, force: true });
+    await archive.cleanup();
+  }
+});

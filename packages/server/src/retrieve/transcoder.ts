@@ -7,6 +7,13 @@ import type { CodecResult, CodecTask, PixelModule } from './codec-tasks.js';
 import { TranscodeError } from './errors.js';
 import { DECODABLE_TRANSFER_SYNTAXES, ENCODABLE_TRANSFER_SYNTAXES, NATIVE_TRANSFER_SYNTAXES } from './transfer-syntax-support.js';
 import type { StoredInstanceRef } from './retrieve-service.js';
+import {
+  decodeJpegBaselineInstance,
+  JPEG_BASELINE_DECODE_SOURCES,
+  JPEG_BASELINE_DECODE_TARGETS,
+  type EncapsulatedLayout,
+  type JpegBaselineDecodeOptions,
+} from './jpeg-baseline-decoder.js';
 
 export interface TranscoderOptions {
   store: BlobStore;
@@ -19,6 +26,14 @@ export interface TranscoderOptions {
   maxInstanceBytes?: number;
   /** Idle workers exit after this many ms (default 30 s): each holds the codecs' WebAssembly memory. */
   idleTimeout?: number;
+  /**
+   * Where an instance's pixel data and frames are (`RetrieveService.pixelLayout`). With it, instances stored in
+   * JPEG Baseline are decoded frame by frame as they are sent (`decodeJpegBaselineInstance`) instead of whole in
+   * a worker.
+   */
+  pixelLayout?: (ref: Ref) => Promise<Pick<EncapsulatedLayout, 'pixelData' | 'frames'> | undefined>;
+  /** Limits of the frame-by-frame JPEG Baseline decoder. */
+  jpegBaseline?: JpegBaselineDecodeOptions;
 }
 
 /** What `transcode` gives: the bytes to send and the syntax they are in. */
@@ -43,9 +58,13 @@ export class TranscoderPool {
   readonly #pool: Piscina<CodecTask, CodecResult>;
   readonly #store: BlobStore;
   readonly #maxInstanceBytes: number;
+  readonly #pixelLayout: TranscoderOptions['pixelLayout'];
+  readonly #jpegBaseline: JpegBaselineDecodeOptions;
 
   constructor(options: TranscoderOptions) {
     this.#store = options.store;
+    this.#pixelLayout = options.pixelLayout;
+    this.#jpegBaseline = options.jpegBaseline ?? {};
     this.#maxInstanceBytes = options.maxInstanceBytes ?? 1024 ** 3;
     const maxThreads = options.maxThreads ?? Math.max(1, availableParallelism() - 1);
     // Under tsx (tests, development) the worker is the TypeScript source; built, it is the emitted .js beside this.
@@ -91,6 +110,10 @@ export class TranscoderPool {
       );
     }
     if (storedNative && NATIVE_TRANSFER_SYNTAXES.has(candidates[0]!)) return this.#transcodeNative(ref, candidates[0]!, form, measure);
+    if (this.#pixelLayout && JPEG_BASELINE_DECODE_SOURCES.has(stored) && JPEG_BASELINE_DECODE_TARGETS.has(candidates[0]!)) {
+      const decoded = await this.#decodeJpegBaseline(ref, candidates[0]!, form);
+      if (decoded) return decoded;
+    }
     if (ref.size > this.#maxInstanceBytes) {
       throw new TranscodeError(
         `Cannot transcode instance '${ref.sopInstanceUid}': its ${ref.size} bytes exceed the transcoding limit of ${this.#maxInstanceBytes} bytes`,
@@ -129,6 +152,26 @@ export class TranscoderPool {
       `Cannot transcode instance '${ref.sopInstanceUid}' from '${stored}' to ${candidates.map((t) => `'${t}'`).join(', ')}: ${(lastError as Error)?.message ?? lastError}`,
       { cause: lastError },
     );
+  }
+
+  /** The instance decoded frame by frame as it streams; undefined when the decoder does not take it. */
+  async #decodeJpegBaseline(ref: Ref, target: string, form: 'part10' | 'dataset'): Promise<TranscodeResult | undefined> {
+    const pixels = await this.#pixelLayout!(ref);
+    if (!pixels) return undefined;
+    const prefix = [
+      encodePart10Prefix(),
+      encodeFileMetaInformation({ mediaStorageSopClassUid: ref.sopClassUid, mediaStorageSopInstanceUid: ref.sopInstanceUid, transferSyntaxUid: target }),
+    ];
+    let decoded;
+    try {
+      decoded = await decodeJpegBaselineInstance(this.#store, { ...ref, ...pixels }, target, form, prefix, this.#jpegBaseline);
+    } catch (error) {
+      throw new TranscodeError(`Cannot decode instance '${ref.sopInstanceUid}' from '${ref.transferSyntaxUid}' to '${target}': ${(error as Error).message}`, {
+        cause: error,
+      });
+    }
+    if (!decoded) return undefined;
+    return { transferSyntaxUid: target, transcoded: true, stream: Readable.from(decoded.body(), { objectMode: false }), size: decoded.size };
   }
 
   /**
