@@ -144,6 +144,16 @@ export function describeBlobStoreContract(
       await assert.rejects(store.getBytes('bytes/b', undefined, { maxBytes: 9 }), { code: 'ATRIUM_ERR_STORE_TOO_LARGE', name: 'BlobTooLargeError' });
       await assert.rejects(store.getBytes('bytes/b', { start: 10 }, { maxBytes: 10 }), { code: 'ATRIUM_ERR_STORE_RANGE_NOT_SATISFIABLE' });
       await assert.rejects(store.getBytes('bytes/missing', undefined, { maxBytes: 10 }), { code: 'ATRIUM_ERR_STORE_NOT_FOUND' });
+      await assert.rejects(store.getBytes('bytes', undefined, { maxBytes: 10 }), { code: 'ATRIUM_ERR_STORE_NOT_FOUND' }, 'a prefix is no object');
+      await store.put('bytes/empty', []);
+      assert.equal((await store.getBytes('bytes/empty', undefined, { maxBytes: 0 })).length, 0);
+    });
+
+    test('getBytes - many reads at once each get their own bytes, in any order of completion', async () => {
+      const keys = Array.from({ length: 40 }, (_, i) => `bytes/many/${i}`);
+      await Promise.all(keys.map((key, i) => store.put(key, [Buffer.alloc(100 + i, i)])));
+      const read = await Promise.all(keys.map((key, i) => store.getBytes(key, i % 2 ? { start: 1 } : undefined, { maxBytes: 1000 })));
+      read.forEach((bytes, i) => assert.deepEqual(bytes, Buffer.alloc(100 + i - (i % 2), i), keys[i]));
     });
 
     test('head - reports size and modification time, undefined when absent', async () => {

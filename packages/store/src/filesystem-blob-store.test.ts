@@ -32,6 +32,12 @@ describeBlobStoreContract('FilesystemBlobStore with a staging thread', async () 
   return { store, cleanup: async () => { await store.close(); await rm(root, { recursive: true, force: true }); } };
 });
 
+describeBlobStoreContract('FilesystemBlobStore with a read thread', async () => {
+  const root = await tempRoot();
+  const store = await FilesystemBlobStore.open({ root, readThread: true });
+  return { store, cleanup: async () => { await store.close(); await rm(root, { recursive: true, force: true }); } };
+});
+
 describeBlobStoreContract('FilesystemBlobStore without fsync', async () => {
   const root = await tempRoot();
   return { store: await FilesystemBlobStore.open({ root, fsync: false }), cleanup: () => rm(root, { recursive: true, force: true }) };
