@@ -59,6 +59,7 @@ export async function openArchive(config: AtriumConfig, logger: Logger = createL
       fsync: config.store.fsync,
       staleStagingAfterMs: Number.POSITIVE_INFINITY,
       stagingThread: true,
+      readThread: true,
     });
   } catch (error) {
     await database.close();

@@ -91,9 +91,12 @@ export async function* readAhead<T>(
     }
   };
 
+  // Refilled once half empty, not after every item: the reads asked for together travel together (the store's
+  // read thread takes them in one batch).
+  const lowWater = Math.floor(limits.maxInstances / 2);
   try {
     for (;;) {
-      await fill();
+      if (window.length <= lowWater) await fill();
       const slot = window.shift();
       if (!slot) return;
       windowBytes -= slot.size;
