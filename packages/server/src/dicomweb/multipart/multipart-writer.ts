@@ -21,9 +21,15 @@ function partHead(boundary: string, headers: Record<string, string>, first: bool
 /**
  * Writes parts as a `multipart/related` body (PS3.18 §8.7.3.1) with backpressure: a part's body is read only as
  * fast as the client takes the response, so a study of any size streams in bounded memory. Parts come from an
- * async iterable so that the next instance is opened only when the previous one has been sent.
+ * async iterable so that the next instance is opened only when the previous one has been sent. `highWaterMark`
+ * (default: Node's) is how many bytes are taken from the parts ahead of the client: a larger one lets many small
+ * parts go to the socket in one write.
  */
-export function writeMultipart(parts: AsyncIterable<OutgoingPart> | Iterable<OutgoingPart>, boundary: string): Readable {
+export function writeMultipart(
+  parts: AsyncIterable<OutgoingPart> | Iterable<OutgoingPart>,
+  boundary: string,
+  options: { highWaterMark?: number } = {},
+): Readable {
   async function* generate(): AsyncGenerator<Uint8Array> {
     let first = true;
     for await (const part of parts) {
@@ -34,5 +40,5 @@ export function writeMultipart(parts: AsyncIterable<OutgoingPart> | Iterable<Out
     }
     yield Buffer.from(`${first ? '' : '\r\n'}--${boundary}--\r\n`, 'latin1');
   }
-  return Readable.from(generate(), { objectMode: false });
+  return Readable.from(generate(), { objectMode: false, ...(options.highWaterMark !== undefined ? { highWaterMark: options.highWaterMark } : {}) });
 }

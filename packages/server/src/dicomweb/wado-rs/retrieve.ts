@@ -7,6 +7,12 @@ import { notAcceptable, notFound } from '../errors.js';
 import { formatMediaType, parseAccept } from '../multipart/media-type.js';
 import { newBoundary, writeMultipart, type OutgoingPart } from '../multipart/multipart-writer.js';
 
+/**
+ * Bytes of a study retrieve taken ahead of the client (1 MiB): small instances then reach the socket many to a
+ * write (a 39 kB CT slice each was one write of its own), and memory per response stays bounded.
+ */
+const RESPONSE_BUFFER_BYTES = 1024 * 1024;
+
 interface Params {
   study: string;
   series?: string;
@@ -117,5 +123,6 @@ async function retrieve(request: FastifyRequest<{ Params: Params }>, reply: Fast
     }
   }
   const boundary = newBoundary();
-  return reply.type(formatMediaType('multipart/related', { type: 'application/dicom', boundary })).send(writeMultipart(parts(), boundary));
+  const body = writeMultipart(parts(), boundary, { highWaterMark: RESPONSE_BUFFER_BYTES });
+  return reply.type(formatMediaType('multipart/related', { type: 'application/dicom', boundary })).send(body);
 }
