@@ -1,6 +1,6 @@
 import { Worker } from 'node:worker_threads';
 
-/** One whole-file read: `path` from `start` to `end` (inclusive; the end of the file when absent). */
+/** One read: `path` from `start` to `end` (inclusive, clamped to the file's end; the end of the file when absent). */
 export interface BlobReadRequest {
   path: string;
   start: number;
@@ -12,7 +12,7 @@ export interface BlobReadRequest {
 
 /** What the thread answers for one read: the bytes, or why not (`kind` says which of the store's errors). */
 type BlobReadReply =
-  | { bytes: ArrayBuffer }
+  | { bytes: ArrayBuffer; size: number; identity: string }
   | { error: { kind: 'missing' | 'range' | 'too-large' | 'io'; message: string; code?: string; size?: number; length?: number } };
 
 /**
@@ -36,7 +36,9 @@ function readOne({ path, start, end, maxBytes, whole }) {
     const info = fstatSync(fd);
     if (!info.isFile()) return { error: { kind: 'missing', message: 'not a file' } };
     const size = info.size;
-    if (whole && size === 0) return { bytes: new ArrayBuffer(0) };
+    // Which file was read: a caller reading an object in several requests checks that it stayed the same one.
+    const identity = info.dev + ':' + info.ino + ':' + size + ':' + info.mtimeMs;
+    if (whole && size === 0) return { bytes: new ArrayBuffer(0), size, identity };
     const last = Math.min(end === undefined ? size - 1 : end, size - 1);
     if (!Number.isSafeInteger(start) || start < 0 || start >= size || last < start) return { error: { kind: 'range', message: 'range', size } };
     const length = last - start + 1;
@@ -49,7 +51,7 @@ function readOne({ path, start, end, maxBytes, whole }) {
       if (n === 0) return { error: { kind: 'io', message: 'it ended after ' + filled + ' of ' + length + ' bytes' } };
       filled += n;
     }
-    return { bytes };
+    return { bytes, size, identity };
   } catch (error) {
     return { error: { kind: 'io', message: error.message, code: error.code } };
   } finally {
@@ -61,6 +63,14 @@ parentPort.on('message', ({ id, reads }) => {
   parentPort.postMessage({ id, replies }, replies.filter((r) => r.bytes).map((r) => r.bytes));
 });
 `;
+
+/** What a read gives. */
+export interface BlobRead {
+  bytes: Buffer;
+  /** The file's size when it was read. */
+  size: number;
+  identity: string;
+}
 
 /** How a read failed, for the store to turn into its own coded error. */
 export class BlobReadFailure extends Error {
@@ -84,12 +94,15 @@ export class BlobReadFailure extends Error {
 export class BlobReader {
   #worker: Worker | undefined;
   #nextId = 1;
-  #batch: Array<{ request: BlobReadRequest; resolve: (bytes: Buffer) => void; reject: (error: Error) => void }> = [];
-  readonly #pending = new Map<number, Array<{ resolve: (bytes: Buffer) => void; reject: (error: Error) => void }>>();
+  #batch: Array<{ request: BlobReadRequest; resolve: (read: BlobRead) => void; reject: (error: Error) => void }> = [];
+  readonly #pending = new Map<number, Array<{ resolve: (read: BlobRead) => void; reject: (error: Error) => void }>>();
 
-  /** The bytes asked for; rejects with a `BlobReadFailure` saying why not. */
-  read(request: BlobReadRequest): Promise<Buffer> {
-    return new Promise<Buffer>((resolve, reject) => {
+  /**
+   * The bytes asked for, with the file's size and an identity (device, inode, size, modification time) that tells
+   * whether two reads read the same file; rejects with a `BlobReadFailure` saying why not.
+   */
+  read(request: BlobReadRequest): Promise<BlobRead> {
+    return new Promise<BlobRead>((resolve, reject) => {
       if (this.#batch.length === 0) queueMicrotask(() => this.#send());
       this.#batch.push({ request, resolve, reject });
     });
@@ -131,7 +144,7 @@ export class BlobReader {
       if (this.#pending.size === 0) worker.unref();
       replies.forEach((reply, i) => {
         const waiter = waiters[i]!;
-        if ('bytes' in reply) waiter.resolve(Buffer.from(reply.bytes));
+        if ('bytes' in reply) waiter.resolve({ bytes: Buffer.from(reply.bytes), size: reply.size, identity: reply.identity });
         else {
           const { kind, message, ...details } = reply.error;
           waiter.reject(new BlobReadFailure(kind, message, details));

@@ -136,6 +136,23 @@ export function describeBlobStoreContract(
       });
     });
 
+    test('get - ranges of a multi-megabyte object, across any read chunking, stream exactly their bytes', async () => {
+      const size = 2.5 * 1024 * 1024 + 7;
+      const object = Buffer.alloc(size);
+      for (let i = 0; i + 4 <= size; i += 4) object.writeUInt32LE(i, i);
+      await store.put('range/large', [object]);
+      assert.deepEqual(await readAll(await store.get('range/large')), object);
+      for (const [start, end] of [
+        [1024 * 1024 - 3, 2 * 1024 * 1024 + 5],
+        [0, 1024 * 1024],
+        [2 * 1024 * 1024, undefined],
+        [size - 1, size + 100],
+      ] as const) {
+        const got = await readAll(await store.get('range/large', end === undefined ? { start } : { start, end }));
+        assert.deepEqual(got, object.subarray(start, end === undefined ? size : Math.min(end, size - 1) + 1), `${start}-${end}`);
+      }
+    });
+
     test('getBytes - reads the object or an inclusive range whole, refusing more than maxBytes', async () => {
       await store.put('bytes/b', chunksOf('0123456789'));
       assert.equal((await store.getBytes('bytes/b', undefined, { maxBytes: 10 })).toString(), '0123456789');

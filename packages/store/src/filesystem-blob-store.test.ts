@@ -253,3 +253,29 @@ test('processAlive: this process and a running child are alive, an exited child 
   }
   assert.equal(processAlive(child.pid!), false);
 });
+
+test('FilesystemBlobStore read thread - an object replaced while it streams fails the stream instead of mixing two objects', async (t) => {
+  const root = await tempRoot();
+  const store = await FilesystemBlobStore.open({ root, readThread: true });
+  t.after(async () => {
+    await store.close();
+    await rm(root, { recursive: true, force: true });
+  });
+  // Larger than the chunks the stream holds ahead, so that some are read after the overwrite.
+  await store.put('swap/x', [Buffer.alloc(8 * 1024 * 1024, 1)]);
+  const stream = await store.get('swap/x');
+  const iterator = stream[Symbol.asyncIterator]();
+  const first = await iterator.next();
+  assert.equal((first.value as Buffer)[0], 1);
+  await store.put('swap/x', [Buffer.alloc(8 * 1024 * 1024, 2)]);
+  await assert.rejects(
+    (async () => {
+      for (;;) {
+        const { done, value } = await iterator.next();
+        if (done) break;
+        assert.equal((value as Buffer)[0], 1, 'never a byte of the new object');
+      }
+    })(),
+    { code: 'ATRIUM_ERR_STORE_IO', message: /'swap\/x'.*replaced/ },
+  );
+});

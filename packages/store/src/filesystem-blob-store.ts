@@ -5,8 +5,7 @@ import { mkdir, open, readdir, rmdir, stat, unlink } from 'node:fs/promises';
 import { promisify } from 'node:util';
 import { basename, dirname, join, resolve, sep } from 'node:path';
 import { uptime } from 'node:os';
-import type { Readable } from 'node:stream';
-import { Writable } from 'node:stream';
+import { Readable, Writable } from 'node:stream';
 import { finished } from 'node:stream/promises';
 import type {
   BlobInfo,
@@ -20,7 +19,7 @@ import type {
 } from './blob-store.js';
 import { validateBlobKey } from './blob-store.js';
 import { StagingFileMaker } from './staging-file-maker.js';
-import { BlobReader, BlobReadFailure } from './blob-reader.js';
+import { BlobReader, BlobReadFailure, type BlobRead } from './blob-reader.js';
 import {
   BlobNotFoundError,
   BlobRangeError,
@@ -61,6 +60,8 @@ export interface FilesystemBlobStoreOptions {
 }
 
 const DEFAULT_STALE_STAGING_MS = 60 * 60 * 1000;
+/** Bytes the read thread reads at a time for `get` (a stream holds two such chunks at most). */
+const READ_THREAD_CHUNK = 1024 * 1024;
 /**
  * Empty staging files kept ready. Creating a file (allocating its inode) is the costliest step of storing a small
  * object on ext4, and it does not depend on the object: done ahead, it overlaps with the previous objects' work
@@ -798,6 +799,7 @@ export class FilesystemBlobStore implements BlobStore {
 
   async get(key: string, range?: ByteRange): Promise<Readable> {
     validateBlobKey(key);
+    if (this.#reader && !this.#pending.has(key)) return this.#streamOnThread(key, range);
     const { handle, size } = await this.#openForRead(key);
     try {
       if (range === undefined) return handle.createReadStream({ autoClose: true });
@@ -833,7 +835,54 @@ export class FilesystemBlobStore implements BlobStore {
   }
 
   async #readOnThread(key: string, range: ByteRange | undefined, maxBytes: number): Promise<Buffer> {
-    const request = { path: join(this.root, key), start: range?.start ?? 0, maxBytes, whole: range === undefined, ...(range?.end !== undefined ? { end: range.end } : {}) };
+    const request = { start: range?.start ?? 0, whole: range === undefined, ...(range?.end !== undefined ? { end: range.end } : {}) };
+    return (await this.#readThreadRequest(key, request, maxBytes, range)).bytes;
+  }
+
+  /**
+   * The object streamed from the read thread `READ_THREAD_CHUNK` bytes at a time, the next chunk read while this
+   * one is consumed (memory: two chunks). The first chunk is read before this resolves, so a missing object or an
+   * unsatisfiable range fails here, as `get` promises; a later chunk from another file (the key was overwritten
+   * meanwhile) fails the stream rather than mixing two objects.
+   */
+  async #streamOnThread(key: string, range: ByteRange | undefined): Promise<Readable> {
+    const start = range?.start ?? 0;
+    const firstEnd = range?.end !== undefined ? Math.min(range.end, start + READ_THREAD_CHUNK - 1) : start + READ_THREAD_CHUNK - 1;
+    const first = await this.#readThreadRequest(key, { start, end: firstEnd, whole: range === undefined }, READ_THREAD_CHUNK, range);
+    const end = Math.min(range?.end ?? first.size - 1, first.size - 1);
+    const readChunk = (from: number) =>
+      this.#readThreadRequest(key, { start: from, end: Math.min(end, from + READ_THREAD_CHUNK - 1), whole: false }, READ_THREAD_CHUNK, range).then((read) => {
+        if (read.identity !== first.identity) {
+          throw new BlobStoreIoError(`Cannot read blob '${key}': it was replaced while being read`, { cause: undefined });
+        }
+        return read.bytes;
+      });
+    async function* chunks(): AsyncGenerator<Buffer> {
+      let position = start + first.bytes.length;
+      let next = position <= end ? readChunk(position) : undefined;
+      next?.catch(() => {});
+      yield first.bytes;
+      while (next) {
+        const bytes = await next;
+        position += bytes.length;
+        if (bytes.length === 0) throw new BlobStoreIoError(`Cannot read blob '${key}': it ended at ${position} of ${end + 1} bytes`, { cause: undefined });
+        next = position <= end ? readChunk(position) : undefined;
+        next?.catch(() => {});
+        yield bytes;
+      }
+    }
+    return Readable.from(chunks(), { objectMode: false, highWaterMark: READ_THREAD_CHUNK });
+  }
+
+  /** One read on the thread, its failure turned into the store's error; `asked` is the range errors report. */
+  async #readThreadRequest(
+    key: string,
+    span: { start: number; end?: number; whole: boolean },
+    maxBytes: number,
+    asked: ByteRange | undefined,
+  ): Promise<BlobRead> {
+    const request = { path: join(this.root, key), maxBytes, ...span };
+    const range = asked;
     try {
       return await this.#reader!.read(request);
     } catch (error) {
