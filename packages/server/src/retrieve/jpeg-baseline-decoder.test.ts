@@ -24,6 +24,8 @@ async function jpegFrame(rows: number, columns: number, channels: 1 | 3, seed: n
 function instance(options: { sopInstanceUid: string; photometric: string; samples: number; rows: number; columns: number; fragments: Buffer[]; frames: number }): Uint8Array {
   const dataset: WritableDataset = {
     '00080016': { vr: 'UI', Value: ['1.2.840.10008.5.1.4.1.1.3.1'] },
+    // A retired group length, stale once Photometric Interpretation is rewritten: it must not be sent.
+    '00280000': { vr: 'UL', Value: [9999] },
     '00080018': { vr: 'UI', Value: [options.sopInstanceUid] },
     '00080060': { vr: 'CS', Value: ['US'] },
     '00081140': { vr: 'SQ', Value: [{ '00081150': { vr: 'UI', Value: ['1.2.3'] }, '00081155': { vr: 'UI', Value: ['1.2.3.4'] } }] },
@@ -78,6 +80,7 @@ test('decodeJpegBaselineInstance - a colour multi-frame is sent frame by frame i
       assert.equal(getString(parsed.dataset, 0x00280004), 'RGB');
       assert.equal(getNumber(parsed.dataset, 0x00280006), 0);
       assert.equal(parsed.dataset['00081140']?.Value?.length, 1, `${target}: the sequence before the pixels is kept`);
+      assert.equal(parsed.dataset['00280000'], undefined, `${target}: no group length`);
       assert.equal(parsed.pixelData!.length, rows * columns * 3 * 5);
       const pixels = out.subarray(parsed.pixelData!.offset, parsed.pixelData!.offset + parsed.pixelData!.length);
       assert.deepEqual(pixels, Buffer.concat(frames.map((f) => f.decoded)), `${target}: decoded frames in order`);

@@ -139,6 +139,8 @@ export async function decodeJpegBaselineInstance(
   const header: Buffer[] = [];
   let planarWritten = !colour;
   for (const element of elements) {
+    // Group lengths are retired in data sets (PS3.5 §7.2) and would be wrong once a value changes length.
+    if ((element.tag & 0xffff) === 0) continue;
     if (colour && !planarWritten && element.tag > PLANAR_CONFIGURATION) {
       header.push(explicitElement(PLANAR_CONFIGURATION, 'US', Buffer.from([0, 0])));
       planarWritten = true;
@@ -163,7 +165,8 @@ export async function decodeJpegBaselineInstance(
   // After the last fragment comes the Sequence Delimitation Item, then any elements that follow Pixel Data.
   const fragments = layout.pixelData.fragments;
   const last = fragments[fragments.length - 1];
-  const trailerStart = last ? last.offset + last.length + 8 : layout.pixelData.offset + 8;
+  if (!last) return undefined;
+  const trailerStart = last.offset + last.length + 8;
   const trailerLength = Math.max(0, layout.size - trailerStart);
   const convert = { sourceTransferSyntaxUid: ExplicitVrLittleEndian, targetTransferSyntaxUid: target };
   const openTrailer = async (offset: number): Promise<AsyncIterable<Uint8Array>> =>
