@@ -126,3 +126,61 @@ test('decodeJpegBaselineInstance - a MONOCHROME2 frame of odd length is decoded 
     await archive.cleanup();
   }
 });
+
+test('decodeJpegBaselineInstance - frames are read and decoded only a few ahead of what the consumer has taken (bounded memory for any number of frames)', async () => {
+  const archive = await openTestArchive();
+  try {
+    const frameCount = 40;
+    const frame = await jpegFrame(64, 64, 3, 5);
+    const bytes = instance({
+      sopInstanceUid: '1.2.826.0.1.3680043.8.498.77.6',
+      photometric: 'YBR_FULL_422',
+      samples: 3,
+      rows: 64,
+      columns: 64,
+      fragments: Array.from({ length: frameCount }, () => frame.jpeg),
+      frames: frameCount,
+    });
+    await archive.ingest.ingest([bytes], { kind: 'import' });
+    const meta = (await archive.archive.getInstanceMetadata('1.2.826.0.1.3680043.8.498.77.6'))!;
+    // Every byte range the decoder reads is counted: with a read span of one frame, ranges read = frames read.
+    let spansRead = 0;
+    const store = new Proxy(archive.store, {
+      get(target, property, receiver) {
+        if (property === 'getBytes') {
+          return (key: string, range: { start: number; end?: number } | undefined, options: { maxBytes: number }) => {
+            spansRead++;
+            return target.getBytes(key, range, options);
+          };
+        }
+        const value = Reflect.get(target, property, receiver) as unknown;
+        return typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(target) : value;
+      },
+    });
+    const pool = new TranscoderPool({ store, maxThreads: 1, pixelLayout: (ref) => archive.retrieve.pixelLayout(ref), jpegBaseline: { maxReadBytes: frame.jpeg.length, framesInFlight: 2 } });
+    try {
+      const result = await pool.transcode(meta, [ExplicitVrLittleEndian]);
+      const headerReads = spansRead;
+      const frameBytes = 64 * 64 * 3;
+      // Ahead of the frames taken: the two decoding, and what the stream's buffer holds (its highWaterMark: 16 KiB
+      // on Node 20, 64 KiB later): a constant, not a share of the 40 frames.
+      const ahead = 2 + Math.ceil(result.stream.readableHighWaterMark / frameBytes) + 1;
+      let taken = 0;
+      let framesTaken = 0;
+      for await (const chunk of result.stream) {
+        taken += (chunk as Buffer).length;
+        if ((chunk as Buffer).length === frameBytes) {
+          framesTaken++;
+          assert.ok(spansRead - headerReads <= framesTaken + ahead, `after ${framesTaken} frames taken, ${spansRead - headerReads} read`);
+        }
+      }
+      assert.equal(framesTaken, frameCount);
+      assert.ok(ahead < frameCount / 4, `the bound (${ahead} frames ahead) is far below the frame count`);
+      assert.equal(taken, result.size);
+    } finally {
+      await pool.close();
+    }
+  } finally {
+    await archive.cleanup();
+  }
+});
