@@ -8,11 +8,13 @@ export interface BlobReadRequest {
   maxBytes: number;
   /** The whole file was asked for (an empty one is then no unsatisfiable range). */
   whole: boolean;
+  /** Read into a buffer of the thread's pool, for the caller to give back with `recycle` (see there). */
+  reusable?: boolean;
 }
 
 /** What the thread answers for one read: the bytes, or why not (`kind` says which of the store's errors). */
 type BlobReadReply =
-  | { bytes: ArrayBuffer; size: number; identity: string }
+  | { bytes: ArrayBuffer; length?: number; size: number; identity: string }
   | { error: { kind: 'missing' | 'range' | 'too-large' | 'io'; message: string; code?: string; size?: number; length?: number } };
 
 /**
@@ -24,7 +26,33 @@ type BlobReadReply =
 const WORKER_SOURCE = `
 const { closeSync, fstatSync, openSync, readSync } = require('node:fs');
 const { parentPort } = require('node:worker_threads');
-function readOne({ path, start, end, maxBytes, whole }) {
+// Buffers given back (recycle), by capacity (powers of two from 64 KiB), at most POOL_BYTES in all.
+const POOL_BYTES = 32 * 1024 * 1024;
+const pool = new Map();
+let pooled = 0;
+function capacityOf(length) {
+  let c = 65536;
+  while (c < length) c *= 2;
+  return c;
+}
+function take(length) {
+  const capacity = capacityOf(length);
+  const free = pool.get(capacity);
+  if (free && free.length > 0) {
+    pooled -= capacity;
+    return free.pop();
+  }
+  return new ArrayBuffer(capacity);
+}
+function give(buffer) {
+  const capacity = buffer.byteLength;
+  if (capacity !== capacityOf(capacity) || pooled + capacity > POOL_BYTES) return;
+  let free = pool.get(capacity);
+  if (!free) pool.set(capacity, (free = []));
+  free.push(buffer);
+  pooled += capacity;
+}
+function readOne({ path, start, end, maxBytes, whole, reusable }) {
   let fd;
   try {
     fd = openSync(path, 'r');
@@ -43,26 +71,40 @@ function readOne({ path, start, end, maxBytes, whole }) {
     if (!Number.isSafeInteger(start) || start < 0 || start >= size || last < start) return { error: { kind: 'range', message: 'range', size } };
     const length = last - start + 1;
     if (length > maxBytes) return { error: { kind: 'too-large', message: 'too large', length } };
-    const bytes = new ArrayBuffer(length);
-    const view = new Uint8Array(bytes);
+    const bytes = reusable && length > 0 ? take(length) : new ArrayBuffer(length);
+    const view = new Uint8Array(bytes, 0, length);
     let filled = 0;
     while (filled < length) {
       const n = readSync(fd, view, filled, length - filled, start + filled);
-      if (n === 0) return { error: { kind: 'io', message: 'it ended after ' + filled + ' of ' + length + ' bytes' } };
+      if (n === 0) {
+        if (reusable) give(bytes);
+        return { error: { kind: 'io', message: 'it ended after ' + filled + ' of ' + length + ' bytes' } };
+      }
       filled += n;
     }
-    return { bytes, size, identity };
+    return { bytes, length, size, identity };
   } catch (error) {
     return { error: { kind: 'io', message: error.message, code: error.code } };
   } finally {
     closeSync(fd);
   }
 }
-parentPort.on('message', ({ id, reads }) => {
+parentPort.on('message', ({ id, reads, recycled }) => {
+  if (recycled) {
+    for (const buffer of recycled) give(buffer);
+    return;
+  }
   const replies = reads.map(readOne);
   parentPort.postMessage({ id, replies }, replies.filter((r) => r.bytes).map((r) => r.bytes));
 });
 `;
+
+interface Waiter {
+  request: BlobReadRequest;
+  resolve: (read: BlobRead) => void;
+  reject: (error: Error) => void;
+  reusable: boolean;
+}
 
 /** What a read gives. */
 export interface BlobRead {
@@ -94,8 +136,11 @@ export class BlobReadFailure extends Error {
 export class BlobReader {
   #worker: Worker | undefined;
   #nextId = 1;
-  #batch: Array<{ request: BlobReadRequest; resolve: (read: BlobRead) => void; reject: (error: Error) => void }> = [];
-  readonly #pending = new Map<number, Array<{ resolve: (read: BlobRead) => void; reject: (error: Error) => void }>>();
+  #batch: Waiter[] = [];
+  readonly #pending = new Map<number, Waiter[]>();
+  /** Pool buffers lent out by `read({ reusable: true })`, not yet given back. */
+  readonly #lent = new WeakSet<ArrayBuffer>();
+  #recycled: ArrayBuffer[] = [];
 
   /**
    * The bytes asked for, with the file's size and an identity (device, inode, size, modification time) that tells
@@ -104,8 +149,28 @@ export class BlobReader {
   read(request: BlobReadRequest): Promise<BlobRead> {
     return new Promise<BlobRead>((resolve, reject) => {
       if (this.#batch.length === 0) queueMicrotask(() => this.#send());
-      this.#batch.push({ request, resolve, reject });
+      this.#batch.push({ request, resolve, reject, reusable: request.reusable === true });
     });
+  }
+
+  /**
+   * Gives a buffer read with `reusable: true` back to the thread's pool, so that the next reads reuse its memory
+   * instead of making new buffers for the garbage collector (a retrieve makes megabytes of them, and V8 starts a
+   * full collection for every few tens of megabytes of new buffers). Only once nothing will read the buffer again
+   * (a socket write has completed): it is detached here, and reads as empty afterwards. Other buffers are ignored.
+   */
+  recycle(bytes: Uint8Array): void {
+    const buffer = bytes.buffer as ArrayBuffer;
+    if (!this.#lent.has(buffer) || !this.#worker) return;
+    this.#lent.delete(buffer);
+    if (this.#recycled.length === 0) {
+      queueMicrotask(() => {
+        const recycled = this.#recycled;
+        this.#recycled = [];
+        this.#worker?.postMessage({ recycled }, recycled);
+      });
+    }
+    this.#recycled.push(buffer);
   }
 
   async close(): Promise<void> {
@@ -144,7 +209,11 @@ export class BlobReader {
       if (this.#pending.size === 0) worker.unref();
       replies.forEach((reply, i) => {
         const waiter = waiters[i]!;
-        if ('bytes' in reply) waiter.resolve({ bytes: Buffer.from(reply.bytes), size: reply.size, identity: reply.identity });
+        if ('bytes' in reply) {
+          const bytes = Buffer.from(reply.bytes, 0, reply.length ?? reply.bytes.byteLength);
+          if (reply.length !== undefined && reply.bytes.byteLength > 0 && waiter.reusable) this.#lent.add(reply.bytes);
+          waiter.resolve({ bytes, size: reply.size, identity: reply.identity });
+        }
         else {
           const { kind, message, ...details } = reply.error;
           waiter.reject(new BlobReadFailure(kind, message, details));

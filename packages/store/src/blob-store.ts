@@ -104,10 +104,17 @@ export interface BlobStore {
   get(key: string, range?: ByteRange): Promise<Readable>;
   /**
    * The object (or a range of it) read whole into one buffer, for small objects read many at a time (a retrieve
-   * reads a few instances ahead): cheaper than a stream per object. `BlobTooLargeError` when the bytes asked for
+   * reads a few instances ahead): cheaper than a stream per object. With `reusable`, the buffer may come from the
+   * store's pool, to be given back with `recycle`. `BlobTooLargeError` when the bytes asked for
    * are more than `maxBytes` (nothing is read), and the errors of `get`.
    */
-  getBytes(key: string, range: ByteRange | undefined, options: { maxBytes: number }): Promise<Buffer>;
+  getBytes(key: string, range: ByteRange | undefined, options: { maxBytes: number; reusable?: boolean }): Promise<Buffer>;
+  /**
+   * Gives back a buffer that `getBytes` returned with `reusable: true`, once nothing will read it again (its socket
+   * write has completed): a store with a buffer pool reuses its memory, and the buffer must not be touched after
+   * this (it may read as empty). Optional; stores without a pool, and other buffers, are ignored.
+   */
+  recycle?(bytes: Uint8Array): void;
   head(key: string): Promise<BlobInfo | undefined>;
   /**
    * Moves the object at `fromKey` to `toKey`, replacing any object there; `BlobNotFoundError` when `fromKey` is

@@ -279,3 +279,25 @@ test('FilesystemBlobStore read thread - an object replaced while it streams fail
     { code: 'ATRIUM_ERR_STORE_IO', message: /'swap\/x'.*replaced/ },
   );
 });
+
+test('FilesystemBlobStore read thread - a reusable buffer given back is detached and its memory serves later reads with their own bytes', async (t) => {
+  const root = await tempRoot();
+  const store = await FilesystemBlobStore.open({ root, readThread: true });
+  t.after(async () => {
+    await store.close();
+    await rm(root, { recursive: true, force: true });
+  });
+  const objects = Array.from({ length: 12 }, (_, i) => Buffer.alloc(40_000 + i * 1000, i + 1));
+  await Promise.all(objects.map((bytes, i) => store.put(`pool/${i}`, [bytes])));
+  for (let round = 0; round < 3; round++) {
+    const read = await Promise.all(objects.map((_, i) => store.getBytes(`pool/${i}`, undefined, { maxBytes: 1 << 20, reusable: true })));
+    read.forEach((bytes, i) => assert.deepEqual(bytes, objects[i], `round ${round}, object ${i}`));
+    for (const bytes of read) store.recycle(bytes);
+    await new Promise((resolve) => setImmediate(resolve));
+    assert.ok(read.every((bytes) => bytes.length === 0), 'given back: detached, reads as empty');
+  }
+  // Buffers the store did not lend are ignored.
+  const own = Buffer.from('not the store s');
+  store.recycle(own);
+  assert.equal(own.toString(), 'not the store s');
+});

@@ -811,10 +811,10 @@ export class FilesystemBlobStore implements BlobStore {
     }
   }
 
-  async getBytes(key: string, range: ByteRange | undefined, options: { maxBytes: number }): Promise<Buffer> {
+  async getBytes(key: string, range: ByteRange | undefined, options: { maxBytes: number; reusable?: boolean }): Promise<Buffer> {
     validateBlobKey(key);
     // Bytes still staged (publishWhen) are read from where they wait, through the thread pool: rare, and moving.
-    if (this.#reader && !this.#pending.has(key)) return this.#readOnThread(key, range, options.maxBytes);
+    if (this.#reader && !this.#pending.has(key)) return this.#readOnThread(key, range, options.maxBytes, options.reusable === true);
     const { handle, size } = await this.#openForRead(key);
     try {
       const { start, end } = range === undefined ? { start: 0, end: size - 1 } : byteSpan(key, range, size);
@@ -834,8 +834,12 @@ export class FilesystemBlobStore implements BlobStore {
     }
   }
 
-  async #readOnThread(key: string, range: ByteRange | undefined, maxBytes: number): Promise<Buffer> {
-    const request = { start: range?.start ?? 0, whole: range === undefined, ...(range?.end !== undefined ? { end: range.end } : {}) };
+  recycle(bytes: Uint8Array): void {
+    this.#reader?.recycle(bytes);
+  }
+
+  async #readOnThread(key: string, range: ByteRange | undefined, maxBytes: number, reusable: boolean): Promise<Buffer> {
+    const request = { start: range?.start ?? 0, whole: range === undefined, reusable, ...(range?.end !== undefined ? { end: range.end } : {}) };
     return (await this.#readThreadRequest(key, request, maxBytes, range)).bytes;
   }
 
@@ -877,7 +881,7 @@ export class FilesystemBlobStore implements BlobStore {
   /** One read on the thread, its failure turned into the store's error; `asked` is the range errors report. */
   async #readThreadRequest(
     key: string,
-    span: { start: number; end?: number; whole: boolean },
+    span: { start: number; end?: number; whole: boolean; reusable?: boolean },
     maxBytes: number,
     asked: ByteRange | undefined,
   ): Promise<BlobRead> {
