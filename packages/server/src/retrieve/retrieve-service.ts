@@ -183,7 +183,7 @@ export class RetrieveService {
    */
   withStoredBytes<T extends Pick<StoredInstanceRef, 'blobKey' | 'datasetOffset' | 'size'>>(
     refs: AsyncIterable<T> | Iterable<T>,
-    options: { form?: 'part10' | 'dataset'; wanted?: (ref: T) => boolean } & ReadAheadLimits = {},
+    options: { form?: 'part10' | 'dataset'; wanted?: (ref: T) => boolean; reusable?: boolean } & ReadAheadLimits = {},
   ): AsyncGenerator<ReadAheadItem<T>> {
     const dataset = options.form === 'dataset';
     const start = (ref: T) => (dataset ? ref.datasetOffset : 0);
@@ -192,8 +192,33 @@ export class RetrieveService {
       sizeOf: (ref) => ref.size - start(ref),
       // A data set of no bytes (the file meta information alone) is not a range the store can serve.
       wanted: (ref) => ref.size > start(ref) && (options.wanted?.(ref) ?? true),
-      read: (ref) => this.archive.store.getBytes(ref.blobKey, { start: start(ref) }, { maxBytes: ref.size - start(ref) }),
+      read: (ref) => this.archive.store.getBytes(ref.blobKey, { start: start(ref) }, { maxBytes: ref.size - start(ref), reusable: options.reusable ?? false }),
     });
+  }
+
+  /**
+   * The stored Part 10 bytes as buffers of at most `chunkBytes` (default 1 MiB), the next read while one is
+   * taken (two held at most). With `reusable`, the buffers may come from the store's pool: give each back with
+   * `store.recycle` once it has been written.
+   */
+  async *storedChunks(
+    ref: Pick<StoredInstanceRef, 'blobKey' | 'size'>,
+    options: { chunkBytes?: number; reusable?: boolean } = {},
+  ): AsyncGenerator<Buffer> {
+    const chunkBytes = options.chunkBytes ?? 1024 * 1024;
+    const read = (start: number) =>
+      this.archive.store.getBytes(ref.blobKey, { start, end: Math.min(ref.size, start + chunkBytes) - 1 }, { maxBytes: chunkBytes, reusable: options.reusable ?? false });
+    let position = 0;
+    let next = ref.size > 0 ? read(0) : undefined;
+    while (next) {
+      const bytes = await next;
+      position += bytes.length;
+      if (bytes.length === 0 && position < ref.size) throw new RangeError(`Cannot read blob '${ref.blobKey}': it ended at ${position} of ${ref.size} bytes`);
+      next = position < ref.size ? read(position) : undefined;
+      // Reached only if the consumer goes on; one it abandons is collected, not recycled.
+      next?.catch(() => {});
+      yield bytes;
+    }
   }
 
   /** The data set without preamble and file meta information, as DIMSE sends it (PS3.7 §9.3.1). */

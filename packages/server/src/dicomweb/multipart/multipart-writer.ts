@@ -12,7 +12,8 @@ export function newBoundary(): string {
   return `atrium-${randomBytes(18).toString('hex')}`;
 }
 
-function partHead(boundary: string, headers: Record<string, string>, first: boolean): Buffer {
+/** The delimiter and headers that open a part (the first part has no CRLF before its delimiter). */
+export function partHead(boundary: string, headers: Record<string, string>, first: boolean): Buffer {
   let text = `${first ? '' : '\r\n'}--${boundary}\r\n`;
   for (const [name, value] of Object.entries(headers)) text += `${name}: ${value}\r\n`;
   return Buffer.from(`${text}\r\n`, 'latin1');
@@ -41,4 +42,9 @@ export function writeMultipart(
     yield Buffer.from(`${first ? '' : '\r\n'}--${boundary}--\r\n`, 'latin1');
   }
   return Readable.from(generate(), { objectMode: false, ...(options.highWaterMark !== undefined ? { highWaterMark: options.highWaterMark } : {}) });
+}
+
+/** The close delimiter that ends a multipart body (after `parts` parts). */
+export function closeDelimiter(boundary: string, parts: number): Buffer {
+  return Buffer.from(`${parts === 0 ? '' : '\r\n'}--${boundary}--\r\n`, 'latin1');
 }

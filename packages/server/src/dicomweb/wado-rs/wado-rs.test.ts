@@ -423,3 +423,45 @@ test('WADO-RS retrieve as application/zip - Part 10 files of a study or series, 
     await server.close();
   }
 });
+
+test('WADO-RS - a study retrieve over a socket gives every pooled buffer back to the store once written, and sends the stored bytes (small and chunked large instances)', async () => {
+  const server = await openTestServer();
+  try {
+    const ct = buildCtSeries({ slices: 20, rows: 64, columns: 64, seed: 41 });
+    const large = buildCtSeries({ slices: 1, rows: 1024, columns: 700, seed: 42, study: { studyInstanceUid: ct.studyInstanceUid }, series: { seriesInstanceUid: `${ct.seriesInstanceUid}.9`, seriesNumber: 9 } });
+    const instances = [...ct.instances, ...large.instances];
+    for (const instance of instances) await server.archive.ingest.ingest([instance.bytes], { kind: 'import' });
+    assert.ok(large.instances[0]!.bytes.length > 1024 * 1024, 'the large one is read in chunks');
+    const store = server.archive.store;
+    let lent = 0;
+    let givenBack = 0;
+    const getBytes = store.getBytes.bind(store);
+    const recycle = store.recycle!.bind(store);
+    store.getBytes = (key, range, options) => {
+      if (options.reusable) lent++;
+      return getBytes(key, range, options);
+    };
+    store.recycle = (bytes) => {
+      givenBack++;
+      recycle(bytes);
+    };
+    await server.app.listen({ port: 0, host: '127.0.0.1' });
+    const { port } = server.app.server.address() as { port: number };
+    const res = await fetch(`http://127.0.0.1:${port}/dicom-web/studies/${ct.studyInstanceUid}`, {
+      headers: { accept: 'multipart/related; type="application/dicom"; transfer-syntax=*' },
+    });
+    assert.equal(res.status, 200);
+    const parts = await readMultipartResponse(res.headers.get('content-type')!, Buffer.from(await res.arrayBuffer()));
+    const expected = new Map(instances.map((i) => [i.sopInstanceUid, Buffer.from(i.bytes)]));
+    assert.equal(parts.length, instances.length);
+    for (const part of parts) {
+      const sop = /instances\/([0-9.]+)/.exec(part.headers['content-location']!)![1]!;
+      assert.deepEqual(part.body, expected.get(sop), `part of ${sop}`);
+    }
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    assert.ok(lent >= instances.length, `${lent} pooled reads`);
+    assert.equal(givenBack, lent, 'every pooled buffer given back');
+  } finally {
+    await server.close();
+  }
+});
