@@ -1,4 +1,6 @@
 import assert from 'node:assert/strict';
+import { Socket } from 'node:net';
+import { Readable } from 'node:stream';
 import { test } from 'node:test';
 import { ExplicitVrLittleEndian, ImplicitVrLittleEndian } from '@atrium/dicom';
 import type { DicomJsonDataset } from '@atrium/dicom';
@@ -144,6 +146,51 @@ test('C-STORE - the handler receives the exact bytes as a stream and its status 
   } finally {
     await server.close();
   }
+});
+
+test('C-STORE - a peer with small PDUs gets many of them per system call, and every byte in order', async () => {
+  const received: Buffer[] = [];
+  // The SCP takes at most 4 KiB PDUs: 1 MiB is 257 of them.
+  const { server, port } = await startServer(
+    { store: async (req) => (received.push(await collect(req.dataset)), { status: Status.Success }) },
+    { limits: { maxPduLength: 4096 } },
+  );
+  // Socket writes reach the kernel through these two (one call each, however many buffers _writev carries).
+  const proto = Socket.prototype as unknown as Record<'_write' | '_writev', (...args: unknown[]) => unknown>;
+  const { _write: write, _writev: writev } = proto;
+  let calls = 0;
+  proto._write = function (this: unknown, ...args: unknown[]) {
+    calls++;
+    return write.apply(this, args);
+  };
+  proto._writev = function (this: unknown, ...args: unknown[]) {
+    calls++;
+    return writev.apply(this, args);
+  };
+  const whole = syntheticInstance('1.2.3.6.1', ExplicitVrLittleEndian, 1 << 20);
+  const streamed = syntheticInstance('1.2.3.6.2', ExplicitVrLittleEndian, 1 << 20);
+  const counts: number[] = [];
+  try {
+    await withAssociation(client(port, [{ abstractSyntaxUid: CtImageStorage }]), async (a) => {
+      for (const [uid, dataset] of [
+        ['1.2.3.6.1', whole],
+        ['1.2.3.6.2', Readable.from(Array.from({ length: Math.ceil(streamed.length / (1 << 18)) }, (_, i) => streamed.subarray(i << 18, (i + 1) << 18)))],
+      ] as const) {
+        calls = 0;
+        const r = await cStore(a, { sopClassUid: CtImageStorage, sopInstanceUid: uid, transferSyntaxUid: ExplicitVrLittleEndian, dataset });
+        assert.equal(r.status, Status.Success);
+        counts.push(calls);
+      }
+    });
+  } finally {
+    proto._write = write;
+    proto._writev = writev;
+    await server.close();
+  }
+  assert.ok(received[0]!.equals(whole), 'the whole data set arrived unchanged');
+  assert.ok(received[1]!.equals(streamed), 'the streamed data set arrived unchanged');
+  // A write per 1 MiB batch or per chunk of the stream, the command, the response: far from 257.
+  for (const n of counts) assert.ok(n <= 12, `socket writes for 1 MiB in 4 KiB PDUs: ${counts.join(', ')}`);
 });
 
 test('C-STORE - a short data set reaches the handler whole in datasetChunks, a long one streams from its first byte', async () => {
