@@ -508,3 +508,94 @@ test('Storage commitment - after the requestor released, the result goes on a ne
     await requestor.close();
   }
 });
+
+/** A C-STORE SCP that keeps what it receives in arrival order. */
+function receiver() {
+  const received: { sopInstanceUid: string; bytes: Buffer }[] = [];
+  const store = async (request: CStoreRequest) => {
+    received.push({ sopInstanceUid: request.affectedSopInstanceUid, bytes: await collect(request.dataset) });
+    return { status: 0 };
+  };
+  return { received, store };
+}
+
+/** C-MOVE to a DIMSE server of its own, then C-GET, of one identifier: each one's result and what it received. */
+async function moveAndGet(node: Awaited<ReturnType<typeof startTestNode>>, destination: ReturnType<typeof receiver>, identifier: DicomJsonDataset) {
+  const moved = await withAssociation(
+    { host: '127.0.0.1', port: node.dimse.port, callingAeTitle: 'WS1', calledAeTitle: 'ATRIUM', presentationContexts: [{ abstractSyntaxUid: SopClass.PatientRootMove }] },
+    (a) => cMove(a, { sopClassUid: SopClass.PatientRootMove, moveDestination: 'DEST', identifier }),
+  );
+  const got = receiver();
+  const fetched = await withAssociation(
+    {
+      host: '127.0.0.1',
+      port: node.dimse.port,
+      callingAeTitle: 'WS1',
+      calledAeTitle: 'ATRIUM',
+      presentationContexts: [{ abstractSyntaxUid: SopClass.PatientRootGet }, { abstractSyntaxUid: CT, transferSyntaxUids: [ExplicitVrLittleEndian] }],
+      roleSelections: [{ sopClassUid: CT, scuRole: false, scpRole: true }],
+      handlers: { store: got.store },
+    },
+    (a) => cGet(a, { sopClassUid: SopClass.PatientRootGet, identifier }),
+  );
+  return { moved, movedReceived: destination.received, fetched, fetchedReceived: got.received };
+}
+
+test('C-MOVE and C-GET - more instances than the read-ahead window, two over its per-instance limit, arrive byte for byte in order', async () => {
+  const destination = receiver();
+  const server = new DimseServer({ policy: { aeTitle: 'DEST' }, handlers: { store: destination.store } });
+  const { port: destPort } = await server.listen(0, '127.0.0.1');
+  const node = await startTestNode({ ATRIUM_ACCEPT_ANY_AE: 'true', ATRIUM_REMOTE_AES: `DEST@127.0.0.1:${destPort}` });
+  try {
+    // 40 small ones (the window holds 16), then two of 1.2 MB that are streamed rather than read ahead.
+    const small = await seed(node, { slices: 40 });
+    const large = await seed(node, { slices: 2, rows: 768, columns: 768, seed: 2 });
+    assert.ok(datasetOf(large[0]!.bytes).length > 1024 * 1024);
+    const identifier: DicomJsonDataset = { '00080052': { vr: 'CS', Value: ['PATIENT'] }, '00100020': { vr: 'LO', Value: [small[0]!.patientId] } };
+    const { resolveRetrieve } = await import('./retrieve-scope.js');
+    const order = (await resolveRetrieve(node.archive, 'PATIENT', identifier)).map((r) => r.sopInstanceUid);
+    assert.equal(order.length, 42);
+    const bytesOf = new Map([...small, ...large].map((s) => [s.sopInstanceUid, datasetOf(s.bytes)]));
+    const { moved, movedReceived, fetched, fetchedReceived } = await moveAndGet(node, destination, identifier);
+    for (const [what, result, received] of [['C-MOVE', moved, movedReceived], ['C-GET', fetched, fetchedReceived]] as const) {
+      assert.equal(result.status, 0, what);
+      assert.equal(result.completed, 42, what);
+      assert.equal(result.failed, 0, what);
+      assert.deepEqual(received.map((r) => r.sopInstanceUid), order, `${what} order`);
+      for (const r of received) assert.ok(r.bytes.equals(bytesOf.get(r.sopInstanceUid)!), `${what} bytes of ${r.sopInstanceUid}`);
+    }
+  } finally {
+    await node.close();
+    await server.close();
+  }
+});
+
+test('C-MOVE and C-GET - an instance whose blob is gone fails its sub-operation alone: counted, listed, the rest sent in order', async () => {
+  const destination = receiver();
+  const server = new DimseServer({ policy: { aeTitle: 'DEST' }, handlers: { store: destination.store } });
+  const { port: destPort } = await server.listen(0, '127.0.0.1');
+  const node = await startTestNode({ ATRIUM_ACCEPT_ANY_AE: 'true', ATRIUM_REMOTE_AES: `DEST@127.0.0.1:${destPort}` });
+  try {
+    const slices = await seed(node, { slices: 30 });
+    const identifier: DicomJsonDataset = { '00080052': { vr: 'CS', Value: ['PATIENT'] }, '00100020': { vr: 'LO', Value: [slices[0]!.patientId] } };
+    const { resolveRetrieve } = await import('./retrieve-scope.js');
+    const refs = await resolveRetrieve(node.archive, 'PATIENT', identifier);
+    // In the middle of the first read-ahead window, with instances read ahead behind it.
+    const gone = refs[5]!;
+    assert.equal(await node.archive.store.delete(gone.blobKey), true);
+    const expected = refs.filter((r) => r !== gone).map((r) => r.sopInstanceUid);
+    const bytesOf = new Map(slices.map((s) => [s.sopInstanceUid, datasetOf(s.bytes)]));
+    const { moved, movedReceived, fetched, fetchedReceived } = await moveAndGet(node, destination, identifier);
+    for (const [what, result, received] of [['C-MOVE', moved, movedReceived], ['C-GET', fetched, fetchedReceived]] as const) {
+      assert.equal(result.status, 0xb000, what);
+      assert.equal(result.completed, 29, what);
+      assert.equal(result.failed, 1, what);
+      assert.deepEqual(result.failedSopInstanceUids, [gone.sopInstanceUid], what);
+      assert.deepEqual(received.map((r) => r.sopInstanceUid), expected, `${what} order`);
+      for (const r of received) assert.ok(r.bytes.equals(bytesOf.get(r.sopInstanceUid)!), `${what} bytes of ${r.sopInstanceUid}`);
+    }
+  } finally {
+    await node.close();
+    await server.close();
+  }
+});

@@ -5,6 +5,7 @@ import {
   type AssociationInfo,
   type CFindHandler,
   type CGetHandler,
+  type CGetInstance,
   type CMoveHandler,
   type CStoreHandler,
   type DimseStatusResult,
@@ -14,7 +15,8 @@ import type { DimseServiceName } from '../config/config.js';
 import { RemoteAeRegistry } from '../remote-nodes/remote-ae-registry.js';
 import { GET_MODELS, MOVE_MODELS, SopClassCatalogue } from './sop-classes.js';
 import { resolveRetrieve } from './retrieve-scope.js';
-import { sendInstances } from './send-instances.js';
+import { sendInstances, storedInOrder } from './send-instances.js';
+import type { StoredInstanceRef } from '../retrieve/index.js';
 import { StorageCommitmentScp, type CommitmentOutcome } from './storage-commitment-scp.js';
 import { serverTlsOptions } from './tls.js';
 import { answerFindExtendedNegotiation, createFindHandler } from './c-find-scp.js';
@@ -134,13 +136,26 @@ export async function startDimse(archive: Archive, options: DimseServicesOptions
   const get: CGetHandler = async (request) => {
     await authorize(request.association, 'get');
     const refs = await resolveRetrieve(archive, GET_MODELS.get(request.affectedSopClassUid) ?? 'STUDY', request.identifier);
-    return {
-      count: refs.length,
-      instances: refs.map((ref) => ({
+    return { count: refs.length, instances: getInstances(refs) };
+  };
+
+  /**
+   * The instances of a C-GET, small ones read ahead (`storedInOrder`). The plumbing asks for the next instance only
+   * once the C-STORE of the previous one has been answered or failed on a live association, so its pooled buffer is
+   * written and goes back to the store then; one the plumbing abandons (association gone, C-CANCEL) is left to the
+   * collector. Which contexts the requestor accepted is not known here: a small instance it needs converted is read
+   * ahead all the same, and its buffer given back unused.
+   */
+  async function* getInstances(refs: readonly StoredInstanceRef[]): AsyncGenerator<CGetInstance> {
+    for await (const { ref, bytes, error } of storedInOrder(archive, refs, () => true, { reusable: true })) {
+      yield {
         sopClassUid: ref.sopClassUid,
         sopInstanceUid: ref.sopInstanceUid,
         transferSyntaxUid: ref.transferSyntaxUid,
-        open: () => archive.retrieve.openDataset(ref),
+        open: () => {
+          if (error) throw error;
+          return bytes ?? archive.retrieve.openDataset(ref);
+        },
         ...(transcoder
           ? {
               transcodeTo: async (accepted: readonly string[]) => {
@@ -149,9 +164,10 @@ export async function startDimse(archive: Archive, options: DimseServicesOptions
               },
             }
           : {}),
-      })),
-    };
-  };
+      };
+      if (bytes) archive.store.recycle?.(bytes);
+    }
+  }
 
   const findMatches = options.find ?? createFindHandler(createQueryEngine(archive));
   const find: CFindHandler = async function* (request) {

@@ -68,11 +68,12 @@ export function planContexts(refs: readonly Pick<StoredInstanceRef, 'sopClassUid
  * Sends stored instances to a remote AE as C-STORE sub-operations (PS3.4 C.4.2.3 for C-MOVE; `atrium send`),
  * yielding the counts after each. Each instance goes in its stored syntax when the peer accepted a context for it,
  * else converted by the transcoder to a syntax the peer accepted; with no transcoder it fails with a reason naming
- * both syntaxes. The stored bytes stream from the blob store: nothing is held whole. Throws a `DimseStatusError`
- * A702 when the destination cannot be reached at all.
+ * both syntaxes. Small instances sent as stored are read a few ahead while earlier ones are sent (`storedInOrder`);
+ * larger ones stream from the blob store, so memory stays bounded whatever the study size. Throws a
+ * `DimseStatusError` A702 when the destination cannot be reached at all.
  */
 export async function* sendInstances(
-  archive: Pick<Archive, 'config' | 'retrieve' | 'logger'>,
+  archive: Pick<Archive, 'config' | 'retrieve' | 'logger'> & Partial<Pick<Archive, 'store'>>,
   destination: Pick<RemoteAeConfig, 'aeTitle' | 'host' | 'port' | 'tls'>,
   refs: readonly StoredInstanceRef[],
   options: SendOptions = {},
@@ -105,11 +106,16 @@ export async function* sendInstances(
       yield { ...progress };
       continue;
     }
+    const asStored = (ref: StoredInstanceRef) => association.findContext(ref.sopClassUid, [ref.transferSyntaxUid]) !== undefined;
     try {
-      for (const ref of batch) {
+      for await (const { ref, bytes, error: readError } of storedInOrder(archive, batch, asStored, {
+        // Pooled buffers only when they can be given back: one never recycled is a pool miss for the next read.
+        reusable: archive.store?.recycle !== undefined,
+      })) {
         if (options.signal?.aborted || association.state !== 'established') break;
         try {
-          const status = await storeOne(archive, association, ref, options);
+          if (readError) throw readError;
+          const status = await storeOne(archive, association, ref, bytes, options);
           if (statusKind(status) === 'warning') progress.warning++;
           else progress.completed++;
         } catch (error) {
@@ -132,49 +138,101 @@ function subOperationReason(error: unknown): string {
   return typeof e?.errorComment === 'string' && e.errorComment ? e.errorComment : reasonOf(error);
 }
 
-async function storeOne(
+/** One instance of `storedInOrder`: its data set when it was read ahead, or why reading it failed. */
+export interface StoredDataset<T> {
+  ref: T;
+  bytes: Buffer | undefined;
+  error?: unknown;
+}
+
+/**
+ * `refs` in their order, the data sets of small ones that `asStored` accepts read ahead into buffers of the store's
+ * pool when `reusable` (`RetrieveService.withStoredBytes`, form 'dataset'); give each back with `store.recycle`
+ * once nothing will read it again. The read-ahead throws when it reaches an instance whose read failed (a blob gone
+ * from the store), which ends it: that instance is yielded with the error, as its sub-operation's failure, and the
+ * read-ahead starts again after it, so one missing blob does not fail the instances behind it. What the ended
+ * read-ahead had read is left to the collector, not recycled.
+ */
+export async function* storedInOrder<T extends StoredInstanceRef>(
   archive: Pick<Archive, 'retrieve'>,
+  refs: readonly T[],
+  asStored: (ref: T) => boolean,
+  options: { reusable: boolean },
+): AsyncGenerator<StoredDataset<T>> {
+  let next = 0;
+  while (next < refs.length) {
+    try {
+      for await (const { item, bytes } of archive.retrieve.withStoredBytes(refs.slice(next), { form: 'dataset', wanted: asStored, reusable: options.reusable })) {
+        next++;
+        yield { ref: item, bytes };
+      }
+      return;
+    } catch (error) {
+      // Thrown by the read-ahead, not by the consumer (its errors do not reach a generator suspended at `yield`).
+      if (next >= refs.length) throw error;
+      yield { ref: refs[next]!, bytes: undefined, error };
+      next++;
+    }
+  }
+}
+
+async function storeOne(
+  archive: Pick<Archive, 'retrieve'> & Partial<Pick<Archive, 'store'>>,
   association: Association,
   ref: StoredInstanceRef,
+  bytes: Buffer | undefined,
   options: SendOptions,
 ): Promise<number> {
   let transferSyntaxUid = ref.transferSyntaxUid;
-  let dataset: AsyncIterable<Buffer>;
-  if (association.findContext(ref.sopClassUid, [ref.transferSyntaxUid])) {
-    dataset = await archive.retrieve.openDataset(ref);
-  } else {
-    const accepted = [...association.presentationContexts.values()]
-      .filter((c) => c.abstractSyntaxUid === ref.sopClassUid)
-      .map((c) => c.transferSyntaxUid);
-    if (accepted.length === 0) {
-      throw new DimseStatusError(
-        `Cannot send instance '${ref.sopInstanceUid}': the peer accepted no context for SOP class '${ref.sopClassUid}'`,
-        Status.SopClassNotSupported,
-        { errorComment: `Peer refused SOP class ${ref.sopClassUid}` },
-      );
-    }
-    if (!options.transcoder) {
-      throw new DimseStatusError(
-        `Cannot send instance '${ref.sopInstanceUid}': it is stored as '${ref.transferSyntaxUid}', the peer accepts only '${accepted.join("', '")}' and no transcoder is available`,
-        Status.UnableToProcess,
-        { errorComment: `Stored syntax ${ref.transferSyntaxUid} not accepted` },
-      );
-    }
-    const converted = await options.transcoder.transcode(ref, accepted, { form: 'dataset', measure: false });
-    transferSyntaxUid = converted.transferSyntaxUid;
-    dataset = converted.stream;
-  }
+  let dataset: Buffer | AsyncIterable<Buffer>;
+  // Whether `bytes` may be in a write still: from when cStore has it until its answer arrives.
+  let inFlight = false;
   try {
-    const result = await cStore(association, {
-      sopClassUid: ref.sopClassUid,
-      sopInstanceUid: ref.sopInstanceUid,
-      transferSyntaxUid,
-      dataset,
-      ...(options.moveOriginator ? { moveOriginator: options.moveOriginator } : {}),
-    });
-    return result.status;
+    if (association.findContext(ref.sopClassUid, [ref.transferSyntaxUid])) {
+      dataset = bytes ?? (await archive.retrieve.openDataset(ref));
+    } else {
+      const accepted = [...association.presentationContexts.values()]
+        .filter((c) => c.abstractSyntaxUid === ref.sopClassUid)
+        .map((c) => c.transferSyntaxUid);
+      if (accepted.length === 0) {
+        throw new DimseStatusError(
+          `Cannot send instance '${ref.sopInstanceUid}': the peer accepted no context for SOP class '${ref.sopClassUid}'`,
+          Status.SopClassNotSupported,
+          { errorComment: `Peer refused SOP class ${ref.sopClassUid}` },
+        );
+      }
+      if (!options.transcoder) {
+        throw new DimseStatusError(
+          `Cannot send instance '${ref.sopInstanceUid}': it is stored as '${ref.transferSyntaxUid}', the peer accepts only '${accepted.join("', '")}' and no transcoder is available`,
+          Status.UnableToProcess,
+          { errorComment: `Stored syntax ${ref.transferSyntaxUid} not accepted` },
+        );
+      }
+      const converted = await options.transcoder.transcode(ref, accepted, { form: 'dataset', measure: false });
+      transferSyntaxUid = converted.transferSyntaxUid;
+      dataset = converted.stream;
+    }
+    inFlight = dataset === bytes;
+    try {
+      const result = await cStore(association, {
+        sopClassUid: ref.sopClassUid,
+        sopInstanceUid: ref.sopInstanceUid,
+        transferSyntaxUid,
+        dataset,
+        ...(options.moveOriginator ? { moveOriginator: options.moveOriginator } : {}),
+      });
+      inFlight = false;
+      return result.status;
+    } catch (error) {
+      // A failure status is an answer, so the request was written whole first; an association that ended may
+      // still hold the buffer in a write, and then it is left to the collector.
+      if (error instanceof DimseStatusError) inFlight = false;
+      throw error;
+    } finally {
+      // A store that failed midway leaves the file stream open; a finished one is already closed.
+      if (dataset !== bytes) (dataset as Partial<Readable>).destroy?.();
+    }
   } finally {
-    // A store that failed midway leaves the file stream open; a finished one is already closed.
-    (dataset as Partial<Readable>).destroy?.();
+    if (bytes && !inFlight) archive.store?.recycle?.(bytes);
   }
 }
