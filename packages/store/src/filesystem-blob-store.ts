@@ -886,14 +886,13 @@ export class FilesystemBlobStore implements BlobStore {
     asked: ByteRange | undefined,
   ): Promise<BlobRead> {
     const request = { path: join(this.root, key), maxBytes, ...span };
-    const range = asked;
     try {
       return await this.#reader!.read(request);
     } catch (error) {
       if (!(error instanceof BlobReadFailure)) throw new BlobStoreIoError(`Cannot read blob '${key}': ${(error as Error).message}`, { cause: error });
       const { kind, details } = error;
       if (kind === 'missing') throw new BlobNotFoundError(key, { cause: error });
-      if (kind === 'range') throw new BlobRangeError(key, request.start, range?.end, details.size ?? 0);
+      if (kind === 'range') throw new BlobRangeError(key, request.start, asked?.end, details.size ?? 0);
       if (kind === 'too-large') throw new BlobTooLargeError(maxBytes, { key, length: details.length ?? 0 });
       throw new BlobStoreIoError(`Cannot read blob '${key}': ${error.message}`, { cause: error });
     }

@@ -4,6 +4,7 @@ import {
   ExplicitVrLittleEndian,
   ImplicitVrLittleEndian,
   JpegBaseline8Bit,
+  isGroupLength,
   measureNativeTranscode,
   transcodeNativeDataset,
   type FrameRef,
@@ -41,7 +42,6 @@ export interface DecodedInstance {
   body: () => AsyncGenerator<Uint8Array>;
 }
 
-const PIXEL_DATA = 0x7fe00010;
 const PHOTOMETRIC_INTERPRETATION = 0x00280004;
 const PLANAR_CONFIGURATION = 0x00280006;
 const COLOUR_PHOTOMETRICS = new Set(['YBR_FULL_422', 'YBR_FULL']);
@@ -140,7 +140,7 @@ export async function decodeJpegBaselineInstance(
   let planarWritten = !colour;
   for (const element of elements) {
     // Group lengths are retired in data sets (PS3.5 §7.2) and would be wrong once a value changes length.
-    if ((element.tag & 0xffff) === 0) continue;
+    if (isGroupLength(element.tag)) continue;
     if (colour && !planarWritten && element.tag > PLANAR_CONFIGURATION) {
       header.push(explicitElement(PLANAR_CONFIGURATION, 'US', Buffer.from([0, 0])));
       planarWritten = true;

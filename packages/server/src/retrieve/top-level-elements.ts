@@ -1,3 +1,5 @@
+import { ItemDelimitationTag, ItemTag, SequenceDelimitationTag, UndefinedLength, VR_INFO, isVr } from '@atrium/dicom';
+
 /** One element of a data set's top level, as stored: where its bytes are and, for short values, what they are. */
 export interface TopLevelElement {
   tag: number;
@@ -9,12 +11,6 @@ export interface TopLevelElement {
   /** The value's bytes when of defined length. */
   value: Buffer | undefined;
 }
-
-const LONG_VRS = new Set(['OB', 'OD', 'OF', 'OL', 'OV', 'OW', 'SQ', 'UC', 'UN', 'UR', 'UT', 'SV', 'UV']);
-const UNDEFINED = 0xffffffff;
-const ITEM = 0xfffee000;
-const ITEM_DELIMITATION = 0xfffee00d;
-const SEQUENCE_DELIMITATION = 0xfffee0dd;
 
 function tagAt(bytes: Buffer, at: number): number {
   return ((bytes.readUInt16LE(at) << 16) | bytes.readUInt16LE(at + 2)) >>> 0;
@@ -47,10 +43,10 @@ function readElement(bytes: Buffer, at: number, explicit: boolean): TopLevelElem
   let vr = '';
   let length: number;
   let valueStart: number;
-  if (explicit && tag !== ITEM && tag !== ITEM_DELIMITATION && tag !== SEQUENCE_DELIMITATION) {
+  if (explicit && tag !== ItemTag && tag !== ItemDelimitationTag && tag !== SequenceDelimitationTag) {
     vr = bytes.toString('latin1', at + 4, at + 6);
     if (!/^[A-Z]{2}$/.test(vr)) fail(`'${vr}' is not a VR`, at);
-    if (LONG_VRS.has(vr)) {
+    if (isVr(vr) && VR_INFO[vr].longLength) {
       if (at + 12 > bytes.length) fail('truncated element header', at);
       length = bytes.readUInt32LE(at + 8);
       valueStart = at + 12;
@@ -62,7 +58,7 @@ function readElement(bytes: Buffer, at: number, explicit: boolean): TopLevelElem
     length = bytes.readUInt32LE(at + 4);
     valueStart = at + 8;
   }
-  if (length !== UNDEFINED) {
+  if (length !== UndefinedLength) {
     const end = valueStart + length;
     if (end > bytes.length) fail(`value of ${length} bytes runs past the end`, at);
     return { tag, vr, start: at, end, value: bytes.subarray(valueStart, end) };
@@ -74,16 +70,16 @@ function readElement(bytes: Buffer, at: number, explicit: boolean): TopLevelElem
     if (position + 8 > bytes.length) fail('sequence without a Sequence Delimitation Item', at);
     const itemTag = tagAt(bytes, position);
     const itemLength = bytes.readUInt32LE(position + 4);
-    if (itemTag === SEQUENCE_DELIMITATION) return { tag, vr, start: at, end: position + 8, value: undefined };
-    if (itemTag !== ITEM) fail(`expected an item, found tag ${itemTag.toString(16).padStart(8, '0')}`, position);
+    if (itemTag === SequenceDelimitationTag) return { tag, vr, start: at, end: position + 8, value: undefined };
+    if (itemTag !== ItemTag) fail(`expected an item, found tag ${itemTag.toString(16).padStart(8, '0')}`, position);
     position += 8;
-    if (itemLength !== UNDEFINED) {
+    if (itemLength !== UndefinedLength) {
       position += itemLength;
       continue;
     }
     for (;;) {
       if (position + 8 > bytes.length) fail('item without an Item Delimitation Item', position);
-      if (tagAt(bytes, position) === ITEM_DELIMITATION) {
+      if (tagAt(bytes, position) === ItemDelimitationTag) {
         position += 8;
         break;
       }

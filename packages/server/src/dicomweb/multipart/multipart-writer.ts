@@ -22,15 +22,9 @@ export function partHead(boundary: string, headers: Record<string, string>, firs
 /**
  * Writes parts as a `multipart/related` body (PS3.18 §8.7.3.1) with backpressure: a part's body is read only as
  * fast as the client takes the response, so a study of any size streams in bounded memory. Parts come from an
- * async iterable so that the next instance is opened only when the previous one has been sent. `highWaterMark`
- * (default: Node's) is how many bytes are taken from the parts ahead of the client: a larger one lets many small
- * parts go to the socket in one write.
+ * async iterable so that the next instance is opened only when the previous one has been sent.
  */
-export function writeMultipart(
-  parts: AsyncIterable<OutgoingPart> | Iterable<OutgoingPart>,
-  boundary: string,
-  options: { highWaterMark?: number } = {},
-): Readable {
+export function writeMultipart(parts: AsyncIterable<OutgoingPart> | Iterable<OutgoingPart>, boundary: string): Readable {
   async function* generate(): AsyncGenerator<Uint8Array> {
     let first = true;
     for await (const part of parts) {
@@ -39,12 +33,12 @@ export function writeMultipart(
       if (part.body instanceof Uint8Array) yield part.body;
       else for await (const chunk of part.body) yield chunk;
     }
-    yield Buffer.from(`${first ? '' : '\r\n'}--${boundary}--\r\n`, 'latin1');
+    yield closeDelimiter(boundary, first);
   }
-  return Readable.from(generate(), { objectMode: false, ...(options.highWaterMark !== undefined ? { highWaterMark: options.highWaterMark } : {}) });
+  return Readable.from(generate(), { objectMode: false });
 }
 
-/** The close delimiter that ends a multipart body (after `parts` parts). */
-export function closeDelimiter(boundary: string, parts: number): Buffer {
-  return Buffer.from(`${parts === 0 ? '' : '\r\n'}--${boundary}--\r\n`, 'latin1');
+/** The close delimiter that ends a multipart body (`empty`: no part came before it, so no CRLF either). */
+export function closeDelimiter(boundary: string, empty: boolean): Buffer {
+  return Buffer.from(`${empty ? '' : '\r\n'}--${boundary}--\r\n`, 'latin1');
 }

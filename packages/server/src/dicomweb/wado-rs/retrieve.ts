@@ -212,7 +212,7 @@ async function writePooledMultipart(
       response.uncork();
       if (gone) break;
     }
-    if (!gone) response.end(closeDelimiter(boundary, count));
+    if (!gone) response.end(closeDelimiter(boundary, count === 0));
   } catch (error) {
     reply.log.warn({ err: error }, 'Study retrieve failed after the response started');
     response.destroy(error as Error);
