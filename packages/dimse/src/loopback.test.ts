@@ -193,6 +193,60 @@ test('C-STORE - a peer with small PDUs gets many of them per system call, and ev
   for (const n of counts) assert.ok(n <= 12, `socket writes for 1 MiB in 4 KiB PDUs: ${counts.join(', ')}`);
 });
 
+test('C-STORE - PDU payloads are views of a streamed data set, yet a source may reuse a chunk once asked for the next', async () => {
+  const received: Buffer[] = [];
+  // A slow reader, so the socket's buffers fill and writes finish after the call that made them.
+  const { server, port } = await startServer(
+    {
+      store: async (req) => {
+        const parts: Buffer[] = [];
+        for await (const c of req.dataset) {
+          parts.push(Buffer.from(c as Buffer));
+          await new Promise((r) => setTimeout(r, 1));
+        }
+        received.push(Buffer.concat(parts));
+        return { status: Status.Success };
+      },
+    },
+    { limits: { maxPduLength: 4096 } },
+  );
+  // Payloads of 4090 bytes (the PDU less its PDV item header): streams that end mid-PDU and on a PDU boundary,
+  // chunks larger and smaller than a PDU.
+  const payload = 4090;
+  const cases: Array<[total: number, chunk: number]> = [
+    [6_000_000, 1 << 20],
+    [payload * 600, payload * 50],
+    [300_001, 999],
+    [payload, payload],
+  ];
+  const pattern = (n: number, seed: number) => Buffer.from(Array.from({ length: n }, (_, i) => (i * 31 + seed * 7 + (i >> 12)) & 0xff));
+  /** One buffer for every chunk, overwritten as soon as the next chunk is asked for, as a pool would. */
+  async function* reusing(bytes: Buffer, chunkSize: number): AsyncGenerator<Buffer> {
+    const buffer = Buffer.alloc(chunkSize);
+    for (let pos = 0; pos < bytes.length; pos += chunkSize) {
+      const n = Math.min(chunkSize, bytes.length - pos);
+      bytes.copy(buffer, 0, pos, pos + n);
+      yield buffer.subarray(0, n);
+      buffer.fill(0xee);
+    }
+  }
+  const expected: Buffer[] = [];
+  try {
+    await withAssociation(client(port, [{ abstractSyntaxUid: CtImageStorage }]), async (a) => {
+      for (const [index, [total, chunk]] of cases.entries()) {
+        const bytes = pattern(total, index);
+        expected.push(bytes);
+        const r = await cStore(a, { sopClassUid: CtImageStorage, sopInstanceUid: `1.2.3.7.${index}`, transferSyntaxUid: ExplicitVrLittleEndian, dataset: reusing(bytes, chunk) });
+        assert.equal(r.status, Status.Success);
+      }
+    });
+  } finally {
+    await server.close();
+  }
+  assert.equal(received.length, expected.length);
+  for (const [i, bytes] of expected.entries()) assert.ok(received[i]!.equals(bytes), `data set ${i} arrived unchanged`);
+});
+
 test('C-STORE - a short data set reaches the handler whole in datasetChunks, a long one streams from its first byte', async () => {
   const seen: { uid: string; whole: boolean; bytes: Buffer }[] = [];
   const { server, port } = await startServer(

@@ -541,7 +541,7 @@ async function moveAndGet(node: Awaited<ReturnType<typeof startTestNode>>, desti
   return { moved, movedReceived: destination.received, fetched, fetchedReceived: got.received };
 }
 
-test('C-MOVE and C-GET - more instances than the read-ahead window, two over its per-instance limit, arrive byte for byte in order; each read-ahead buffer goes back to the pool', async () => {
+test('C-MOVE and C-GET - more instances than the read-ahead window, two over its per-instance limit, arrive byte for byte in order; each read-ahead buffer and each streamed chunk goes back to the pool', async () => {
   const destination = receiver();
   const server = new DimseServer({ policy: { aeTitle: 'DEST' }, handlers: { store: destination.store } });
   const { port: destPort } = await server.listen(0, '127.0.0.1');
@@ -556,7 +556,8 @@ test('C-MOVE and C-GET - more instances than the read-ahead window, two over its
     const order = (await resolveRetrieve(node.archive, 'PATIENT', identifier)).map((r) => r.sopInstanceUid);
     assert.equal(order.length, 42);
     const bytesOf = new Map([...small, ...large].map((s) => [s.sopInstanceUid, datasetOf(s.bytes)]));
-    // Each read-ahead buffer goes back to the store's pool once sent: the 40 small ones, by each of the two.
+    // Each read-ahead buffer goes back to the store's pool once sent: the 40 small ones, by each of the two; so
+    // does each 1 MiB chunk the two large ones stream in.
     const store = node.archive.store;
     const recycle = store.recycle?.bind(store);
     let recycled = 0;
@@ -572,7 +573,9 @@ test('C-MOVE and C-GET - more instances than the read-ahead window, two over its
       assert.deepEqual(received.map((r) => r.sopInstanceUid), order, `${what} order`);
       for (const r of received) assert.ok(r.bytes.equals(bytesOf.get(r.sopInstanceUid)!), `${what} bytes of ${r.sopInstanceUid}`);
     }
-    assert.equal(recycled, 80);
+    const streamedChunks = large.reduce((n, l) => n + Math.ceil(datasetOf(l.bytes).length / (1024 * 1024)), 0);
+    assert.equal(streamedChunks, 4);
+    assert.equal(recycled, 2 * (40 + streamedChunks));
   } finally {
     await node.close();
     await server.close();

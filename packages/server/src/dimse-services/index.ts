@@ -154,7 +154,7 @@ export async function startDimse(archive: Archive, options: DimseServicesOptions
         transferSyntaxUid: ref.transferSyntaxUid,
         open: () => {
           if (error) throw error;
-          return bytes ?? archive.retrieve.openDataset(ref);
+          return bytes ?? archive.retrieve.streamDataset(ref);
         },
         ...(transcoder
           ? {

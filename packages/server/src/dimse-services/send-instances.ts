@@ -69,8 +69,8 @@ export function planContexts(refs: readonly Pick<StoredInstanceRef, 'sopClassUid
  * yielding the counts after each. Each instance goes in its stored syntax when the peer accepted a context for it,
  * else converted by the transcoder to a syntax the peer accepted; with no transcoder it fails with a reason naming
  * both syntaxes. Small instances sent as stored are read a few ahead while earlier ones are sent (`storedInOrder`);
- * larger ones stream from the blob store, so memory stays bounded whatever the study size. Throws a
- * `DimseStatusError` A702 when the destination cannot be reached at all.
+ * larger ones stream from the blob store in pooled chunks (`RetrieveService.streamDataset`), so memory stays bounded
+ * whatever the study size. Throws a `DimseStatusError` A702 when the destination cannot be reached at all.
  */
 export async function* sendInstances(
   archive: Pick<Archive, 'config' | 'retrieve' | 'logger'> & Partial<Pick<Archive, 'store'>>,
@@ -189,7 +189,7 @@ async function storeOne(
   let inFlight = false;
   try {
     if (association.findContext(ref.sopClassUid, [ref.transferSyntaxUid])) {
-      dataset = bytes ?? (await archive.retrieve.openDataset(ref));
+      dataset = bytes ?? (await archive.retrieve.streamDataset(ref));
     } else {
       const accepted = [...association.presentationContexts.values()]
         .filter((c) => c.abstractSyntaxUid === ref.sopClassUid)
@@ -229,8 +229,13 @@ async function storeOne(
       if (error instanceof DimseStatusError) inFlight = false;
       throw error;
     } finally {
-      // A store that failed midway leaves the file stream open; a finished one is already closed.
-      if (dataset !== bytes) (dataset as Partial<Readable>).destroy?.();
+      // A store that failed midway leaves the converted stream, or the stored chunks' next read, open; a finished
+      // one is already closed.
+      if (dataset !== bytes) {
+        const open = dataset as Partial<Readable> & Partial<AsyncGenerator<Buffer>>;
+        if (open.destroy) open.destroy();
+        else await open.return?.(undefined);
+      }
     }
   } finally {
     if (bytes && !inFlight) archive.store?.recycle?.(bytes);

@@ -197,19 +197,19 @@ export class RetrieveService {
   }
 
   /**
-   * The stored Part 10 bytes as buffers of at most `chunkBytes` (default 1 MiB), the next read while one is
-   * taken (two held at most). With `reusable`, the buffers may come from the store's pool: give each back with
+   * The stored Part 10 bytes from `start` (default 0) as buffers of at most `chunkBytes` (default 1 MiB), the next
+   * read while one is taken (two held at most). With `reusable`, the buffers may come from the store's pool: give each back with
    * `store.recycle` once it has been written.
    */
   async *storedChunks(
     ref: Pick<StoredInstanceRef, 'blobKey' | 'size'>,
-    options: { chunkBytes?: number; reusable?: boolean } = {},
+    options: { chunkBytes?: number; reusable?: boolean; start?: number } = {},
   ): AsyncGenerator<Buffer> {
     const chunkBytes = options.chunkBytes ?? 1024 * 1024;
     const read = (start: number) =>
       this.archive.store.getBytes(ref.blobKey, { start, end: Math.min(ref.size, start + chunkBytes) - 1 }, { maxBytes: chunkBytes, reusable: options.reusable ?? false });
-    let position = 0;
-    let next = ref.size > 0 ? read(0) : undefined;
+    let position = options.start ?? 0;
+    let next = ref.size > position ? read(position) : undefined;
     while (next) {
       const bytes = await next;
       position += bytes.length;
@@ -219,6 +219,29 @@ export class RetrieveService {
       next?.catch(() => {});
       yield bytes;
     }
+  }
+
+  /**
+   * The data set as DIMSE sends it (`openDataset`) for the association to stream: `storedChunks` in buffers of the
+   * store's pool when it has one, each given back when the next is asked for, which `Association.send` does only
+   * once the PDUs made of it have reached the socket. A chunk the consumer abandons (an association gone) may still
+   * be in a write: it is left to the collector. The first chunk is read before this resolves, so a blob gone from
+   * the store fails before the request is written.
+   */
+  async streamDataset(ref: Pick<StoredInstanceRef, 'blobKey' | 'size' | 'datasetOffset'>): Promise<AsyncIterable<Buffer>> {
+    const store = this.archive.store;
+    const pooled = store.recycle !== undefined;
+    const chunks = this.storedChunks(ref, { start: ref.datasetOffset, reusable: pooled });
+    const first = await chunks.next();
+    return (async function* () {
+      if (first.done) return;
+      yield first.value;
+      if (pooled) store.recycle!(first.value);
+      for await (const chunk of chunks) {
+        yield chunk;
+        if (pooled) store.recycle!(chunk);
+      }
+    })();
   }
 
   /** The data set without preamble and file meta information, as DIMSE sends it (PS3.7 §9.3.1). */
