@@ -301,3 +301,39 @@ test('FilesystemBlobStore read thread - a reusable buffer given back is detached
   store.recycle(own);
   assert.equal(own.toString(), 'not the store s');
 });
+
+test('FilesystemBlobStore read thread - reads asked one after another while the thread is busy travel in one message, with the buffers given back meanwhile', async (t) => {
+  const { Worker } = await import('node:worker_threads');
+  const root = await tempRoot();
+  const store = await FilesystemBlobStore.open({ root, readThread: true });
+  const post = Worker.prototype.postMessage;
+  const messages: Array<{ reads: number; recycled: number }> = [];
+  Worker.prototype.postMessage = function (this: InstanceType<typeof Worker>, value: unknown, transfer?: readonly unknown[]) {
+    const message = value as { reads?: unknown[]; recycled?: unknown[] };
+    messages.push({ reads: message.reads?.length ?? 0, recycled: message.recycled?.length ?? 0 });
+    return post.call(this, value, transfer as never);
+  };
+  t.after(async () => {
+    Worker.prototype.postMessage = post;
+    await store.close();
+    await rm(root, { recursive: true, force: true });
+  });
+  const objects = Array.from({ length: 16 }, (_, i) => Buffer.alloc(30_000, i + 1));
+  await Promise.all(objects.map((bytes, i) => store.put(`batch/${i}`, [bytes])));
+  const read = (i: number) => store.getBytes(`batch/${i}`, undefined, { maxBytes: 1 << 20, reusable: true });
+  const first = await read(0);
+  messages.length = 0;
+  // As a read-ahead asks: the first read goes at once, the next ones a promise apart, while the first is out.
+  const reads = [read(1)];
+  for (let i = 2; i < 16; i++) {
+    await Promise.resolve();
+    reads.push(read(i));
+  }
+  store.recycle(first);
+  const got = await Promise.all(reads);
+  got.forEach((bytes, i) => assert.deepEqual(bytes, objects[i + 1], `object ${i + 1}`));
+  assert.deepEqual(messages, [
+    { reads: 1, recycled: 0 },
+    { reads: 14, recycled: 1 },
+  ]);
+});
