@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import sharp from 'sharp';
 import { encodeFileMetaInformation, encodePart10, encodePart10Prefix, ExplicitVrLittleEndian, getNumber, getString, ImplicitVrLittleEndian, JpegBaseline8Bit, readPart10, type WritableDataset } from '@atrium/dicom';
 import { openTestArchive } from '../test-support.js';
+import { pixelModuleOf } from './pixel-module.js';
 import { TranscoderPool } from './transcoder.js';
 
 async function readAll(stream: AsyncIterable<unknown>): Promise<Buffer> {
@@ -180,6 +181,40 @@ test('decodeJpegBaselineInstance - frames are read and decoded only a few ahead 
     } finally {
       await pool.close();
     }
+  } finally {
+    await archive.cleanup();
+  }
+});
+
+test('decodeJpegBaselineFrame - WADO-RS frames and rendered images of a JPEG Baseline instance decode as its instance retrieve does: RGB by pixel, not converted twice', async () => {
+  const archive = await openTestArchive();
+  try {
+    const colour = await jpegFrame(20, 26, 3, 4);
+    const grey = await jpegFrame(11, 13, 1, 5);
+    const base = { photometric: 'YBR_FULL_422', samples: 3, rows: 20, columns: 26, fragments: [colour.jpeg], frames: 1 };
+    const colourUid = '1.2.826.0.1.3680043.8.498.77.8';
+    const greyUid = '1.2.826.0.1.3680043.8.498.77.9';
+    await archive.ingest.ingest([instance({ ...base, sopInstanceUid: colourUid })], { kind: 'import' });
+    await archive.ingest.ingest([instance({ sopInstanceUid: greyUid, photometric: 'MONOCHROME2', samples: 1, rows: 11, columns: 13, fragments: [grey.jpeg], frames: 1 })], { kind: 'import' });
+    const moduleOf = async (uid: string) => pixelModuleOf(archive.store, (await archive.archive.getInstanceMetadata(uid))!);
+
+    const colourFrames = await archive.transcoder.transcodeFrames(await moduleOf(colourUid), JpegBaseline8Bit, [colour.jpeg], ExplicitVrLittleEndian);
+    assert.equal(colourFrames.photometricInterpretation, 'RGB');
+    assert.deepEqual(Buffer.from(colourFrames.frames[0]!), colour.decoded, 'the colour frame: libjpeg-turbo pixels, as the instance retrieve sends them');
+    const greyFrames = await archive.transcoder.transcodeFrames(await moduleOf(greyUid), JpegBaseline8Bit, [grey.jpeg], ImplicitVrLittleEndian);
+    assert.equal(greyFrames.photometricInterpretation, 'MONOCHROME2');
+    assert.deepEqual(Buffer.from(greyFrames.frames[0]!), grey.decoded);
+
+    // Rendered: the decoded RGB frame with an opaque alpha, no second YBR to RGB conversion.
+    const rendered = await archive.transcoder.render(await moduleOf(colourUid), JpegBaseline8Bit, colour.jpeg);
+    assert.equal(rendered.width, 26);
+    assert.equal(rendered.height, 20);
+    const expected = Buffer.alloc(20 * 26 * 4);
+    for (let i = 0; i < 20 * 26; i++) {
+      colour.decoded.copy(expected, i * 4, i * 3, i * 3 + 3);
+      expected[i * 4 + 3] = 255;
+    }
+    assert.deepEqual(Buffer.from(rendered.rgba), expected);
   } finally {
     await archive.cleanup();
   }

@@ -11,6 +11,7 @@ import {
   type PixelDataInfo,
 } from '@atrium/dicom';
 import type { BlobStore } from '@atrium/store';
+import type { PixelModule } from './codec-tasks.js';
 import { topLevelElements, type TopLevelElement } from './top-level-elements.js';
 
 /** What decoding an encapsulated instance needs from the index: where its pixel data and frames are. */
@@ -258,6 +259,32 @@ class FrameReader {
     const pieces = fragments.map((f) => buffer.subarray(f.offset - span.start, f.offset - span.start + f.length));
     return pieces.length === 1 ? pieces[0]! : Buffer.concat(pieces);
   }
+}
+
+/**
+ * One JPEG Baseline frame decoded by libjpeg-turbo, as `decodeJpegBaselineInstance` decodes each frame (WADO-RS
+ * frames and rendered images, so that a frame decodes to the same pixels whichever way it is asked for), with the
+ * Photometric Interpretation of the result: RGB for colour (PS3.5 §8.2.1), by pixel. Undefined for what that
+ * decoder leaves to the codec workers (another photometric interpretation, more than 8 bits).
+ */
+export function decodeJpegBaselineFrame(module: PixelModule, jpeg: Uint8Array): Promise<{ frame: Buffer; photometricInterpretation: string }> | undefined {
+  const { dataset } = module;
+  const number = (tag: string) => {
+    const value = dataset[tag]?.Value?.[0];
+    return typeof value === 'number' ? value : undefined;
+  };
+  const rows = number('00280010');
+  const columns = number('00280011');
+  const samples = number('00280002') ?? 1;
+  const photometric = String(dataset['00280004']?.Value?.[0] ?? '').trim();
+  const colour = samples === 3 && COLOUR_PHOTOMETRICS.has(photometric);
+  if (!rows || !columns || number('00280100') !== 8 || number('00280101') !== 8) return undefined;
+  if (!(colour || (samples === 1 && MONOCHROME_PHOTOMETRICS.has(photometric)))) return undefined;
+  const bytes = Buffer.from(jpeg.buffer, jpeg.byteOffset, jpeg.byteLength);
+  return decodeFrame(bytes, rows, columns, samples, rows * columns * samples).then((frame) => ({
+    frame,
+    photometricInterpretation: colour ? 'RGB' : photometric,
+  }));
 }
 
 async function decodeFrame(jpeg: Buffer, rows: number, columns: number, samples: number, frameBytes: number): Promise<Buffer> {

@@ -8,6 +8,8 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ExplicitVrLittleEndian, ImplicitVrLittleEndian, readPart10 } from '@atrium/dicom';
 import { openTestArchive } from '../test-support.js';
+import { pixelModuleOf } from './pixel-module.js';
+import { readFrame } from './stored-bytes.js';
 import { TranscoderPool } from './transcoder.js';
 
 // The shared corpus lives beside the repository (`../shared/testdata/dev`), wherever the clone is.
@@ -127,7 +129,7 @@ test('TranscoderPool - Deflated and Implicit VR Little Endian corpus files re-en
   }
 });
 
-test('TranscoderPool - JPEG Baseline corpus files decoded frame by frame (as the server wires it) equal DCMTK dcmdjpeg pixel for pixel, in both native syntaxes', {
+test('TranscoderPool - JPEG Baseline corpus files decoded frame by frame (as the server wires it) equal DCMTK dcmdjpeg pixel for pixel, in both native syntaxes and as WADO-RS frames', {
   skip: (!existsSync(dir) && 'corpus absent') || (!hasDcmtk && 'DCMTK absent'),
 }, async () => {
   const archive = await openTestArchive();
@@ -151,6 +153,18 @@ test('TranscoderPool - JPEG Baseline corpus files decoded frame by frame (as the
         assert.equal(parsed.transferSyntaxUid, target);
         assert.equal(parsed.dataset['00280004']?.Value?.[0], 'RGB', `${name}: decoded colour is RGB, as dcmdjpeg writes it`);
         assert.deepEqual(await pixels(ours), await pixels(readFileSync(reference)), `${name} to ${target}: pixels equal dcmdjpeg's`);
+      }
+      // Frame by frame, as WADO-RS frames asks (an odd-length single frame carries dcmdjpeg's padding byte).
+      const layout = (await archive.retrieve.layout(result.studyInstanceUid, result.seriesInstanceUid, result.sopInstanceUid))!;
+      const module = await pixelModuleOf(archive.store, meta);
+      const expected = await pixels(readFileSync(reference));
+      const frameLength = Math.floor(expected.length / layout.frames.length);
+      for (const [n, frame] of layout.frames.entries()) {
+        const decoded = await archive.transcoder.transcodeFrames(module, layout.transferSyntaxUid, [await readFrame(archive.store, layout, frame)], ExplicitVrLittleEndian);
+        assert.equal(decoded.photometricInterpretation, 'RGB');
+        const ours = Buffer.from(decoded.frames[0]!);
+        assert.deepEqual(ours, expected.subarray(n * ours.length, (n + 1) * ours.length), `${name} frame ${n + 1}: pixels equal dcmdjpeg's`);
+        assert.ok(ours.length === frameLength || ours.length + 1 === frameLength, `${name} frame ${n + 1}: whole`);
       }
     }
   } finally {

@@ -1,13 +1,14 @@
 import { availableParallelism } from 'node:os';
 import { Readable } from 'node:stream';
 import { Piscina } from 'piscina';
-import { encodeFileMetaInformation, encodePart10Prefix, measureNativeTranscode, transcodeNativeDataset } from '@atrium/dicom';
+import { encodeFileMetaInformation, encodePart10Prefix, ExplicitVrLittleEndian, measureNativeTranscode, transcodeNativeDataset, type DicomJsonDataset } from '@atrium/dicom';
 import type { BlobStore } from '@atrium/store';
 import type { CodecResult, CodecTask, PixelModule } from './codec-tasks.js';
 import { TranscodeError } from './errors.js';
 import { DECODABLE_TRANSFER_SYNTAXES, ENCODABLE_TRANSFER_SYNTAXES, NATIVE_TRANSFER_SYNTAXES } from './transfer-syntax-support.js';
 import type { StoredInstanceRef } from './retrieve-service.js';
 import {
+  decodeJpegBaselineFrame,
   decodeJpegBaselineInstance,
   JPEG_BASELINE_DECODE_SOURCES,
   JPEG_BASELINE_DECODE_TARGETS,
@@ -230,6 +231,10 @@ export class TranscoderPool {
       throw new TranscodeError(`Cannot convert frames from '${transferSyntaxUid}' to '${target}': no codec converts between them`);
     }
     try {
+      if (JPEG_BASELINE_DECODE_SOURCES.has(transferSyntaxUid) && JPEG_BASELINE_DECODE_TARGETS.has(target)) {
+        const decoded = await this.#decodeJpegBaselineFrames(module, frames);
+        if (decoded) return { frames: decoded.map((d) => d.frame), photometricInterpretation: decoded[0]!.photometricInterpretation };
+      }
       const result = await this.#pool.run({ kind: 'transcode-frames', module, transferSyntaxUid, frames, targetTransferSyntaxUid: target });
       if (result.kind !== 'transcode-frames') throw new TypeError('Unexpected codec result');
       return result;
@@ -247,7 +252,19 @@ export class TranscoderPool {
     window?: { center: number; width: number },
   ): Promise<{ width: number; height: number; rgba: Uint8Array }> {
     try {
-      const result = await this.#pool.run({ kind: 'render', module, transferSyntaxUid, frame, ...(window ? { window } : {}) });
+      // A JPEG Baseline frame is decoded here as the frames and instance retrieves decode it; the worker renders
+      // the native frame.
+      const decoded = JPEG_BASELINE_DECODE_SOURCES.has(transferSyntaxUid) ? await this.#decodeJpegBaselineFrames(module, [frame]) : undefined;
+      const task: CodecTask = decoded
+        ? {
+            kind: 'render',
+            module: decodedModule(module, decoded[0]!.photometricInterpretation),
+            transferSyntaxUid: ExplicitVrLittleEndian,
+            frame: decoded[0]!.frame,
+            ...(window ? { window } : {}),
+          }
+        : { kind: 'render', module, transferSyntaxUid, frame, ...(window ? { window } : {}) };
+      const result = await this.#pool.run(task);
       if (result.kind !== 'render') throw new TypeError('Unexpected codec result');
       return result;
     } catch (error) {
@@ -259,8 +276,26 @@ export class TranscoderPool {
     }
   }
 
+  /** The frames decoded by libjpeg-turbo (`decodeJpegBaselineFrame`), or undefined for what it leaves to the workers. */
+  async #decodeJpegBaselineFrames(module: PixelModule, frames: readonly Uint8Array[]): Promise<Array<{ frame: Buffer; photometricInterpretation: string }> | undefined> {
+    const decoded: Array<{ frame: Buffer; photometricInterpretation: string }> = [];
+    for (const frame of frames) {
+      const one = decodeJpegBaselineFrame(module, frame);
+      if (!one) return undefined;
+      decoded.push(await one);
+    }
+    return decoded;
+  }
+
   /** Stops the workers. */
   async close(): Promise<void> {
     await this.#pool.destroy();
   }
+}
+
+/** The Image Pixel module of a frame once decoded: the given Photometric Interpretation, colour by pixel. */
+function decodedModule(module: PixelModule, photometricInterpretation: string): PixelModule {
+  const dataset: DicomJsonDataset = { ...module.dataset, '00280004': { vr: 'CS', Value: [photometricInterpretation] } };
+  if (dataset['00280002']?.Value?.[0] === 3) dataset['00280006'] = { vr: 'US', Value: [0] };
+  return { dataset };
 }
