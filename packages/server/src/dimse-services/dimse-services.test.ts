@@ -582,6 +582,78 @@ test('C-MOVE and C-GET - more instances than the read-ahead window, two over its
   }
 });
 
+test('C-MOVE and C-GET - an instance of 8 MiB streams to a slow peer with at most two pooled chunks out at once, each given back, every byte in order', async () => {
+  // The destination reads slowly, so the socket backs up and writes finish long after the call that made them.
+  const slow = () => {
+    const received: { sopInstanceUid: string; bytes: Buffer }[] = [];
+    const store = async (request: CStoreRequest) => {
+      const parts: Buffer[] = [];
+      for await (const chunk of request.dataset) {
+        parts.push(Buffer.from(chunk as Buffer));
+        await new Promise((resolve) => setTimeout(resolve, 1));
+      }
+      received.push({ sopInstanceUid: request.affectedSopInstanceUid, bytes: Buffer.concat(parts) });
+      return { status: 0 };
+    };
+    return { received, store };
+  };
+  const destination = slow();
+  const server = new DimseServer({ policy: { aeTitle: 'DEST' }, handlers: { store: destination.store } });
+  const { port: destPort } = await server.listen(0, '127.0.0.1');
+  const node = await startTestNode({ ATRIUM_ACCEPT_ANY_AE: 'true', ATRIUM_REMOTE_AES: `DEST@127.0.0.1:${destPort}` });
+  try {
+    const [large] = await seed(node, { slices: 1, rows: 2048, columns: 2048, seed: 7 });
+    const dataset = datasetOf(large!.bytes);
+    assert.ok(dataset.length > 8 * 1024 * 1024);
+    const store = node.archive.store;
+    const getBytes = store.getBytes.bind(store);
+    const recycle = store.recycle?.bind(store);
+    let out = 0;
+    let most = 0;
+    let recycled = 0;
+    store.getBytes = async (key, range, options) => {
+      const bytes = await getBytes(key, range, options);
+      if (options.reusable) most = Math.max(most, ++out);
+      return bytes;
+    };
+    store.recycle = (bytes) => {
+      out--;
+      recycled++;
+      recycle?.(bytes);
+    };
+    const identifier: DicomJsonDataset = { '00080052': { vr: 'CS', Value: ['PATIENT'] }, '00100020': { vr: 'LO', Value: [large!.patientId] } };
+    const got = slow();
+    const moved = await withAssociation(
+      { host: '127.0.0.1', port: node.dimse.port, callingAeTitle: 'WS1', calledAeTitle: 'ATRIUM', presentationContexts: [{ abstractSyntaxUid: SopClass.PatientRootMove }] },
+      (a) => cMove(a, { sopClassUid: SopClass.PatientRootMove, moveDestination: 'DEST', identifier }),
+    );
+    const fetched = await withAssociation(
+      {
+        host: '127.0.0.1',
+        port: node.dimse.port,
+        callingAeTitle: 'WS1',
+        calledAeTitle: 'ATRIUM',
+        presentationContexts: [{ abstractSyntaxUid: SopClass.PatientRootGet }, { abstractSyntaxUid: CT, transferSyntaxUids: [ExplicitVrLittleEndian] }],
+        roleSelections: [{ sopClassUid: CT, scuRole: false, scpRole: true }],
+        handlers: { store: got.store },
+      },
+      (a) => cGet(a, { sopClassUid: SopClass.PatientRootGet, identifier }),
+    );
+    for (const [what, result, received] of [['C-MOVE', moved, destination.received], ['C-GET', fetched, got.received]] as const) {
+      assert.equal(result.completed, 1, what);
+      assert.equal(received.length, 1, what);
+      assert.ok(received[0]!.bytes.equals(dataset), `${what}: every byte in order`);
+    }
+    // The chunk being written and the one read ahead: memory does not grow with the object.
+    assert.ok(most <= 2, `at most two pooled chunks out at once, saw ${most}`);
+    assert.equal(recycled, 2 * Math.ceil(dataset.length / (1024 * 1024)), 'every chunk given back, by each of the two');
+    assert.equal(out, 0);
+  } finally {
+    await node.close();
+    await server.close();
+  }
+});
+
 test('C-MOVE and C-GET - an instance whose blob is gone fails its sub-operation alone: counted, listed, the rest sent in order', async () => {
   const destination = receiver();
   const server = new DimseServer({ policy: { aeTitle: 'DEST' }, handlers: { store: destination.store } });
