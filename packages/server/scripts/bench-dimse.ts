@@ -5,13 +5,15 @@
  *
  * Measures, for each receiver started alone in turn: storescu of many small instances on one association and,
  * other instances, on several associations at once (instances/s), of several large multi-frame objects (MB/s), the
- * receiver's peak RSS; then C-FIND study-level
- * latency (median, p95 of findscu round trips) on an archive of BENCH_DIMSE_FIND_INSTANCES instances in Atrium and
- * Orthanc. Sizes come from the environment so a quick run is possible:
+ * receiver's peak RSS; with what Atrium and Orthanc stored, C-MOVE of a study of 100 small instances and of one
+ * large object to a DCMTK storescp that receives without storing (movescu round trips, the sender's speed); then
+ * C-FIND study-level latency (median, p95 of findscu round trips) on an archive of BENCH_DIMSE_FIND_INSTANCES
+ * instances in Atrium and Orthanc. Sizes come from the environment so a quick run is possible:
  *
  *   BENCH_DIMSE_SMALL (2000)  BENCH_DIMSE_ASSOCIATIONS (4)  BENCH_DIMSE_LARGE (10)  BENCH_DIMSE_LARGE_MB (100)
- *   BENCH_DIMSE_FIND_INSTANCES (100000)  BENCH_DIMSE_FIND_QUERIES (50)
- *   BENCH_DIMSE_SKIP (any of "orthanc", "store", "find")  BENCH_DIMSE_RUNS (3: medians of that many rotated runs)
+ *   BENCH_DIMSE_MOVES (5: C-MOVEs of each kind per run)  BENCH_DIMSE_FIND_INSTANCES (100000)
+ *   BENCH_DIMSE_FIND_QUERIES (50)  BENCH_DIMSE_SKIP (any of "orthanc", "store", "move", "find")
+ *   BENCH_DIMSE_RUNS (3: medians of that many rotated runs)
  *
  * Targets: Atrium >= 2x Orthanc's instances/s, >= 80% of storescp's MB/s, peak RSS < 300 MB, C-FIND median <=
  * Orthanc's. DCMTK tools run with TCP_NODELAY=1 (Debian's DCMTK keeps Nagle on otherwise). Every process started
@@ -35,6 +37,7 @@ const LARGE = env('BENCH_DIMSE_LARGE', 10);
 const LARGE_MB = env('BENCH_DIMSE_LARGE_MB', 100);
 const FIND_INSTANCES = env('BENCH_DIMSE_FIND_INSTANCES', 100_000);
 const FIND_QUERIES = env('BENCH_DIMSE_FIND_QUERIES', 50);
+const MOVES = env('BENCH_DIMSE_MOVES', 5);
 const SKIP = new Set((process.env.BENCH_DIMSE_SKIP ?? '').split(',').filter(Boolean));
 // Each receiver is measured this many times, in an order rotated between runs, and the median is reported: on a
 // shared machine one run of one receiver can be off by half.
@@ -45,7 +48,7 @@ const ROOT = new URL('../../..', import.meta.url).pathname;
 const CLI = join(ROOT, 'packages/server/bin/atrium.mjs');
 const SHIM = join(ROOT, '../shared/tools/lib/bind-loopback.so');
 
-for (const tool of ['storescu', 'findscu', 'storescp']) {
+for (const tool of ['storescu', 'findscu', 'storescp', 'movescu']) {
   if (spawnSync(tool, ['--version']).status !== 0) {
     console.log(`bench-dimse: skipped, ${tool} (DCMTK) is not installed`);
     process.exit(0);
@@ -143,6 +146,7 @@ async function startAtrium(
       ATRIUM_ACCEPT_ANY_AE: 'true',
       ATRIUM_LOG_LEVEL: 'error',
       ATRIUM_DURABILITY: durability,
+      ...(moveDestination ? { ATRIUM_REMOTE_AES: `${moveDestination.ae}@127.0.0.1:${moveDestination.port}` } : {}),
     },
     stdio: ['ignore', 'ignore', 'inherit'],
   });
@@ -152,6 +156,7 @@ async function startAtrium(
 }
 
 async function startOrthanc(work: string): Promise<Receiver> {
+  const modalities = moveDestination ? { DicomModalities: { [moveDestination.ae]: [moveDestination.ae, '127.0.0.1', moveDestination.port] } } : {};
   const dir = join(work, 'orthanc');
   mkdirSync(dir, { recursive: true });
   const [port, httpPort] = await freePorts(2);
@@ -168,9 +173,11 @@ async function startOrthanc(work: string): Promise<Receiver> {
       DicomAlwaysAllowStore: true,
       DicomAlwaysAllowFind: true,
       DicomAlwaysAllowEcho: true,
+      DicomAlwaysAllowMove: true,
       StorageCompression: false,
       DicomThreadsCount: 4,
       Plugins: [],
+      ...modalities,
     }),
   );
   const child = spawn('Orthanc', [`--logdir=${dir}`, join(dir, 'config.json')], {
@@ -193,6 +200,41 @@ async function startStorescp(work: string): Promise<Receiver> {
   return { name: 'DCMTK storescp', ae: 'STORESCP', port, pid: child.pid!, stop: () => stop(child) };
 }
 
+/**
+ * The C-MOVE destination, known to Atrium and Orthanc when they start: a storescp that receives every syntax and
+ * stores nothing (`--ignore`), so a move measures the sender, not the destination's disk.
+ */
+let moveDestination: { ae: string; port: number; stop: () => Promise<void> } | undefined;
+
+async function startMoveDestination(): Promise<void> {
+  const port = await freePort();
+  const child = spawn('storescp', ['-aet', 'MOVESCP', '+xa', '--ignore', String(port)], {
+    env: { ...DCMTK_ENV, ...(existsSync(SHIM) ? { LD_PRELOAD: SHIM } : {}) },
+    stdio: 'ignore',
+  });
+  await waitFor(echo('MOVESCP', port), 'storescp (C-MOVE destination)');
+  moveDestination = { ae: 'MOVESCP', port, stop: () => stop(child) };
+}
+
+/** The median wall time in seconds of `times` C-MOVEs of a study to the destination (movescu, Study Root). */
+async function moveTimes(receiver: Receiver, studyInstanceUid: string, times: number): Promise<number> {
+  const seconds: number[] = [];
+  for (let i = 0; i < times; i++) {
+    const started = performance.now();
+    const { stderr } = await execFileAsync(
+      'movescu',
+      ['-v', '-S', '-aet', 'BENCH', '-aec', receiver.ae, '-aem', moveDestination!.ae, '-k', 'QueryRetrieveLevel=STUDY', '-k', `StudyInstanceUID=${studyInstanceUid}`, '127.0.0.1', String(receiver.port)],
+      { env: DCMTK_ENV, maxBuffer: 64 << 20 },
+    );
+    seconds.push((performance.now() - started) / 1000);
+    // Success, not Warning: every sub-operation completed (PS3.4 C.4.2.1.5).
+    if (!/Received Final Move Response \(Success\)/.test(stderr)) {
+      throw new Error(`C-MOVE from ${receiver.name} did not complete: ${stderr.slice(-400)}`);
+    }
+  }
+  return quantile(seconds.sort((a, b) => a - b), 0.5);
+}
+
 /** storescu of a folder on one association; seconds of wall time. */
 async function storescu(receiver: Receiver, folder: string): Promise<number> {
   const started = performance.now();
@@ -204,9 +246,10 @@ async function storescu(receiver: Receiver, folder: string): Promise<number> {
   return (performance.now() - started) / 1000;
 }
 
-async function writeSmall(folder: string, count: number, prefix: string, rows = 64): Promise<number> {
+async function writeSmall(folder: string, count: number, prefix: string, rows = 64): Promise<{ bytes: number; firstStudy: string }> {
   mkdirSync(folder, { recursive: true });
   let bytes = 0;
+  let firstStudy = '';
   let written = 0;
   for (let s = 0; written < count; s++) {
     const slices = Math.min(100, count - written);
@@ -219,6 +262,7 @@ async function writeSmall(folder: string, count: number, prefix: string, rows = 
       patient: { patientId: `${prefix}-P${Math.floor(s / 2)}`, patientName: `${prefix}^Patient${Math.floor(s / 2) % 500}` },
       study: { accessionNumber: `${prefix}-A${s}` },
     });
+    firstStudy ||= series.studyInstanceUid;
     for (const slice of series.instances) {
       const data = (slice as unknown as { bytes: Uint8Array }).bytes;
       writeFileSync(join(folder, `${prefix}-${written}.dcm`), data);
@@ -226,20 +270,22 @@ async function writeSmall(folder: string, count: number, prefix: string, rows = 
       written++;
     }
   }
-  return bytes;
+  return { bytes, firstStudy };
 }
 
-async function writeLarge(folder: string, count: number, megabytes: number): Promise<number> {
+async function writeLarge(folder: string, count: number, megabytes: number): Promise<{ bytes: number; firstStudy: string }> {
   mkdirSync(folder, { recursive: true });
   const frameBytes = 480 * 640;
   const frames = Math.max(1, Math.round((megabytes * 1e6) / frameBytes));
   let bytes = 0;
+  let firstStudy = '';
   for (let i = 0; i < count; i++) {
     const clip = buildUltrasoundClip({ frames, rows: 480, columns: 640, seed: i + 1, patient: { patientId: `LARGE-${i}` } });
+    firstStudy ||= clip.studyInstanceUid;
     await pipeline(Readable.from(clip.chunks()), createWriteStream(join(folder, `large-${i}.dcm`)));
     bytes += statSync(join(folder, `large-${i}.dcm`)).size;
   }
-  return bytes;
+  return { bytes, firstStudy };
 }
 
 function quantile(sorted: number[], q: number): number {
@@ -273,12 +319,14 @@ async function main(): Promise<void> {
     const verdicts: string[] = [];
     if (!SKIP.has('store')) {
       console.log(`Generating ${SMALL} small instances and ${LARGE} objects of ${LARGE_MB} MB in ${work} ...`);
-      const smallBytes = await writeSmall(join(work, 'small'), SMALL, 'SMALL');
+      const { bytes: smallBytes, firstStudy: smallStudy } = await writeSmall(join(work, 'small'), SMALL, 'SMALL');
       // The same number of other instances (a receiver answers a repeated instance from its index), one folder per
       // association, as several modalities sending at once.
       const parallelDirs = Array.from({ length: ASSOCIATIONS }, (_, k) => join(work, 'parallel', `a${k}`));
       for (const [k, dir] of parallelDirs.entries()) await writeSmall(dir, Math.ceil(SMALL / ASSOCIATIONS), `PAR${k}`);
-      const largeBytes = LARGE > 0 ? await writeLarge(join(work, 'large'), LARGE, LARGE_MB) : 0;
+      const { bytes: largeBytes, firstStudy: largeStudy } = LARGE > 0 ? await writeLarge(join(work, 'large'), LARGE, LARGE_MB) : { bytes: 0, firstStudy: '' };
+      const moving = !SKIP.has('move') && SMALL >= 100;
+      if (moving) await startMoveDestination();
       type Result = {
         smallRate: number;
         parallelRate: number;
@@ -288,6 +336,9 @@ async function main(): Promise<void> {
         largeMbps: number;
         largeRss: number;
         rss: number;
+        /** Median seconds of a C-MOVE of the first 100-instance study, and of the first large object. */
+        moveSmall: number;
+        moveLarge: number;
       };
       const runs = new Map<string, Result[]>();
       // Atrium twice: its default survives a power cut (each object's bytes flushed before the answer, the index
@@ -316,6 +367,10 @@ async function main(): Promise<void> {
             // The target is about receiving large objects: their peak is measured on its own.
             const largePeakKnown = resetPeakRss(receiver.pid);
             const largeSeconds = LARGE > 0 ? await storescu(receiver, join(work, 'large')) : NaN;
+            // Sending is measured where there is an archive to send from: Atrium as shipped and Orthanc.
+            const sends = moving && (dir === 'atrium' || dir === 'orthanc');
+            const moveSmall = sends ? await moveTimes(receiver, smallStudy, MOVES) : NaN;
+            const moveLarge = sends && LARGE > 0 ? await moveTimes(receiver, largeStudy, MOVES) : NaN;
             const result = {
               smallRate: SMALL / smallSeconds,
               parallelRate: (Math.ceil(SMALL / ASSOCIATIONS) * ASSOCIATIONS) / parallelSeconds,
@@ -324,9 +379,11 @@ async function main(): Promise<void> {
               largeMbps: largeBytes / 1e6 / largeSeconds,
               largeRss: largePeakKnown ? peakRssMb(receiver.pid) : NaN,
               rss: Math.max(overallPeak, peakRssMb(receiver.pid)),
+              moveSmall,
+              moveLarge,
             };
             runs.set(receiver.name, [...(runs.get(receiver.name) ?? []), result]);
-            console.log(`run ${run + 1}/${RUNS} ${receiver.name}: ${result.smallRate.toFixed(1)} instances/s on 1 association (${result.smallCpuMs.toFixed(2)} ms CPU each), ${result.parallelRate.toFixed(1)} on ${ASSOCIATIONS} (${result.parallelCpuMs.toFixed(2)} ms), ${result.largeMbps.toFixed(1)} MB/s, peak RSS ${result.largeRss.toFixed(0)} MB receiving large objects, ${result.rss.toFixed(0)} MB in all`);
+            console.log(`run ${run + 1}/${RUNS} ${receiver.name}: ${result.smallRate.toFixed(1)} instances/s on 1 association (${result.smallCpuMs.toFixed(2)} ms CPU each), ${result.parallelRate.toFixed(1)} on ${ASSOCIATIONS} (${result.parallelCpuMs.toFixed(2)} ms), ${result.largeMbps.toFixed(1)} MB/s, peak RSS ${result.largeRss.toFixed(0)} MB receiving large objects, ${result.rss.toFixed(0)} MB in all${sends ? `; C-MOVE of 100 instances ${moveSmall.toFixed(3)} s, of one large object ${moveLarge.toFixed(3)} s` : ''}`);
           } finally {
             await receiver.stop();
           }
@@ -349,6 +406,8 @@ async function main(): Promise<void> {
           largeMbps: median(list.map((r) => r.largeMbps)),
           largeRss: Math.max(...list.map((r) => r.largeRss)),
           rss: Math.max(...list.map((r) => r.rss)),
+          moveSmall: median(list.map((r) => r.moveSmall)),
+          moveLarge: median(list.map((r) => r.moveLarge)),
         });
       }
       rows.push(
@@ -372,6 +431,20 @@ async function main(): Promise<void> {
         `MB/s ${((atrium.largeMbps / scp.largeMbps) * 100).toFixed(0)}% of storescp (target >= 80%); with process-crash durability ${((relaxed.largeMbps / scp.largeMbps) * 100).toFixed(0)}%`,
         `peak RSS while receiving large objects ${Math.max(atrium.largeRss, relaxed.largeRss).toFixed(0)} MB (target < 300 MB); over the whole run ${Math.max(atrium.rss, relaxed.rss).toFixed(0)} MB`,
       );
+      if (moving) {
+        const moveRows = [...results].filter(([, r]) => !Number.isNaN(r.moveSmall));
+        rows.push(
+          '',
+          `| C-MOVE to storescp --ignore (movescu round trip, median of ${MOVES} per run) | study of 100 small instances, s | one ${LARGE_MB} MB object, s | MB/s |`,
+          '|---|---|---|---|',
+          ...moveRows.map(([name, r]) => `| ${name} | ${r.moveSmall.toFixed(3)} | ${r.moveLarge.toFixed(3)} | ${(largeBytes / Math.max(1, LARGE) / 1e6 / r.moveLarge).toFixed(0)} |`),
+        );
+        verdicts.push(
+          orthanc
+            ? `C-MOVE: a 100-instance study in ${atrium.moveSmall.toFixed(3)} s against Orthanc's ${orthanc.moveSmall.toFixed(3)} s (${(orthanc.moveSmall / atrium.moveSmall).toFixed(2)}x its speed)${LARGE > 0 ? `, one ${LARGE_MB} MB object in ${atrium.moveLarge.toFixed(3)} s against ${orthanc.moveLarge.toFixed(3)} s (${(orthanc.moveLarge / atrium.moveLarge).toFixed(2)}x)` : ''} (no target)`
+            : 'C-MOVE: Orthanc not run',
+        );
+      }
     }
 
     if (!SKIP.has('find') && FIND_INSTANCES > 0) {
@@ -402,6 +475,7 @@ async function main(): Promise<void> {
     }
     console.log('\n' + rows.join('\n') + '\n\n' + verdicts.map((v) => `- ${v}`).join('\n'));
   } finally {
+    await moveDestination?.stop();
     rmSync(work, { recursive: true, force: true });
   }
 }
