@@ -846,12 +846,15 @@ export class Association {
       await this.writeRaw(encodeCommandAndDataset(contextId, commandBytes, dataset));
       return;
     }
-    await this.writeFragments(contextId, PdvControl.Command, commandBytes, payloadMax, true);
-    if (dataset === undefined) return;
-    if (Buffer.isBuffer(dataset)) {
-      await this.writeFragments(contextId, 0, dataset, payloadMax, true);
+    if (dataset === undefined || Buffer.isBuffer(dataset)) {
+      // The command and a data set in memory in the same system call: on loopback each write also runs the
+      // peer's receive path, so one write fewer per C-STORE sub-operation shows in a C-MOVE of many instances.
+      const parts: Array<{ control: number; bytes: Buffer }> = [{ control: PdvControl.Command, bytes: commandBytes }];
+      if (dataset) parts.push({ control: 0, bytes: dataset });
+      await this.writeFragments(contextId, parts, payloadMax);
       return;
     }
+    await this.writeFragments(contextId, [{ control: PdvControl.Command, bytes: commandBytes }], payloadMax);
     await this.writeStream(contextId, dataset, payloadMax);
   }
 
@@ -862,7 +865,7 @@ export class Association {
    * it). What is left of a chunk, up to one PDU's payload, is copied into `carry` and goes out when more bytes
    * arrive, so the last PDV can always carry the "last" bit, even when the stream ends on a PDU boundary. Each
    * chunk's PDUs reach the socket before the next chunk is asked for, so a source may reuse a chunk's buffer once
-   * asked for the next (`writeFragments` gives the same promise for a whole buffer).
+   * asked for the next (`writeFragments` gives the same promise for a buffer in memory).
    */
   private async writeStream(contextId: number, dataset: AsyncIterable<Buffer>, payloadMax: number): Promise<void> {
     // Two, used in turn: one may be in a write still while the other takes the next chunk's tail.
@@ -905,25 +908,33 @@ export class Association {
   }
 
   /**
-   * A message part already in memory as PDUs whose payloads are views of `bytes` (no copy), up to
-   * `WRITE_BATCH_BYTES` of them per system call. Resolves once all of it has reached the socket: the caller may
-   * reuse `bytes` then.
+   * Message parts already in memory (the command, then the data set) as PDUs whose payloads are views of their
+   * bytes (no copy), the last PDV of each part with the "last" bit, up to `WRITE_BATCH_BYTES` of payload per system
+   * call. Resolves once all of it has reached the socket: the caller may reuse the bytes then.
    */
-  private async writeFragments(contextId: number, kind: number, bytes: Buffer, payloadMax: number, isEnd: boolean): Promise<void> {
-    const perBatch = Math.max(1, Math.floor(WRITE_BATCH_BYTES / payloadMax));
-    let pos = 0;
-    do {
-      const headers = new PduHeaders(Math.min(perBatch, Math.max(1, Math.ceil((bytes.length - pos) / payloadMax))));
-      const out: Buffer[] = [];
-      for (let n = 0; n < perBatch && (n === 0 || pos < bytes.length); n++) {
+  private async writeFragments(contextId: number, parts: ReadonlyArray<{ control: number; bytes: Buffer }>, payloadMax: number): Promise<void> {
+    let pdus = 0;
+    for (const { bytes } of parts) pdus += Math.max(1, Math.ceil(bytes.length / payloadMax));
+    const headers = new PduHeaders(pdus);
+    let out: Buffer[] = [];
+    let batched = 0;
+    for (const { control, bytes } of parts) {
+      let pos = 0;
+      do {
         const take = Math.min(payloadMax, bytes.length - pos);
-        const last = isEnd && pos + take === bytes.length;
-        out.push(headers.next(contextId, kind | (last ? PdvControl.Last : 0), take));
+        const last = pos + take === bytes.length;
+        out.push(headers.next(contextId, control | (last ? PdvControl.Last : 0), take));
         if (take > 0) out.push(bytes.subarray(pos, pos + take));
         pos += take;
-      }
-      await this.writeVectors(out);
-    } while (pos < bytes.length);
+        batched += take;
+        if (batched >= WRITE_BATCH_BYTES) {
+          await this.writeVectors(out);
+          out = [];
+          batched = 0;
+        }
+      } while (pos < bytes.length);
+    }
+    if (out.length > 0) await this.writeVectors(out);
   }
 
   /**

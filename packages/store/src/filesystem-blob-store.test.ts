@@ -337,3 +337,42 @@ test('FilesystemBlobStore read thread - reads asked one after another while the 
     { reads: 14, recycled: 1 },
   ]);
 });
+
+test('FilesystemBlobStore read thread - buffers given back wait for the next batch of reads, or go alone once the thread has been idle a while', async (t) => {
+  const { Worker } = await import('node:worker_threads');
+  const root = await tempRoot();
+  const store = await FilesystemBlobStore.open({ root, readThread: true });
+  const post = Worker.prototype.postMessage;
+  const messages: Array<{ reads: number; recycled: number }> = [];
+  Worker.prototype.postMessage = function (this: InstanceType<typeof Worker>, value: unknown, transfer?: readonly unknown[]) {
+    const message = value as { reads?: unknown[]; recycled?: unknown[] };
+    messages.push({ reads: message.reads?.length ?? 0, recycled: message.recycled?.length ?? 0 });
+    return post.call(this, value, transfer as never);
+  };
+  t.after(async () => {
+    Worker.prototype.postMessage = post;
+    await store.close();
+    await rm(root, { recursive: true, force: true });
+  });
+  const objects = Array.from({ length: 4 }, (_, i) => Buffer.alloc(20_000, i + 1));
+  await Promise.all(objects.map((bytes, i) => store.put(`held/${i}`, [bytes])));
+  const read = (i: number) => store.getBytes(`held/${i}`, undefined, { maxBytes: 1 << 20, reusable: true });
+  const first = await Promise.all([read(0), read(1), read(2)]);
+  messages.length = 0;
+  // As a C-MOVE gives them back, one per sub-operation: detached at once, no message of their own.
+  for (const bytes of first) {
+    store.recycle(bytes);
+    assert.equal(bytes.length, 0, 'detached when given back');
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+  assert.deepEqual(messages, []);
+  assert.deepEqual(await read(3), objects[3]);
+  assert.deepEqual(messages, [{ reads: 1, recycled: 3 }]);
+  // With no read to ride with, they go alone after a while.
+  const last = await read(1);
+  messages.length = 0;
+  store.recycle(last);
+  assert.deepEqual(messages, []);
+  await new Promise((resolve) => setTimeout(resolve, 400));
+  assert.deepEqual(messages, [{ reads: 0, recycled: 1 }]);
+});
