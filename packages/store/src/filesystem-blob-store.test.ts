@@ -302,7 +302,8 @@ test('FilesystemBlobStore read thread - a reusable buffer given back is detached
   assert.equal(own.toString(), 'not the store s');
 });
 
-test('FilesystemBlobStore read thread - reads asked one after another while the thread is busy travel in one message, with the buffers given back meanwhile', async (t) => {
+/** A store with a read thread, and the messages posted to that thread (how many reads, how many buffers given back). */
+async function readThreadWatched(t: { after: (fn: () => Promise<void>) => void }) {
   const { Worker } = await import('node:worker_threads');
   const root = await tempRoot();
   const store = await FilesystemBlobStore.open({ root, readThread: true });
@@ -318,6 +319,11 @@ test('FilesystemBlobStore read thread - reads asked one after another while the 
     await store.close();
     await rm(root, { recursive: true, force: true });
   });
+  return { store, messages };
+}
+
+test('FilesystemBlobStore read thread - reads asked one after another while the thread is busy travel in one message, with the buffers given back meanwhile', async (t) => {
+  const { store, messages } = await readThreadWatched(t);
   const objects = Array.from({ length: 16 }, (_, i) => Buffer.alloc(30_000, i + 1));
   await Promise.all(objects.map((bytes, i) => store.put(`batch/${i}`, [bytes])));
   const read = (i: number) => store.getBytes(`batch/${i}`, undefined, { maxBytes: 1 << 20, reusable: true });
@@ -339,21 +345,7 @@ test('FilesystemBlobStore read thread - reads asked one after another while the 
 });
 
 test('FilesystemBlobStore read thread - buffers given back wait for the next batch of reads, or go alone once the thread has been idle a while', async (t) => {
-  const { Worker } = await import('node:worker_threads');
-  const root = await tempRoot();
-  const store = await FilesystemBlobStore.open({ root, readThread: true });
-  const post = Worker.prototype.postMessage;
-  const messages: Array<{ reads: number; recycled: number }> = [];
-  Worker.prototype.postMessage = function (this: InstanceType<typeof Worker>, value: unknown, transfer?: readonly unknown[]) {
-    const message = value as { reads?: unknown[]; recycled?: unknown[] };
-    messages.push({ reads: message.reads?.length ?? 0, recycled: message.recycled?.length ?? 0 });
-    return post.call(this, value, transfer as never);
-  };
-  t.after(async () => {
-    Worker.prototype.postMessage = post;
-    await store.close();
-    await rm(root, { recursive: true, force: true });
-  });
+  const { store, messages } = await readThreadWatched(t);
   const objects = Array.from({ length: 4 }, (_, i) => Buffer.alloc(20_000, i + 1));
   await Promise.all(objects.map((bytes, i) => store.put(`held/${i}`, [bytes])));
   const read = (i: number) => store.getBytes(`held/${i}`, undefined, { maxBytes: 1 << 20, reusable: true });

@@ -520,12 +520,17 @@ function receiver() {
 }
 
 /** C-MOVE to a DIMSE server of its own, then C-GET, of one identifier: each one's result and what it received. */
-async function moveAndGet(node: Awaited<ReturnType<typeof startTestNode>>, destination: ReturnType<typeof receiver>, identifier: DicomJsonDataset) {
+async function moveAndGet(
+  node: Awaited<ReturnType<typeof startTestNode>>,
+  destination: ReturnType<typeof receiver>,
+  identifier: DicomJsonDataset,
+  getReceiver: () => ReturnType<typeof receiver> = receiver,
+) {
   const moved = await withAssociation(
     { host: '127.0.0.1', port: node.dimse.port, callingAeTitle: 'WS1', calledAeTitle: 'ATRIUM', presentationContexts: [{ abstractSyntaxUid: SopClass.PatientRootMove }] },
     (a) => cMove(a, { sopClassUid: SopClass.PatientRootMove, moveDestination: 'DEST', identifier }),
   );
-  const got = receiver();
+  const got = getReceiver();
   const fetched = await withAssociation(
     {
       host: '127.0.0.1',
@@ -622,24 +627,8 @@ test('C-MOVE and C-GET - an instance of 8 MiB streams to a slow peer with at mos
       recycle?.(bytes);
     };
     const identifier: DicomJsonDataset = { '00080052': { vr: 'CS', Value: ['PATIENT'] }, '00100020': { vr: 'LO', Value: [large!.patientId] } };
-    const got = slow();
-    const moved = await withAssociation(
-      { host: '127.0.0.1', port: node.dimse.port, callingAeTitle: 'WS1', calledAeTitle: 'ATRIUM', presentationContexts: [{ abstractSyntaxUid: SopClass.PatientRootMove }] },
-      (a) => cMove(a, { sopClassUid: SopClass.PatientRootMove, moveDestination: 'DEST', identifier }),
-    );
-    const fetched = await withAssociation(
-      {
-        host: '127.0.0.1',
-        port: node.dimse.port,
-        callingAeTitle: 'WS1',
-        calledAeTitle: 'ATRIUM',
-        presentationContexts: [{ abstractSyntaxUid: SopClass.PatientRootGet }, { abstractSyntaxUid: CT, transferSyntaxUids: [ExplicitVrLittleEndian] }],
-        roleSelections: [{ sopClassUid: CT, scuRole: false, scpRole: true }],
-        handlers: { store: got.store },
-      },
-      (a) => cGet(a, { sopClassUid: SopClass.PatientRootGet, identifier }),
-    );
-    for (const [what, result, received] of [['C-MOVE', moved, destination.received], ['C-GET', fetched, got.received]] as const) {
+    const { moved, movedReceived, fetched, fetchedReceived } = await moveAndGet(node, destination, identifier, slow);
+    for (const [what, result, received] of [['C-MOVE', moved, movedReceived], ['C-GET', fetched, fetchedReceived]] as const) {
       assert.equal(result.completed, 1, what);
       assert.equal(received.length, 1, what);
       assert.ok(received[0]!.bytes.equals(dataset), `${what}: every byte in order`);
