@@ -135,7 +135,8 @@ async function startAtrium(
   durability: 'power-loss' | 'process-crash' = 'power-loss',
 ): Promise<Receiver> {
   const [port, httpPort] = await freePorts(2);
-  const child = spawn(process.execPath, [CLI, 'serve'], {
+  // The entry run as a program, as `npm start` runs it: its first line sets Node's heap flags.
+  const child = spawn(CLI, ['serve'], {
     cwd: ROOT,
     env: {
       ...process.env,
