@@ -82,7 +82,7 @@ async function waitFor(url: string, child: ChildProcess, what: string): Promise<
 async function startAtrium(): Promise<Peer> {
   const dir = mkdtempSync(join(tmpdir(), 'atrium-bench-dw-'));
   const port = await freePort();
-  // The built entry run as a program, as `npm start` runs it (its first line sets Node's heap flags): through tsx
+  // The built entry run as a program, as `npm start` runs it (its first lines set Node's heap flags): through tsx
   // every module would be transformed at load and the server would not be the one that is deployed. `npm run bench`
   // builds first (`tsc -b`).
   const child = spawn(join(root, 'packages/server/bin/atrium.mjs'), ['serve'], {

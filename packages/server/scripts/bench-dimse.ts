@@ -135,7 +135,7 @@ async function startAtrium(
   durability: 'power-loss' | 'process-crash' = 'power-loss',
 ): Promise<Receiver> {
   const [port, httpPort] = await freePorts(2);
-  // The entry run as a program, as `npm start` runs it: its first line sets Node's heap flags.
+  // The entry run as a program, as `npm start` runs it: its first lines set Node's heap flags.
   const child = spawn(CLI, ['serve'], {
     cwd: ROOT,
     env: {
