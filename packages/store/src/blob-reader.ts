@@ -1,4 +1,4 @@
-import { Worker } from 'node:worker_threads';
+import { RequestThread } from './request-thread.js';
 
 /** One read: `path` from `start` to `end` (inclusive, clamped to the file's end; the end of the file when absent). */
 export interface BlobReadRequest {
@@ -136,10 +136,25 @@ export class BlobReadFailure extends Error {
  * while idle; `close` stops it.
  */
 export class BlobReader {
-  #worker: Worker | undefined;
-  #nextId = 1;
+  readonly #thread = new RequestThread<Waiter[], { id: number; replies: BlobReadReply[] }>(WORKER_SOURCE, 'blob reader', {
+    answer: (waiters, { replies }) => {
+      replies.forEach((reply, i) => {
+        const waiter = waiters[i]!;
+        if ('bytes' in reply) {
+          const bytes = Buffer.from(reply.bytes, 0, reply.length ?? reply.bytes.byteLength);
+          if (reply.length !== undefined && reply.bytes.byteLength > 0 && waiter.reusable) this.#lent.add(reply.bytes);
+          waiter.resolve({ bytes, size: reply.size, identity: reply.identity });
+        } else {
+          const { kind, message, ...details } = reply.error;
+          waiter.reject(new BlobReadFailure(kind, message, details));
+        }
+      });
+    },
+    fail: (waiters, error) => {
+      for (const waiter of waiters) waiter.reject(error);
+    },
+  });
   #batch: Waiter[] = [];
-  readonly #pending = new Map<number, Waiter[]>();
   /** Pool buffers lent out by `read({ reusable: true })`, not yet given back. */
   readonly #lent = new WeakSet<ArrayBuffer>();
   #recycled: ArrayBuffer[] = [];
@@ -155,7 +170,7 @@ export class BlobReader {
         // An idle thread gets the read at once. A busy one gets the reads of this whole turn of the event loop in
         // one batch: a read-ahead asks for its reads one promise at a time, and a message each cost more than the
         // reads.
-        if (this.#pending.size === 0) queueMicrotask(() => this.#send());
+        if (this.#thread.idle) queueMicrotask(() => this.#send());
         else setImmediate(() => this.#send());
       }
       this.#batch.push({ request, resolve, reject, reusable: request.reusable === true });
@@ -174,7 +189,7 @@ export class BlobReader {
    */
   recycle(bytes: Uint8Array): void {
     const buffer = bytes.buffer as ArrayBuffer;
-    if (!this.#lent.has(buffer) || !this.#worker) return;
+    if (!this.#lent.has(buffer) || !this.#thread.running) return;
     this.#lent.delete(buffer);
     // The same memory under a new ArrayBuffer (nothing is copied); the caller's view of it is now empty.
     this.#recycled.push(structuredClone(buffer, { transfer: [buffer] }));
@@ -189,7 +204,7 @@ export class BlobReader {
 
   #postRecycled(): void {
     const recycled = this.#takeRecycled();
-    if (recycled) this.#worker?.postMessage({ recycled }, recycled);
+    if (recycled) this.#thread.post({ recycled }, recycled);
   }
 
   #takeRecycled(): ArrayBuffer[] | undefined {
@@ -202,69 +217,21 @@ export class BlobReader {
   }
 
   async close(): Promise<void> {
-    const worker = this.#worker;
-    this.#worker = undefined;
     this.#takeRecycled();
-    if (worker) await worker.terminate();
-    this.#failAll(new Error('The blob reader was closed'));
+    await this.#thread.close('The blob reader was closed');
   }
 
   #send(): void {
     const batch = this.#batch;
     this.#batch = [];
     if (batch.length === 0) return;
-    let worker: Worker;
+    const reads = batch.map((b) => b.request);
+    // The buffers given back meanwhile go with the reads (see `recycle`).
+    const recycled = this.#takeRecycled();
     try {
-      worker = this.#start();
+      this.#thread.request(batch, (id) => ({ id, reads, ...(recycled ? { recycled } : {}) }), recycled);
     } catch (error) {
       for (const waiter of batch) waiter.reject(error as Error);
-      return;
     }
-    const id = this.#nextId++;
-    // Referenced while a batch is out, so that a process with nothing else to wait for does not exit under it.
-    if (this.#pending.size === 0) worker.ref();
-    this.#pending.set(id, batch);
-    const recycled = this.#takeRecycled();
-    const reads = batch.map((b) => b.request);
-    if (recycled) worker.postMessage({ id, reads, recycled }, recycled);
-    else worker.postMessage({ id, reads });
-  }
-
-  #start(): Worker {
-    if (this.#worker) return this.#worker;
-    const worker = new Worker(WORKER_SOURCE, { eval: true });
-    worker.unref();
-    worker.on('message', ({ id, replies }: { id: number; replies: BlobReadReply[] }) => {
-      const waiters = this.#pending.get(id);
-      if (!waiters) return;
-      this.#pending.delete(id);
-      if (this.#pending.size === 0) worker.unref();
-      replies.forEach((reply, i) => {
-        const waiter = waiters[i]!;
-        if ('bytes' in reply) {
-          const bytes = Buffer.from(reply.bytes, 0, reply.length ?? reply.bytes.byteLength);
-          if (reply.length !== undefined && reply.bytes.byteLength > 0 && waiter.reusable) this.#lent.add(reply.bytes);
-          waiter.resolve({ bytes, size: reply.size, identity: reply.identity });
-        }
-        else {
-          const { kind, message, ...details } = reply.error;
-          waiter.reject(new BlobReadFailure(kind, message, details));
-        }
-      });
-    });
-    const lost = (error: Error) => {
-      // A thread that died takes its unanswered reads with it; the next read starts a new one.
-      if (this.#worker === worker) this.#worker = undefined;
-      this.#failAll(error);
-    };
-    worker.on('error', lost);
-    worker.on('exit', (code) => lost(new Error(`The blob reader thread stopped (exit code ${code})`)));
-    this.#worker = worker;
-    return worker;
-  }
-
-  #failAll(error: Error): void {
-    for (const waiters of this.#pending.values()) for (const waiter of waiters) waiter.reject(error);
-    this.#pending.clear();
   }
 }

@@ -1,4 +1,4 @@
-import { Worker } from 'node:worker_threads';
+import { RequestThread } from './request-thread.js';
 
 /** Asks the worker for these files in `directory` (and, with `fsync`, a flush of the directory once they exist). */
 export interface StagingFileRequest {
@@ -62,55 +62,22 @@ parentPort.on('message', ({ id, directory, paths, fsync }) => {
  * keep the process alive while idle; `close` stops it.
  */
 export class StagingFileMaker {
-  #worker: Worker | undefined;
-  #nextId = 1;
-  readonly #pending = new Map<number, { resolve: () => void; reject: (error: Error) => void }>();
+  readonly #thread = new RequestThread<{ resolve: () => void; reject: (error: Error) => void }, StagingFileReply>(WORKER_SOURCE, 'staging file', {
+    answer: (waiter, reply) => {
+      if (reply.error) waiter.reject(Object.assign(new Error(reply.error.message), { code: reply.error.code }));
+      else waiter.resolve();
+    },
+    fail: (waiter, error) => waiter.reject(error),
+  });
 
   /** Resolves once every path exists as an empty file (and, with `fsync`, `directory` is flushed). */
   create(directory: string, paths: string[], fsync: boolean): Promise<void> {
-    const worker = this.#start();
-    const id = this.#nextId++;
-    // Referenced while a request is out, so that a process with nothing else to wait for (a CLI import) does not
-    // exit under it; idle, the thread never keeps the process alive.
-    if (this.#pending.size === 0) worker.ref();
     return new Promise<void>((resolve, reject) => {
-      this.#pending.set(id, { resolve, reject });
-      worker.postMessage({ id, directory, paths, fsync } satisfies StagingFileRequest);
+      this.#thread.request({ resolve, reject }, (id) => ({ id, directory, paths, fsync }) satisfies StagingFileRequest);
     });
   }
 
   async close(): Promise<void> {
-    const worker = this.#worker;
-    this.#worker = undefined;
-    if (worker) await worker.terminate();
-    this.#failAll(new Error('The staging file maker was closed'));
-  }
-
-  #start(): Worker {
-    if (this.#worker) return this.#worker;
-    const worker = new Worker(WORKER_SOURCE, { eval: true });
-    worker.unref();
-    worker.on('message', (reply: StagingFileReply) => {
-      const waiter = this.#pending.get(reply.id);
-      if (!waiter) return;
-      this.#pending.delete(reply.id);
-      if (this.#pending.size === 0) worker.unref();
-      if (reply.error) waiter.reject(Object.assign(new Error(reply.error.message), { code: reply.error.code }));
-      else waiter.resolve();
-    });
-    const lost = (error: Error) => {
-      // A thread that died takes its unanswered requests with it; the next request starts a new one.
-      if (this.#worker === worker) this.#worker = undefined;
-      this.#failAll(error);
-    };
-    worker.on('error', lost);
-    worker.on('exit', (code) => lost(new Error(`The staging file thread stopped (exit code ${code})`)));
-    this.#worker = worker;
-    return worker;
-  }
-
-  #failAll(error: Error): void {
-    for (const waiter of this.#pending.values()) waiter.reject(error);
-    this.#pending.clear();
+    await this.#thread.close('The staging file maker was closed');
   }
 }

@@ -112,24 +112,16 @@ export async function decodeJpegBaselineInstance(
   } catch {
     return undefined;
   }
-  const rows = numberOf(elements, 0x00280010);
-  const columns = numberOf(elements, 0x00280011);
-  const samples = numberOf(elements, 0x00280002) ?? 1;
-  const bitsAllocated = numberOf(elements, 0x00280100);
-  const bitsStored = numberOf(elements, 0x00280101);
-  const frameCount = numberOf(elements, 0x00280008) ?? 1;
-  const photometric = textOf(elements, PHOTOMETRIC_INTERPRETATION) ?? '';
-  const colour = samples === 3 && COLOUR_PHOTOMETRICS.has(photometric);
-  if (
-    !rows ||
-    !columns ||
-    bitsAllocated !== 8 ||
-    bitsStored !== 8 ||
-    !(colour || (samples === 1 && MONOCHROME_PHOTOMETRICS.has(photometric))) ||
-    frameCount !== layout.frames.length
-  ) {
-    return undefined;
-  }
+  const shape = decodableFrame({
+    rows: numberOf(elements, 0x00280010),
+    columns: numberOf(elements, 0x00280011),
+    samples: numberOf(elements, 0x00280002),
+    bitsAllocated: numberOf(elements, 0x00280100),
+    bitsStored: numberOf(elements, 0x00280101),
+    photometric: textOf(elements, PHOTOMETRIC_INTERPRETATION),
+  });
+  if (!shape || (numberOf(elements, 0x00280008) ?? 1) !== layout.frames.length) return undefined;
+  const { rows, columns, samples, colour } = shape;
   const frameBytes = rows * columns * samples;
   const pixelLength = frameBytes * layout.frames.length;
   const padded = pixelLength + (pixelLength & 1);
@@ -273,18 +265,44 @@ export function decodeJpegBaselineFrame(module: PixelModule, jpeg: Uint8Array): 
     const value = dataset[tag]?.Value?.[0];
     return typeof value === 'number' ? value : undefined;
   };
-  const rows = number('00280010');
-  const columns = number('00280011');
-  const samples = number('00280002') ?? 1;
   const photometric = String(dataset['00280004']?.Value?.[0] ?? '').trim();
-  const colour = samples === 3 && COLOUR_PHOTOMETRICS.has(photometric);
-  if (!rows || !columns || number('00280100') !== 8 || number('00280101') !== 8) return undefined;
-  if (!(colour || (samples === 1 && MONOCHROME_PHOTOMETRICS.has(photometric)))) return undefined;
+  const shape = decodableFrame({
+    rows: number('00280010'),
+    columns: number('00280011'),
+    samples: number('00280002'),
+    bitsAllocated: number('00280100'),
+    bitsStored: number('00280101'),
+    photometric,
+  });
+  if (!shape) return undefined;
+  const { rows, columns, samples, colour } = shape;
   const bytes = Buffer.from(jpeg.buffer, jpeg.byteOffset, jpeg.byteLength);
   return decodeFrame(bytes, rows, columns, samples, rows * columns * samples).then((frame) => ({
     frame,
     photometricInterpretation: colour ? 'RGB' : photometric,
   }));
+}
+
+/**
+ * The frames this decoder takes, from their Image Pixel module: 8 bits allocated and stored, one sample of
+ * MONOCHROME1/2 or three of YBR_FULL(_422). RGB-labelled JPEG is left to the codec workers: whether its codestream
+ * is colour-transformed is not in the data set. Undefined for what the workers decode.
+ */
+function decodableFrame(pixel: {
+  rows: number | undefined;
+  columns: number | undefined;
+  samples: number | undefined;
+  bitsAllocated: number | undefined;
+  bitsStored: number | undefined;
+  photometric: string | undefined;
+}): { rows: number; columns: number; samples: number; colour: boolean } | undefined {
+  const { rows, columns, bitsAllocated, bitsStored } = pixel;
+  const samples = pixel.samples ?? 1;
+  const photometric = pixel.photometric ?? '';
+  const colour = samples === 3 && COLOUR_PHOTOMETRICS.has(photometric);
+  if (!rows || !columns || bitsAllocated !== 8 || bitsStored !== 8) return undefined;
+  if (!(colour || (samples === 1 && MONOCHROME_PHOTOMETRICS.has(photometric)))) return undefined;
+  return { rows, columns, samples, colour };
 }
 
 async function decodeFrame(jpeg: Buffer, rows: number, columns: number, samples: number, frameBytes: number): Promise<Buffer> {

@@ -6,7 +6,8 @@ import { RetrieveService } from './retrieve-service.js';
 
 async function readAll(stream: AsyncIterable<unknown>): Promise<Buffer> {
   const parts: Buffer[] = [];
-  for await (const c of stream) parts.push(c as Buffer);
+  // Copied: a pooled chunk may be given back once the next is asked for.
+  for await (const c of stream) parts.push(Buffer.from(c as Uint8Array));
   return Buffer.concat(parts);
 }
 
@@ -28,7 +29,7 @@ test('RetrieveService - resolves a study, a series and listed instances, and ope
     for await (const r of retrieve.instances({ sopInstanceUids: [a.instances[1]!.sopInstanceUid] })) {
       const whole = await readAll(await retrieve.openPart10(r));
       assert.deepEqual(new Uint8Array(whole), a.instances[1]!.bytes);
-      const dataset = await readAll(await retrieve.openDataset(r));
+      const dataset = await readAll(await retrieve.streamDataset(r));
       const parsed = await readPart10([a.instances[1]!.bytes]);
       assert.equal(r.datasetOffset, parsed.datasetOffset);
       assert.deepEqual(new Uint8Array(dataset), a.instances[1]!.bytes.subarray(parsed.datasetOffset));

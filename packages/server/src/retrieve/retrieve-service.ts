@@ -179,7 +179,7 @@ export class RetrieveService {
    * `refs` in their order, the stored bytes of the small ones read ahead while earlier ones are sent (`readAhead`:
    * bounded by `limits`): the whole Part 10 object, or with `form: 'dataset'` the data set as DIMSE sends it.
    * Instances that `wanted` declines (those to be converted) and large ones come without bytes: open them with
-   * `openPart10` / `openDataset` or the transcoder. The shared way C-MOVE, C-GET and WADO-RS send a study.
+   * `storedChunks` / `streamDataset` or the transcoder. The shared way C-MOVE, C-GET and WADO-RS send a study.
    */
   withStoredBytes<T extends Pick<StoredInstanceRef, 'blobKey' | 'datasetOffset' | 'size'>>(
     refs: AsyncIterable<T> | Iterable<T>,
@@ -222,11 +222,12 @@ export class RetrieveService {
   }
 
   /**
-   * The data set as DIMSE sends it (`openDataset`) for the association to stream: `storedChunks` in buffers of the
-   * store's pool when it has one, each given back when the next is asked for, which `Association.send` does only
-   * once the PDUs made of it have reached the socket. A chunk the consumer abandons (an association gone) may still
-   * be in a write: it is left to the collector. The first chunk is read before this resolves, so a blob gone from
-   * the store fails before the request is written.
+   * The data set without preamble and file meta information, as DIMSE sends it (PS3.7 §9.3.1), for the association
+   * to stream: `storedChunks` in buffers of the store's pool when it has one, each given back when the next is
+   * asked for, which `Association.send` does only once the PDUs made of it have reached the socket (a consumer that
+   * keeps chunks must copy them). A chunk the consumer abandons (an association gone) may still be in a write: it is
+   * left to the collector. The first chunk is read before this resolves, so a blob gone from the store fails before
+   * the request is written.
    */
   async streamDataset(ref: Pick<StoredInstanceRef, 'blobKey' | 'size' | 'datasetOffset'>): Promise<AsyncIterable<Buffer>> {
     const store = this.archive.store;
@@ -244,8 +245,4 @@ export class RetrieveService {
     })();
   }
 
-  /** The data set without preamble and file meta information, as DIMSE sends it (PS3.7 §9.3.1). */
-  openDataset(ref: Pick<StoredInstanceRef, 'blobKey' | 'datasetOffset'>): Promise<Readable> {
-    return this.archive.store.get(ref.blobKey, { start: ref.datasetOffset });
-  }
 }
