@@ -55,6 +55,9 @@ function runGroup(group, concurrency) {
         'tsx',
         '--conditions=source',
         '--test',
+        // TAP on every Node version: from Node 23 the default reporter is `spec`, whose summary lines this script
+        // and CI would not find.
+        '--test-reporter=tap',
         `--test-concurrency=${concurrency}`,
         '--test-timeout=900000',
         ...group.map((f) => relative(root, f)),
