@@ -358,6 +358,9 @@ async function main(): Promise<void> {
       for (let run = 0; run < RUNS; run++) {
         const order = starters.map((_, i) => starters[(i + run) % starters.length]!);
         for (const [dir, start] of order) {
+          // The previous receiver's unflushed files (storescp and the generator flush nothing) would otherwise be
+          // written back during this one's flushes.
+          spawnSync('sync');
           const receiver = await start();
           try {
             const cpuBefore = cpuSeconds(receiver.pid);
