@@ -201,7 +201,7 @@ async function writePooledMultipart(
       for await (const chunk of part.body) {
         if (part.pooled) response.write(chunk, giveBack(chunk));
         else response.write(chunk);
-        // The response's own length: from Node 22 a corked response holds its chunks itself (joined into one chunk
+        // The response's own length: from Node 22 a corked response holds its chunks itself (sent as one HTTP chunk
         // at uncork), so the socket's length stays near zero however much is waiting.
         const socket = response.socket;
         if (socket && response.writableLength > RESPONSE_BUFFER_BYTES) {
