@@ -15,7 +15,7 @@
 //   PHASES     which measurements to run, of 'stow,load,qido,metadata,frames' (default all; qido and metadata need
 //              load, frames needs stow); e.g. PHASES=stow for the STOW-RS throughput alone
 //   OUT        where to write the results table (default: printed only)
-//   ATRIUM_NODE_ARGS  extra node options for the Atrium server, passed in NODE_OPTIONS (e.g. `--cpu-prof
+//   ATRIUM_NODE_ARGS  extra node arguments for the Atrium server, split on spaces (e.g. `--cpu-prof
 //              --cpu-prof-dir=/tmp/prof` to profile it: the profile is written when the bench stops it)
 // The STOW phase also reports each server's CPU time per instance (user + system of its process, all threads, from
 // /proc/<pid>/stat before and after the phase): on a shared machine instances/s moves with the neighbours' load,
@@ -39,7 +39,7 @@ const STOW_ROUNDS = Math.max(1, Number(process.env.STOW_ROUNDS ?? 1));
 const CONCURRENCY = Number(process.env.CONCURRENCY ?? 4);
 const RUNS = Number(process.env.RUNS ?? 30);
 const PEERS = (process.env.PEERS ?? 'atrium,orthanc').split(',');
-const ATRIUM_NODE_ARGS = process.env.ATRIUM_NODE_ARGS ?? '';
+const ATRIUM_NODE_ARGS = (process.env.ATRIUM_NODE_ARGS ?? '').split(' ').filter(Boolean);
 const PHASES = new Set((process.env.PHASES ?? 'stow,load,qido,metadata,frames').split(','));
 if (PHASES.has('frames')) PHASES.add('stow');
 if (PHASES.has('qido') || PHASES.has('metadata')) PHASES.add('load');
@@ -79,15 +79,26 @@ async function waitFor(url: string, child: ChildProcess, what: string): Promise<
   throw new Error(`${what} did not answer ${url} within 60 s`);
 }
 
+/** The Node flags in the entry's `exec node ... "$0"` line. */
+function binNodeFlags(bin: string): string[] {
+  const line = /exec node (.*) "\$0"/.exec(readFileSync(bin, 'utf8'));
+  if (!line) throw new Error(`No exec node line in ${bin}`);
+  return line[1]!.split(' ').filter(Boolean);
+}
+
 async function startAtrium(): Promise<Peer> {
   const dir = mkdtempSync(join(tmpdir(), 'atrium-bench-dw-'));
   const port = await freePort();
   // The built entry run as a program, as `npm start` runs it (its first lines set Node's heap flags): through tsx
   // every module would be transformed at load and the server would not be the one that is deployed. `npm run bench`
   // builds first (`tsc -b`).
-  const child = spawn(join(root, 'packages/server/bin/atrium.mjs'), ['serve'], {
+  // Extra arguments go on Node's command line (Node refuses --cpu-prof in NODE_OPTIONS), after the flags the entry's
+  // first line gives Node when it runs as a program.
+  const bin = join(root, 'packages/server/bin/atrium.mjs');
+  const [command, args]: [string, string[]] = ATRIUM_NODE_ARGS.length > 0 ? [process.execPath, [...binNodeFlags(bin), ...ATRIUM_NODE_ARGS, bin, 'serve']] : [bin, ['serve']];
+  const child = spawn(command, args, {
     cwd: root,
-    env: { ...process.env, ...(ATRIUM_NODE_ARGS ? { NODE_OPTIONS: ATRIUM_NODE_ARGS } : {}), ATRIUM_DATA_DIR: dir, ATRIUM_HTTP_HOST: '127.0.0.1', ATRIUM_HTTP_PORT: String(port), ATRIUM_DICOM_ENABLED: 'false', ATRIUM_LOG_LEVEL: 'warn' },
+    env: { ...process.env, ATRIUM_DATA_DIR: dir, ATRIUM_HTTP_HOST: '127.0.0.1', ATRIUM_HTTP_PORT: String(port), ATRIUM_DICOM_ENABLED: 'false', ATRIUM_LOG_LEVEL: 'warn' },
     stdio: ['ignore', 'ignore', 'inherit'],
   });
   await waitFor(`http://127.0.0.1:${port}/healthz`, child, 'Atrium');

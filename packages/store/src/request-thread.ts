@@ -35,7 +35,15 @@ export class RequestThread<W, R extends { id: number }> {
     const id = this.#nextId++;
     if (this.#pending.size === 0) worker.ref();
     this.#pending.set(id, waiter);
-    worker.postMessage(message(id), transfer);
+    try {
+      worker.postMessage(message(id), transfer);
+    } catch (error) {
+      // Not posted (a value that cannot be cloned): nothing will answer it, and an idle thread must not hold the
+      // process.
+      this.#pending.delete(id);
+      if (this.#pending.size === 0) worker.unref();
+      throw error;
+    }
   }
 
   /** Posts a message the thread does not answer; nothing when it is not running. */
