@@ -7,7 +7,8 @@
 // Environment: N (commits per phase, default 2000), ROUNDS (default 1; each on a fresh database), FIND=1 (call
 // findInstance before each commit, as the pipeline does), ATRIUM_DB_SRC (another copy of packages/db/src to measure,
 // for a before/after comparison run in alternation), SYNC (default FULL), COMMIT_THREAD=0 (commits on the event loop;
-// a source without the commit thread ignores it).
+// a source without the commit thread ignores it), PAGES=1 (also list the pages one more commit writes to the WAL, by
+// table or index: what a schema change saves per commit).
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -16,6 +17,7 @@ import { PerformanceObserver } from 'node:perf_hooks';
 import { pathToFileURL } from 'node:url';
 import type { ParsedInstance } from '@atrium/dicom';
 import { Part10Reader, buildCtSeries } from '@atrium/dicom';
+import Sqlite from 'better-sqlite3';
 import type * as Db from '../src/index.ts';
 
 const N = Number(process.env['N'] ?? 2000);
@@ -23,6 +25,7 @@ const ROUNDS = Number(process.env['ROUNDS'] ?? 1);
 const FIND = process.env['FIND'] === '1';
 const SYNC = (process.env['SYNC'] ?? 'FULL') as Db.SqliteSynchronous;
 const COMMIT_THREAD = process.env['COMMIT_THREAD'] !== '0';
+const PAGES = process.env['PAGES'] === '1';
 const CLOCK_TICKS = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
 
 /** CPU time of the main thread (the event loop's) so far, in microseconds; utime and stime of its /proc stat. */
@@ -156,6 +159,49 @@ async function lookups(db: Db.AtriumDatabase, uids: string[]): Promise<number> {
   return (used.user + used.system) / (5 * uids.length);
 }
 
+/**
+ * The pages that the commit of one more instance of a stored series writes to the WAL, counted by b-tree (`dbstat`
+ * names them): the series' first instance is committed, a second connection checkpoints the WAL empty, then the
+ * frames the second instance's commit appends are read back from the `-wal` file.
+ */
+async function walPagesOfOneCommit(db: Db.AtriumDatabase, path: string): Promise<Record<string, number>> {
+  // The pipeline clears each intent once its bytes are in place; the phases above left theirs.
+  await db.archive.clearBlobIntents((await db.archive.listBlobIntents()).map((intent) => intent.blobKey));
+  const side = new Sqlite(path);
+  try {
+    for (const [i, slice] of slices(2, 'PAGES').map(parse).entries()) {
+      if (i === 1) {
+        const [checkpoint] = side.pragma('wal_checkpoint(TRUNCATE)') as { busy: number }[];
+        if (checkpoint?.busy !== 0) throw new Error('Cannot empty the WAL: another connection is reading');
+      }
+      await db.archive.commitInstance({
+        parsed: slice.parsed,
+        blobKey: `dicom/pages/${slice.sopInstanceUid}.dcm`,
+        size: slice.size,
+        digest: slice.digest,
+        source: { kind: 'dimse', callingAeTitle: 'STORESCU' },
+        duplicatePolicy: 'keep',
+        stagingId: `staging-pages-${i}`,
+      });
+    }
+    const wal = readFileSync(`${path}-wal`);
+    // WAL file format (https://sqlite.org/fileformat2.html#walformat): a 32-byte header with the page size at offset
+    // 8, then frames of a 24-byte header, whose first field is the page number, and the page.
+    const pageSize = wal.readUInt32BE(8);
+    const rows = side.prepare('select pageno, name, pagetype from dbstat').all() as { pageno: number; name: string; pagetype: string }[];
+    const trees = new Map(rows.map((r) => [r.pageno, `${r.name} (${r.pagetype})`]));
+    const pages: Record<string, number> = {};
+    for (let offset = 32; offset + 24 + pageSize <= wal.length; offset += 24 + pageSize) {
+      const page = wal.readUInt32BE(offset);
+      const tree = page === 1 ? 'database header' : (trees.get(page) ?? 'free page');
+      pages[tree] = (pages[tree] ?? 0) + 1;
+    }
+    return pages;
+  } finally {
+    side.close();
+  }
+}
+
 function report(m: Measured) {
   return {
     cpuUsPerCommit: Math.round(m.cpuUs),
@@ -177,6 +223,7 @@ for (let round = 0; round < ROUNDS; round++) {
     const one = await phase(db, sequential, 1, 'seq');
     const four = await phase(db, parallel, 4, 'par');
     const find = await lookups(db, [...sequential, ...parallel].slice(0, 2000).map((slice) => parse(slice).sopInstanceUid));
+    const pages = PAGES ? await walPagesOfOneCommit(db, join(dir, 'index.sqlite')) : undefined;
     const feed = await db.archive.readChangeFeed({ limit: 1 });
     if (feed.length === 0) throw new Error('Nothing was committed');
     await db.close();
@@ -188,6 +235,7 @@ for (let round = 0; round < ROUNDS; round++) {
         sequential: report(one),
         inFlight4: report(four),
         findInstance: { cpuUsPerCall: Math.round(find) },
+        ...(pages ? { walPagesOfOneCommit: pages } : {}),
       }),
     );
   } finally {
