@@ -77,6 +77,19 @@ function parse(slice: Slice): Parsed {
   return { parsed, sopInstanceUid, size: slice.bytes.byteLength, digest: slice.digest };
 }
 
+/** One commit as the ingest pipeline makes it for a C-STORE: the `n`th of its `tag`, with a staging id set. */
+function commit(db: Db.AtriumDatabase, slice: Parsed, tag: string, n: number): Promise<unknown> {
+  return db.archive.commitInstance({
+    parsed: slice.parsed,
+    blobKey: `dicom/${tag}/${slice.sopInstanceUid}-${slice.digest.slice(-8)}.dcm`,
+    size: slice.size,
+    digest: slice.digest,
+    source: { kind: 'dimse', callingAeTitle: 'STORESCU' },
+    duplicatePolicy: 'keep',
+    stagingId: `staging-${tag}-${n}`,
+  });
+}
+
 const sequential = slices(N, 'SEQ');
 const parallel = slices(N, 'PAR');
 /** Instances parsed ahead of each measured stretch of commits, as the pipeline would have them. */
@@ -112,15 +125,7 @@ async function phase(db: Db.AtriumDatabase, work: Slice[], inFlight: number, tag
       for (let i = next++; i < chunk.length; i = next++) {
         const slice = chunk[i]!;
         if (FIND) await db.archive.findInstance(slice.sopInstanceUid);
-        await db.archive.commitInstance({
-          parsed: slice.parsed,
-          blobKey: `dicom/${tag}/${slice.sopInstanceUid}-${slice.digest.slice(-8)}.dcm`,
-          size: slice.size,
-          digest: slice.digest,
-          source: { kind: 'dimse', callingAeTitle: 'STORESCU' },
-          duplicatePolicy: 'keep',
-          stagingId: `staging-${tag}-${first + i}`,
-        });
+        await commit(db, slice, tag, first + i);
       }
     };
     const cpu = process.cpuUsage();
@@ -174,15 +179,7 @@ async function walPagesOfOneCommit(db: Db.AtriumDatabase, path: string): Promise
         const [checkpoint] = side.pragma('wal_checkpoint(TRUNCATE)') as { busy: number }[];
         if (checkpoint?.busy !== 0) throw new Error('Cannot empty the WAL: another connection is reading');
       }
-      await db.archive.commitInstance({
-        parsed: slice.parsed,
-        blobKey: `dicom/pages/${slice.sopInstanceUid}.dcm`,
-        size: slice.size,
-        digest: slice.digest,
-        source: { kind: 'dimse', callingAeTitle: 'STORESCU' },
-        duplicatePolicy: 'keep',
-        stagingId: `staging-pages-${i}`,
-      });
+      await commit(db, slice, 'pages', i);
     }
     const wal = readFileSync(`${path}-wal`);
     // WAL file format (https://sqlite.org/fileformat2.html#walformat): a 32-byte header with the page size at offset
