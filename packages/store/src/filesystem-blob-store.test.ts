@@ -1,6 +1,8 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdir, mkdtemp, readdir, readFile, rm, stat, utimes, writeFile } from 'node:fs/promises';
+import type { MakeDirectoryOptions } from 'node:fs';
+import fsPromises, { mkdir, mkdtemp, readdir, readFile, rm, stat, utimes, writeFile } from 'node:fs/promises';
+import { syncBuiltinESMExports } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { uptime } from 'node:os';
@@ -367,4 +369,30 @@ test('FilesystemBlobStore read thread - buffers given back wait for the next bat
   assert.deepEqual(messages, []);
   await new Promise((resolve) => setTimeout(resolve, 400));
   assert.deepEqual(messages, [{ reads: 0, recycled: 1 }]);
+});
+
+test('FilesystemBlobStore - objects published together into a new directory make it once, and each lands', async (t) => {
+  const root = await tempRoot();
+  const store = await FilesystemBlobStore.open({ root });
+  const made: string[] = [];
+  const realMkdir = fsPromises.mkdir;
+  t.mock.method(fsPromises, 'mkdir', (path: string, options: MakeDirectoryOptions) => {
+    made.push(String(path));
+    return realMkdir(path, options);
+  });
+  // The store's `import { mkdir }` follows the module's object only once the built-in's exports are synced.
+  syncBuiltinESMExports();
+  t.after(async () => {
+    t.mock.restoreAll();
+    syncBuiltinESMExports();
+    await rm(root, { recursive: true, force: true });
+  });
+  const objects = Array.from({ length: 20 }, (_, i) => Buffer.alloc(1000 + i, i + 1));
+  const staged = await Promise.all(objects.map((bytes) => store.stage([bytes])));
+  // As the ingest publishes the instances of a new series once their shared index commit is flushed.
+  const ready = Promise.resolve();
+  await Promise.all(staged.map((blob, i) => blob.publishWhen(`study/series/${i}`, ready, { durable: false })));
+  assert.deepEqual(made.filter((path) => path === join(root, 'study', 'series')), [join(root, 'study', 'series')]);
+  for (const [i, bytes] of objects.entries()) assert.deepEqual(await readFile(join(root, 'study', 'series', String(i))), bytes);
+  assert.deepEqual(await leftoverStagingFiles(root), []);
 });
