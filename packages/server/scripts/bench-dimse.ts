@@ -317,6 +317,29 @@ async function findLatency(receiver: Receiver, queries: number, names: string[])
 const rows: string[] = [];
 const row = (...cells: (string | number)[]) => rows.push(`| ${cells.map((c) => (typeof c === 'number' ? c.toFixed(1) : c)).join(' | ')} |`);
 
+let dropCachesRefused = false;
+
+/**
+ * The same start for every receiver. `sync`: the previous receiver's unflushed files (storescp and the generator
+ * flush nothing) would otherwise be written back during this one's flushes. Then the page cache is emptied (as root)
+ * and the inputs read back into it: on these VMs writing into memory that the page cache has not used before costs
+ * several times the kernel CPU of reusing pages it freed (10 x 100 MB into a lone Atrium: 404 MB/s right after
+ * dropping the caches, 240-312 MB/s with 3-5 GB of cache already grown), so without this a receiver's MB/s depended
+ * on what the receivers before it had left in memory.
+ */
+function settle(inputs: string[]): void {
+  spawnSync('sync');
+  if (!dropCachesRefused) {
+    try {
+      writeFileSync('/proc/sys/vm/drop_caches', '3');
+    } catch {
+      dropCachesRefused = true;
+      console.log('bench-dimse: cannot drop the page cache (not root?): receivers start from whatever memory state the last one left');
+    }
+  }
+  for (const folder of inputs) if (existsSync(folder)) spawnSync('sh', ['-c', 'cat -- "$1"/* > /dev/null', 'sh', folder]);
+}
+
 async function main(): Promise<void> {
   const work = mkdtempSync(join(tmpdir(), 'atrium-bench-dimse-'));
   try {
@@ -329,6 +352,7 @@ async function main(): Promise<void> {
       const parallelDirs = Array.from({ length: ASSOCIATIONS }, (_, k) => join(work, 'parallel', `a${k}`));
       for (const [k, dir] of parallelDirs.entries()) await writeSmall(dir, Math.ceil(SMALL / ASSOCIATIONS), `PAR${k}`);
       const { bytes: largeBytes, firstStudy: largeStudy } = LARGE > 0 ? await writeLarge(join(work, 'large'), LARGE, LARGE_MB) : { bytes: 0, firstStudy: '' };
+      const inputs = [join(work, 'small'), ...parallelDirs, join(work, 'large')];
       const moving = !SKIP.has('move') && SMALL >= 100;
       if (moving) await startMoveDestination();
       type Result = {
@@ -361,9 +385,7 @@ async function main(): Promise<void> {
         const runWork = join(work, `run-${run}`);
         mkdirSync(runWork, { recursive: true });
         for (const [dir, start] of order) {
-          // The previous receiver's unflushed files (storescp and the generator flush nothing) would otherwise be
-          // written back during this one's flushes.
-          spawnSync('sync');
+          settle(inputs);
           const receiver = await start(runWork);
           try {
             const cpuBefore = cpuSeconds(receiver.pid);
