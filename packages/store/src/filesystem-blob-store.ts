@@ -101,9 +101,8 @@ function isErrno(error: unknown, ...codes: string[]): boolean {
 }
 
 /**
- * Only the flush goes through the thread pool: opening and closing a directory are lookups in memory, and each trip
- * through the pool costs 30-40 us of the event loop's CPU in wake-ups on a 2-core VM (three trips per directory
- * before; measured with async_hooks counts and per-thread CPU, docs/dicomweb.md).
+ * Only the flush goes through the thread pool: opening and closing a directory are lookups in memory, while each
+ * trip through the pool costs 30-40 us of the event loop's CPU in wake-ups on a 2-core VM (docs/dicomweb.md).
  */
 async function fsyncDirectory(path: string, enabled = true): Promise<void> {
   if (!enabled) return;
