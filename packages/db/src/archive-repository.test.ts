@@ -444,6 +444,28 @@ both('commitInstance - concurrent commits give the results, change feed and rows
   assert.deepEqual(await snapshot(concurrent), await snapshot(sequential));
 });
 
+both('commitInstance - a delete in the same batch as new instances of its series counts them (their counts are owed until the commit)', async (t, open) => {
+  const db = await open(t);
+  await db.archive.commitInstance(input({ sopInstanceUid: 'X.1' }));
+  // X.2 owes its counts to the transaction; the delete reads them to decide whether the series is now empty.
+  const [stored, deleted, last] = await Promise.all([
+    db.archive.commitInstance(input({ sopInstanceUid: 'X.2', instanceNumber: 2 })),
+    db.archive.deleteInstance('X.1'),
+    db.archive.commitInstance(input({ sopInstanceUid: 'X.3', instanceNumber: 3 })),
+  ]);
+  assert.equal(stored.outcome, 'stored');
+  assert.equal(deleted?.sopInstanceUid, 'X.1');
+  assert.equal(last.outcome, 'stored');
+  const series = await row<Record<string, unknown>>(db, 'series', ['series_instance_uid', '1.2.3.1.1']);
+  assert.deepEqual([series['number_of_instances'], series['total_bytes']], [2, 2000]);
+  const study = await row<Record<string, unknown>>(db, 'study', ['study_instance_uid', '1.2.3.1']);
+  assert.deepEqual([study['number_of_series'], study['number_of_instances']], [1, 2]);
+  const patient = await row<Record<string, unknown>>(db, 'patient', ['patient_id', 'P1']);
+  assert.deepEqual([patient['number_of_studies'], patient['number_of_series'], patient['number_of_instances']], [1, 1, 2]);
+  assert.ok(await db.archive.findInstance('X.2'));
+  assert.ok(await db.archive.findInstance('X.3'));
+});
+
 function settledValue(result: PromiseSettledResult<unknown>): unknown {
   return result.status === 'fulfilled' ? result.value : (result.reason as Error).message;
 }

@@ -10,7 +10,7 @@ import type {
 import type { Compilable, Insertable, Kysely, Updateable } from 'kysely';
 import { sql } from 'kysely';
 import type { CommitThread } from './commit-thread.js';
-import type { DatabaseContext } from './database.js';
+import type { BatchScope, DatabaseContext, OwedWrites } from './database.js';
 import type { DirectConnection } from './dialect.js';
 import { DatabaseError, DuplicateInstanceError, IngestConflictError } from './errors.js';
 import type { IndexRecord, PatientRecord, SeriesRecord, StudyRecord } from './index-record.js';
@@ -373,6 +373,75 @@ function parametersFor<P, K extends keyof P & string>(p: ParameterOf<P>, columns
   return Object.fromEntries(columns.map((c) => [c, p(c)])) as Record<K, unknown>;
 }
 
+type Statements = ReturnType<typeof prepareStatements>;
+
+/**
+ * The counts the new instances of one transaction add, and the series whose metadata they make stale: written once
+ * per series, study and patient when the transaction commits (`OwedWrites`), instead of four updates per instance.
+ * The instances of a series mostly arrive together, so one transaction's commits mostly share their rows.
+ */
+class OwedCounts implements OwedWrites {
+  readonly #series = new Map<number, { instances: number; bytes: number }>();
+  readonly #studies = new Map<number, { series: number; instances: number; bytes: number }>();
+  readonly #patients = new Map<number, { studies: number; series: number; instances: number }>();
+  readonly #staleSeries = new Set<number>();
+  #now: string;
+
+  constructor(
+    private readonly q: Statements,
+    now: string,
+  ) {
+    this.#now = now;
+  }
+
+  /** One new instance of `levels`; `created` says which of its series and study its commit created. */
+  add(levels: Levels, bytes: number, created: { series: boolean; study: boolean }, now: string): this {
+    const series = this.#series.get(levels.seriesId) ?? { instances: 0, bytes: 0 };
+    series.instances += 1;
+    series.bytes += bytes;
+    this.#series.set(levels.seriesId, series);
+    // As before, an instance joining a series that existed before its commit makes the series' metadata stale.
+    if (!created.series) this.#staleSeries.add(levels.seriesId);
+    const study = this.#studies.get(levels.studyId) ?? { series: 0, instances: 0, bytes: 0 };
+    study.series += created.series ? 1 : 0;
+    study.instances += 1;
+    study.bytes += bytes;
+    this.#studies.set(levels.studyId, study);
+    const patient = this.#patients.get(levels.patientId) ?? { studies: 0, series: 0, instances: 0 };
+    patient.studies += created.study ? 1 : 0;
+    patient.series += created.series ? 1 : 0;
+    patient.instances += 1;
+    this.#patients.set(levels.patientId, patient);
+    if (now > this.#now) this.#now = now;
+    return this;
+  }
+
+  absorb(later: OwedWrites): boolean {
+    if (!(later instanceof OwedCounts) || later.q !== this.q) return false;
+    const sum = <V extends Record<string, number>>(into: Map<number, V>, from: Map<number, V>) => {
+      for (const [id, add] of from) {
+        const have = into.get(id);
+        if (!have) into.set(id, { ...add });
+        else for (const key of Object.keys(add) as (keyof V)[]) (have[key] as number) += add[key]!;
+      }
+    };
+    sum(this.#series, later.#series);
+    sum(this.#studies, later.#studies);
+    sum(this.#patients, later.#patients);
+    for (const id of later.#staleSeries) this.#staleSeries.add(id);
+    if (later.#now > this.#now) this.#now = later.#now;
+    return true;
+  }
+
+  async write(c: DirectConnection): Promise<void> {
+    const now = this.#now;
+    for (const [id, add] of this.#series) await this.q.addToSeries.run(c, { id, ...add, now });
+    for (const seriesId of this.#staleSeries) await this.q.markSeriesStale.run(c, { seriesId });
+    for (const [id, add] of this.#studies) await this.q.addToStudy.run(c, { id, ...add, now });
+    for (const [id, add] of this.#patients) await this.q.addToPatient.run(c, { id, ...add, now });
+  }
+}
+
 /** The statements every commit runs, prepared once per database (see `PreparedQuery`). */
 function prepareStatements(db: Kysely<AtriumSchema>, dialect: DatabaseContext['dialect']) {
   return {
@@ -614,7 +683,7 @@ type InstanceColumns = Omit<InstanceTable, 'id' | 'sop_instance_uid'>;
  * data model).
  */
 export class ArchiveRepository {
-  readonly #q: ReturnType<typeof prepareStatements>;
+  readonly #q: Statements;
   /** `<host>:<pid>`, recorded with blob intents: looked up once, not at every commit. */
   readonly #owner = `${hostname()}:${process.pid}`;
   readonly #commits: CommitThread | undefined;
@@ -681,7 +750,8 @@ export class ArchiveRepository {
         while (chunk.length < CLEAR_CHUNK) chunk.push(chunk[0]!);
         await connection.run(text, chunk);
       }
-    });
+      // Only blob intents: the counts commits before it owe can wait for the commit.
+    }, { defersOwed: true });
   }
 
   /**
@@ -736,16 +806,17 @@ export class ArchiveRepository {
 
   /** `commitInstance` of a prepared commit on this repository's own connection: what the commit thread runs. */
   async commitPrepared(prepared: PreparedCommit, beforeCommit?: CommitInstanceInput['beforeCommit']): Promise<CommitInstanceResult> {
-    const work = (connection: DirectConnection) => this.#commit(connection, prepared, beforeCommit);
+    const work = (connection: DirectConnection, scope: BatchScope) => this.#commit(connection, scope, prepared, beforeCommit);
     if (prepared.deferFlush) {
-      const { value, durable } = await this.database.batchedCommitted(work);
+      const { value, durable } = await this.database.batchedCommitted(work, { defersOwed: true });
       return { ...value, durable };
     }
-    return { ...(await this.database.batched(work)), durable: DURABLE };
+    return { ...(await this.database.batched(work, { defersOwed: true })), durable: DURABLE };
   }
 
   async #commit(
     c: DirectConnection,
+    scope: BatchScope,
     input: PreparedCommit,
     beforeCommit: CommitInstanceInput['beforeCommit'],
   ): Promise<CommitValue> {
@@ -815,6 +886,8 @@ export class ArchiveRepository {
 
     let previous: Levels | undefined;
     if (existing) {
+      // A replacement reads counts (`#removeEmptyLevels`): what the commits before it in the transaction owe first.
+      await scope.settle();
       previous = await oneOf(
         c,
         db
@@ -850,21 +923,21 @@ export class ArchiveRepository {
       });
     }
 
-    // The one place counts go up; `#addToCounts` and `#removeEmptyLevels` are where they go down.
-    await q.addToSeries.run(c, { id: series.id, instances: 1, bytes: input.size, now });
+    // The one place counts go up, owed to the transaction (`OwedCounts`) except by a replacement, which reads them
+    // back; `#addToCounts` and `#removeEmptyLevels` are where they go down.
+    const counts = new OwedCounts(q, now).add(
+      { seriesId: series.id, studyId: study.id, patientId: patient.id },
+      input.size,
+      { series: !series.stored, study: !study.stored },
+      now,
+    );
+    if (previous) await counts.write(c);
+    else scope.owe(counts);
     if (series.stored) {
-      await q.markSeriesStale.run(c, { seriesId: series.id });
       const fill = gaps<SeriesAttributes>(series.stored, seriesColumns(record.series), SERIES_ATTRIBUTES);
       if (fill) await execute(c, db.updateTable('series').set(fill).where('id', '=', series.id));
     }
 
-    await q.addToStudy.run(c, {
-      id: study.id,
-      series: series.stored ? 0 : 1,
-      instances: 1,
-      bytes: input.size,
-      now,
-    });
     let studyChanges: Partial<StudyAttributes & Pick<StudyRow, 'modalities_in_study' | 'sop_classes_in_study'>> | undefined =
       study.stored && gaps<StudyAttributes>(study.stored, studyColumns(record.study), STUDY_ATTRIBUTES);
     const modalities = addToList(study.stored?.modalities_in_study ?? null, modality);
@@ -873,13 +946,6 @@ export class ArchiveRepository {
     if (sopClasses !== undefined) (studyChanges ??= {}).sop_classes_in_study = sopClasses;
     if (studyChanges) await execute(c, db.updateTable('study').set(studyChanges).where('id', '=', study.id));
 
-    await q.addToPatient.run(c, {
-      id: patient.id,
-      studies: study.stored ? 0 : 1,
-      series: series.stored ? 0 : 1,
-      instances: 1,
-      now,
-    });
     if (patient.stored) {
       const fill = gaps<PatientAttributes>(patient.stored, patientColumns(record.patient), PATIENT_ATTRIBUTES);
       if (fill) await execute(c, db.updateTable('patient').set(fill).where('id', '=', patient.id));

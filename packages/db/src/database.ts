@@ -3,11 +3,11 @@ import { Migrator } from 'kysely';
 import { ArchiveRepository } from './archive-repository.js';
 import type { Awaitable, DatabaseKind, DialectSupport, DirectConnection, SqliteDatabaseOptions } from './dialect.js';
 import { createSqliteKysely } from './dialect.js';
-import type { Committed } from './group-commit.js';
+import type { BatchOptions, BatchWork, Committed } from './group-commit.js';
 import { CommitThread, type CommitThreadState } from './commit-thread.js';
 import { sqliteContext } from './sqlite-context.js';
 
-export type { Committed } from './group-commit.js';
+export type { BatchOptions, BatchScope, BatchWork, Committed, OwedWrites } from './group-commit.js';
 import { DatabaseError } from './errors.js';
 import { JobQueue, type JobQueueOptions } from './job-queue.js';
 import { MIGRATIONS } from './migrations/index.js';
@@ -47,12 +47,12 @@ export interface DatabaseContext {
    * Resolves once its commit is durable; the flush is shared, as with `groupCommit`. `work` must use only
    * `connection`: the connection is held for the batch, and a query through `kysely` would wait for it forever.
    */
-  batched<T>(work: (connection: DirectConnection) => Promise<T>): Promise<T>;
+  batched<T>(work: BatchWork<T>, options?: BatchOptions): Promise<T>;
   /**
    * `batched`, answered once the batch is committed rather than once it is durable: `durable` settles when the
    * shared flush is done (at once where commits need no flush).
    */
-  batchedCommitted<T>(work: (connection: DirectConnection) => Promise<T>): Promise<Committed<T>>;
+  batchedCommitted<T>(work: BatchWork<T>, options?: BatchOptions): Promise<Committed<T>>;
   /** Runs `work` on the connection outside any transaction, at once when nobody holds it, else in turn. */
   read<T>(work: (connection: DirectConnection) => Awaitable<T>): Promise<T>;
   now(): Date;

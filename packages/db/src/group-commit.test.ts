@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { ConnectionGate, DirectConnection, TransactionSql } from './dialect.js';
-import { GroupCommit } from './group-commit.js';
+import { GroupCommit, type OwedWrites } from './group-commit.js';
 
 /** A connection that records the statements it is given and keeps SQLite's transaction state. */
 class RecordingConnection implements DirectConnection {
@@ -195,4 +195,89 @@ test('GroupCommit - a failing transaction step rejects every member, even when t
   connection.run = failing.run;
   connection.inTransaction = false;
   assert.equal(await group.run(async () => 'after'), 'after', 'the connection was handed back');
+});
+
+/** A count owed by members, summed when one absorbs another, written as one statement. */
+class OwedCount implements OwedWrites {
+  constructor(public total: number) {}
+
+  absorb(later: OwedWrites): boolean {
+    if (!(later instanceof OwedCount)) return false;
+    this.total += later.total;
+    return true;
+  }
+
+  async write(connection: DirectConnection): Promise<void> {
+    connection.run(`add ${this.total}`, []);
+  }
+}
+
+test('GroupCommit - owed writes of a transaction are merged and written once before it commits; a failing member owes nothing', async () => {
+  const { connection, group } = setUp();
+  const owes = { defersOwed: true };
+  const results = await Promise.allSettled([
+    group.run(async (c, scope) => (c.run('write 1', []), scope.owe(new OwedCount(1)), 1), owes),
+    group.run(async (c, scope) => {
+      c.run('write 2', []);
+      scope.owe(new OwedCount(10));
+      throw new Error('member 2 failed');
+    }, owes),
+    group.run(async (c, scope) => (c.run('write 3', []), scope.owe(new OwedCount(100)), 3), owes),
+  ]);
+  assert.deepEqual(
+    results.map((r) => (r.status === 'fulfilled' ? r.value : (r.reason as Error).message)),
+    [1, 'member 2 failed', 3],
+  );
+  assert.deepEqual(connection.log.slice(-3), ['release savepoint atrium_member', 'add 101', 'commit']);
+  assert.equal(connection.log.filter((s) => s.startsWith('add')).length, 1);
+});
+
+test('GroupCommit - what is owed is written before a member that did not say it can do without, outside its savepoint', async () => {
+  const { connection, group } = setUp();
+  const results = await Promise.allSettled([
+    group.run(async (_c, scope) => (scope.owe(new OwedCount(1)), 1), { defersOwed: true }),
+    group.run(async (c) => {
+      c.run('read counts', []);
+      throw new Error('reader failed');
+    }),
+    group.run(async (_c, scope) => (scope.owe(new OwedCount(2)), 3), { defersOwed: true }),
+  ]);
+  assert.deepEqual(results.map((r) => r.status), ['fulfilled', 'rejected', 'fulfilled']);
+  assert.deepEqual(connection.log.slice(3), [
+    'release savepoint atrium_member',
+    'add 1',
+    'savepoint atrium_member',
+    'read counts',
+    'rollback to savepoint atrium_member',
+    'release savepoint atrium_member',
+    'savepoint atrium_member',
+    'release savepoint atrium_member',
+    'add 2',
+    'commit',
+  ]);
+});
+
+test('GroupCommit - writes a member settled inside its savepoint are owed again when it is rolled back', async () => {
+  const { connection, group } = setUp();
+  const owes = { defersOwed: true };
+  const results = await Promise.allSettled([
+    group.run(async (_c, scope) => (scope.owe(new OwedCount(1)), 1), owes),
+    group.run(async (c, scope) => {
+      await scope.settle();
+      c.run('read counts', []);
+      throw new Error('replacement failed');
+    }, owes),
+    group.run(async (_c, scope) => (scope.owe(new OwedCount(2)), 3), owes),
+  ]);
+  assert.deepEqual(results.map((r) => r.status), ['fulfilled', 'rejected', 'fulfilled']);
+  const adds = connection.log.map((s, i) => [s, i] as const).filter(([s]) => s.startsWith('add'));
+  // Written once inside the rolled-back savepoint (undone), then again, merged with the third member's, before the commit.
+  assert.deepEqual(adds.map(([s]) => s), ['add 1', 'add 3']);
+  assert.deepEqual(connection.log.slice(-3), ['release savepoint atrium_member', 'add 3', 'commit']);
+  assert.ok(connection.log.indexOf('rollback to savepoint atrium_member') > adds[0]![1]);
+});
+
+test('GroupCommit - a member without the option cannot owe writes', async () => {
+  const { group } = setUp();
+  await assert.rejects(group.run(async (_c, scope) => scope.owe(new OwedCount(1))), /without the `defersOwed` option/);
 });

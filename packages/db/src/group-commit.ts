@@ -1,8 +1,39 @@
 import type { Awaitable, ConnectionGate, DirectConnection, TransactionSql } from './dialect.js';
 
+/**
+ * Writes that members of one transaction owe and that cost less made once for all of them: the archive's counts,
+ * which every instance of a series would otherwise update row by row. A member hands them over (`BatchScope.owe`);
+ * the transaction makes what its members owe before it commits, and before any member that did not say it can run
+ * without them (`BatchOptions.defersOwed`). A member that fails owes nothing.
+ */
+export interface OwedWrites {
+  /** Takes over what a later member of the same transaction owes; false when it cannot (both are then written). */
+  absorb(later: OwedWrites): boolean;
+  write(connection: DirectConnection): Promise<void>;
+}
+
+/** What a member's work may ask of the transaction it runs in. */
+export interface BatchScope {
+  /** Leaves `writes` to the transaction, made before it commits together with other members' (only with `defersOwed`). */
+  owe(writes: OwedWrites): void;
+  /** Makes at once what the members before this one owe: before reading what those writes change. */
+  settle(): Promise<void>;
+}
+
+export interface BatchOptions {
+  /**
+   * The member reads nothing that other members' owed writes change (unless it `settle`s first), so they may wait
+   * past it until the commit; and it may owe writes itself. Without it, what is owed is written before it runs.
+   */
+  defersOwed?: boolean;
+}
+
+export type BatchWork<T> = (connection: DirectConnection, scope: BatchScope) => Promise<T>;
+
 /** One caller's share of a batch: its work and how to answer it. */
 interface Member {
-  work: (connection: DirectConnection) => Promise<unknown>;
+  work: BatchWork<unknown>;
+  defersOwed: boolean;
   resolve: (value: unknown) => void;
   reject: (error: unknown) => void;
   settled: boolean;
@@ -75,9 +106,9 @@ export class GroupCommit {
    * once committed and durable. `work` must reach the database only through `connection` (the connection is held
    * meanwhile: a query through Kysely would wait for it forever).
    */
-  run<T>(work: (connection: DirectConnection) => Promise<T>): Promise<T> {
+  run<T>(work: BatchWork<T>, options: BatchOptions = {}): Promise<T> {
     return new Promise<T>((resolve, reject) => {
-      this.#pending.push({ work, resolve: resolve as (value: unknown) => void, reject, settled: false, early: false });
+      this.#pending.push({ work, defersOwed: options.defersOwed === true, resolve: resolve as (value: unknown) => void, reject, settled: false, early: false });
       this.#schedule();
     });
   }
@@ -86,9 +117,9 @@ export class GroupCommit {
    * Like `run`, but resolves as soon as the transaction is committed, with the flush that makes it durable as a
    * promise: for a caller whose answer waits on something else that is durable by then (see the ingest pipeline).
    */
-  runCommitted<T>(work: (connection: DirectConnection) => Promise<T>): Promise<Committed<T>> {
+  runCommitted<T>(work: BatchWork<T>, options: BatchOptions = {}): Promise<Committed<T>> {
     return new Promise<Committed<T>>((resolve, reject) => {
-      this.#pending.push({ work, resolve: resolve as (value: unknown) => void, reject, settled: false, early: true });
+      this.#pending.push({ work, defersOwed: options.defersOwed === true, resolve: resolve as (value: unknown) => void, reject, settled: false, early: true });
       this.#schedule();
     });
   }
@@ -176,15 +207,37 @@ export class GroupCommit {
     // A lone member needs no savepoint: its failure rolls back the whole transaction.
     const alone = members.length - first === 1;
     const applied: Array<[Member, unknown]> = [];
+    /** What the members applied so far owe, in their order; each entry has absorbed what it could of later ones. */
+    let owed: OwedWrites[] = [];
+    const writeOwed = async (): Promise<OwedWrites[]> => {
+      const written = owed;
+      owed = [];
+      for (const writes of written) await writes.write(connection);
+      return written;
+    };
     let next = first;
     await this.#relax?.();
     await connection.run(this.#sql.begin, []);
     for (; next < members.length; next++) {
       const member = members[next]!;
+      // Outside any member's savepoint: a member that fails later cannot take these writes with it.
+      if (!member.defersOwed && owed.length > 0) await writeOwed();
       if (!alone) await connection.run(this.#savepoint, []);
+      const mine: OwedWrites[] = [];
+      /** Owed writes this member made inside its savepoint (`settle`): owed again if it is rolled back. */
+      const settledHere: OwedWrites[] = [];
+      const scope: BatchScope = {
+        owe: (writes) => {
+          if (!member.defersOwed) throw new Error('A batch member owes writes without the `defersOwed` option');
+          mine.push(writes);
+        },
+        settle: async () => {
+          settledHere.push(...(await writeOwed()));
+        },
+      };
       let value: unknown;
       try {
-        value = await member.work(connection);
+        value = await member.work(connection, scope);
       } catch (error) {
         settle(member, error);
         if (!connection.inTransaction) {
@@ -198,12 +251,15 @@ export class GroupCommit {
         }
         await connection.run(this.#rollbackTo, []);
         await connection.run(this.#release, []);
+        owed = [...settledHere, ...owed];
         continue;
       }
       if (!alone) await connection.run(this.#release, []);
+      for (const writes of mine) if (!owed.at(-1)?.absorb(writes)) owed.push(writes);
       applied.push([member, value]);
     }
     try {
+      if (owed.length > 0) await writeOwed();
       await connection.run(this.#sql.commit, []);
     } catch (error) {
       if (connection.inTransaction) await connection.run(this.#sql.rollback, []);

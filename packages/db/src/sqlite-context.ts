@@ -55,8 +55,8 @@ export function sqliteContext(
       await walSync.sync();
       return result;
     },
-    batched: (work) => groupCommit.run(work),
-    batchedCommitted: (work) => groupCommit.runCommitted(work),
+    batched: (work, batchOptions) => groupCommit.run(work, batchOptions),
+    batchedCommitted: (work, batchOptions) => groupCommit.runCommitted(work, batchOptions),
     async read(work) {
       const connection = gate.tryAcquire() ?? (await gate.acquire());
       try {
