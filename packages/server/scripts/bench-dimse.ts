@@ -74,6 +74,12 @@ async function freePorts(n: number): Promise<number[]> {
   return ports;
 }
 
+/** Two free ports, for a receiver's DICOM and HTTP listeners. */
+async function freePortPair(): Promise<[number, number]> {
+  const [first, second] = await freePorts(2);
+  return [first!, second!];
+}
+
 async function waitFor(probe: () => Promise<boolean>, what: string, ms = 120_000): Promise<void> {
   const started = Date.now();
   while (!(await probe().catch(() => false))) {
@@ -135,7 +141,7 @@ async function startAtrium(
   name = 'atrium',
   durability: 'power-loss' | 'process-crash' = 'power-loss',
 ): Promise<Receiver> {
-  const [port, httpPort] = await freePorts(2);
+  const [port, httpPort] = await freePortPair();
   // The entry run as a program, as `npm start` runs it: its first lines set Node's heap flags.
   const child = spawn(CLI, ['serve'], {
     cwd: ROOT,
@@ -161,7 +167,7 @@ async function startOrthanc(work: string): Promise<Receiver> {
   const modalities = moveDestination ? { DicomModalities: { [moveDestination.ae]: [moveDestination.ae, '127.0.0.1', moveDestination.port] } } : {};
   const dir = join(work, 'orthanc');
   mkdirSync(dir, { recursive: true });
-  const [port, httpPort] = await freePorts(2);
+  const [port, httpPort] = await freePortPair();
   writeFileSync(
     join(dir, 'config.json'),
     JSON.stringify({
