@@ -281,3 +281,31 @@ test('GroupCommit - a member without the option cannot owe writes', async () => 
   const { group } = setUp();
   await assert.rejects(group.run(async (_c, scope) => scope.owe(new OwedCount(1))), /without the `defersOwed` option/);
 });
+
+test('GroupCommit - an owed write that fails inside a member\'s settle fails that member only, and is owed again', async () => {
+  const { connection, group } = setUp();
+  const defersOwed = { defersOwed: true };
+  let failOnce = true;
+  const flaky = new OwedCount(1);
+  const write = flaky.write.bind(flaky);
+  flaky.write = async (c) => {
+    if (failOnce) {
+      failOnce = false;
+      throw new Error('cannot update counts');
+    }
+    await write(c);
+  };
+  const results = await Promise.allSettled([
+    group.run(async (_c, scope) => (scope.owe(flaky), 1), defersOwed),
+    group.run(async (_c, scope) => {
+      await scope.settle();
+      return 2;
+    }, defersOwed),
+    group.run(async (_c, scope) => (scope.owe(new OwedCount(2)), 3), defersOwed),
+  ]);
+  assert.deepEqual(
+    results.map((r) => (r.status === 'fulfilled' ? r.value : (r.reason as Error).message)),
+    [1, 'cannot update counts', 3],
+  );
+  assert.deepEqual(connection.log.slice(-3), ['release savepoint atrium_member', 'add 3', 'commit']);
+});

@@ -209,11 +209,10 @@ export class GroupCommit {
     const applied: Array<[Member, unknown]> = [];
     /** What the members applied so far owe, in their order; each entry has absorbed what it could of later ones. */
     let owed: OwedWrites[] = [];
-    const writeOwed = async (): Promise<OwedWrites[]> => {
+    const writeOwed = async (): Promise<void> => {
       const written = owed;
       owed = [];
       for (const writes of written) await writes.write(connection);
-      return written;
     };
     let next = first;
     await this.#relax?.();
@@ -232,7 +231,9 @@ export class GroupCommit {
           mine.push(writes);
         },
         settle: async () => {
-          settledHere.push(...(await writeOwed()));
+          // Noted before they are written: a write that throws fails this member, and its rollback undoes them all.
+          settledHere.push(...owed);
+          await writeOwed();
         },
       };
       let value: unknown;
