@@ -385,14 +385,10 @@ class OwedCounts implements OwedWrites {
   readonly #studies = new Map<number, { series: number; instances: number; bytes: number }>();
   readonly #patients = new Map<number, { studies: number; series: number; instances: number }>();
   readonly #staleSeries = new Set<number>();
-  #now: string;
+  /** The latest commit time among the instances counted: what `updated_at` becomes. */
+  #now = '';
 
-  constructor(
-    private readonly q: Statements,
-    now: string,
-  ) {
-    this.#now = now;
-  }
+  constructor(private readonly q: Statements) {}
 
   /** One new instance of `levels`; `created` says which of its series and study its commit created. */
   add(levels: Levels, bytes: number, created: { series: boolean; study: boolean }, now: string): this {
@@ -925,7 +921,7 @@ export class ArchiveRepository {
 
     // The one place counts go up, owed to the transaction (`OwedCounts`) except by a replacement, which reads them
     // back; `#addToCounts` and `#removeEmptyLevels` are where they go down.
-    const counts = new OwedCounts(q, now).add(
+    const counts = new OwedCounts(q).add(
       { seriesId: series.id, studyId: study.id, patientId: patient.id },
       input.size,
       { series: !series.stored, study: !study.stored },

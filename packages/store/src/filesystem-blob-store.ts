@@ -774,7 +774,8 @@ export class FilesystemBlobStore implements BlobStore {
         }
         throw new BlobStoreIoError(`Cannot store blob '${key}': ${(error as Error).message}`, { cause: error });
       }
-      // The rename is durable once the target's parent is synced (`#makeDirectory` did that for new directories).
+      // The rename is durable once the target's parent is synced; a new parent's own entry already is
+      // (`#makeDirectory`).
       if (durable) await fsyncDirectory(parent, this.fsync);
       // A rename between directories also removed an entry from the source's directory. That directory may be
       // gone already: emptied by our rename, a concurrent delete's clean-up can remove it, and then there is
