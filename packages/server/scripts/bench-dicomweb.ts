@@ -18,7 +18,7 @@
 //   ATRIUM_NODE_ARGS  extra node arguments for the Atrium server, split on spaces (e.g. `--cpu-prof
 //              --cpu-prof-dir=/tmp/prof` to profile it: the profile is written when the bench stops it)
 // The STOW phase also reports each server's CPU time per instance (user + system of its process, all threads, from
-// /proc/<pid>/stat before and after the phase): on a shared machine instances/s moves with the neighbours' load,
+// /proc/<pid>/stat before and after the phase; for Atrium also its main thread's, the event loop): on a shared machine instances/s moves with the neighbours' load,
 // CPU per instance much less. The load average at start and end says how busy the machine was.
 // Both servers run as their own processes on free loopback ports with temporary storage, side by side (the one not
 // being measured is idle), and are stopped at the end (Orthanc is started with a temporary configuration;
@@ -129,11 +129,14 @@ async function startOrthanc(): Promise<Peer> {
 /** Clock ticks per second of /proc/<pid>/stat times (USER_HZ): 100 on every Linux architecture Node runs on. */
 const USER_HZ = 100;
 
-/** CPU seconds a process has used so far, user and system, all its threads; undefined where /proc is missing. */
-function cpuSeconds(pid: number | undefined): number | undefined {
+/**
+ * CPU seconds a process has used so far, user and system, all its threads (or, with `mainThreadOnly`, its main
+ * thread alone); undefined where /proc is missing.
+ */
+function cpuSeconds(pid: number | undefined, mainThreadOnly = false): number | undefined {
   if (pid === undefined) return undefined;
   try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'latin1');
+    const stat = readFileSync(mainThreadOnly ? `/proc/${pid}/task/${pid}/stat` : `/proc/${pid}/stat`, 'latin1');
     // The command name (field 2) is in parentheses and may hold spaces: fields are counted after its ')'.
     const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
     return (Number(fields[11]) + Number(fields[12])) / USER_HZ;
@@ -263,14 +266,21 @@ function stowData(round: number): { batches: Uint8Array[][]; series: StowSeries 
 /** 1. STOW-RS throughput of one round, CONCURRENCY requests in flight, and the server's CPU time per instance. */
 async function measureStow(peer: Peer, batches: readonly Uint8Array[][], result: Result): Promise<void> {
   const instances = batches.reduce((n, b) => n + b.length, 0);
+  // Atrium's main thread is its event loop, the resource its STOW-RS throughput is bound by on two cores
+  // (docs/dicomweb.md, ninth sitting); Orthanc's work is spread over its HTTP threads.
+  const eventLoop = peer.name === 'Atrium';
   const cpuBefore = cpuSeconds(peer.process.pid);
+  const loopBefore = eventLoop ? cpuSeconds(peer.process.pid, true) : undefined;
   const started = performance.now();
   await pool(batches.map((b) => () => stow(peer, b)), CONCURRENCY);
   const perSecond = instances / ((performance.now() - started) / 1000);
   const cpuAfter = cpuSeconds(peer.process.pid);
+  const loopAfter = eventLoop ? cpuSeconds(peer.process.pid, true) : undefined;
   const cpuMs = cpuBefore !== undefined && cpuAfter !== undefined ? ((cpuAfter - cpuBefore) * 1000) / instances : undefined;
+  const loopMs = loopBefore !== undefined && loopAfter !== undefined ? ((loopAfter - loopBefore) * 1000) / instances : undefined;
   result.stowRounds.push(cpuMs === undefined ? { perSecond } : { perSecond, cpuMs });
-  console.log(`  ${peer.name}: STOW ${perSecond.toFixed(0)} instances/s, ${cpuMs?.toFixed(2) ?? '-'} ms server CPU per instance (load average ${loadavg()[0]!.toFixed(2)})`);
+  const ofLoop = loopMs === undefined ? '' : `, ${loopMs.toFixed(2)} of them on its event loop`;
+  console.log(`  ${peer.name}: STOW ${perSecond.toFixed(0)} instances/s, ${cpuMs?.toFixed(2) ?? '-'} ms server CPU per instance${ofLoop} (load average ${loadavg()[0]!.toFixed(2)})`);
 }
 
 /** 2-4. The archive load, then QIDO searches and the metadata of a 1,000-instance series over it. */
