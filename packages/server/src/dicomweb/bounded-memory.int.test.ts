@@ -139,8 +139,7 @@ test('STOW-RS metadata and bulk data - a 260 MB pixel data part is spooled and s
 
 /**
  * Downloads in another Node process and answers how many bytes came: the server's memory is what is measured, and
- * from Node 24 the buffers an in-process client reads are collected late enough to add 100 MB of garbage to the
- * peak.
+ * the buffers an in-process client still holds would be counted with it.
  */
 function downloadElsewhere(url: string, accept: string): Promise<number> {
   const script = `
